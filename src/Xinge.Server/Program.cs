@@ -1,6 +1,4 @@
-var builder = WebApplication.CreateBuilder(args);
-var app = builder.Build();
+using Xinge.Server;
 
-app.MapGet("/", () => "Hello World!");
-
-app.Run();
+var app = XingeApp.Build(args);
+await app.RunAsync();

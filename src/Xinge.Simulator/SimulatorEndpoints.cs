@@ -10,18 +10,22 @@ public sealed record HandsetState(bool? Reachable, string? DeliveryFailure);
 /// <summary>The simulator's HTTP API (CONTRACT.md §2, Simulator).</summary>
 public static class SimulatorEndpoints
 {
-    public static IEndpointRouteBuilder MapSimulator(this IEndpointRouteBuilder app, SmscSimulator simulator)
+    public static IEndpointRouteBuilder MapSimulator(this IEndpointRouteBuilder app, Func<SmscSimulator?> current)
     {
         var group = app.MapGroup("/api/v1/simulator/handsets").WithTags("Simulator");
+        group.AddEndpointFilter(async (context, next) => current() is null
+            ? Results.Problem(type: "https://xinge.dev/problems/simulator-disabled", title: "Not found", detail: "the simulator is not enabled (Xinge:Simulator:Enabled)", statusCode: 404)
+            : await next(context));
+        SmscSimulator simulator() => current()!;
         group.MapGet("/{msisdn}/messages", (string msisdn) =>
-            Results.Ok(simulator.MessagesOf(msisdn).Select(m => new { from = m.From, text = m.Text, receivedAt = m.ReceivedAt })));
+            Results.Ok(simulator().MessagesOf(msisdn).Select(m => new { from = m.From, text = m.Text, receivedAt = m.ReceivedAt })));
         group.MapPost("/{msisdn}/messages", (string msisdn, HandsetSend body) =>
         {
             if (string.IsNullOrWhiteSpace(body.To) || string.IsNullOrEmpty(body.Text))
                 return Results.Problem(type: "https://xinge.dev/problems/validation", title: "Invalid request", detail: "to and text are required", statusCode: 400);
             if (!IsMsisdn(msisdn) || !IsMsisdn(body.To))
                 return Results.Problem(type: "https://xinge.dev/problems/validation", title: "Invalid request", detail: "numbers are digits with an optional leading +", statusCode: 400);
-            return simulator.SendFromHandset(msisdn, body.To, body.Text)
+            return simulator().SendFromHandset(msisdn, body.To, body.Text)
                 ? Results.Accepted()
                 : Results.Problem(type: "https://xinge.dev/problems/no-receiver", title: "No receiver bound", detail: "no ESME is bound to the simulator to receive the message", statusCode: 409);
         });
@@ -38,8 +42,8 @@ public static class SimulatorEndpoints
             };
             if (failure is (DeliveryFailure)(-1))
                 return Results.Problem(type: "https://xinge.dev/problems/validation", title: "Invalid request", detail: "deliveryFailure is none or undeliverable", statusCode: 400);
-            var handset = simulator.GetHandset(msisdn);
-            simulator.SetHandset(msisdn, body.Reachable ?? handset.Reachable, failure);
+            var handset = simulator().GetHandset(msisdn);
+            simulator().SetHandset(msisdn, body.Reachable ?? handset.Reachable, failure);
             return Results.Ok(new { msisdn = "+" + handset.Msisdn, reachable = handset.Reachable, deliveryFailure = handset.Failure.ToString().ToLowerInvariant() });
         });
         return app;

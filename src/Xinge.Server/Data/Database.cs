@@ -1,0 +1,109 @@
+using System.Data.Common;
+using Microsoft.Data.Sqlite;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Diagnostics;
+using Npgsql;
+
+namespace Xinge.Server.Data;
+
+public enum DbProvider
+{
+    Sqlite,
+    Postgres,
+}
+
+/// <summary>
+/// The database behind both EF Core (schema, administration) and the hot paths' plain SQL (batches).
+/// <c>ConnectionStrings:Xinge</c> starting <c>Host=</c> selects PostgreSQL; anything else is SQLite.
+/// </summary>
+public sealed class Database : IAsyncDisposable
+{
+    private readonly NpgsqlDataSource? _postgres;
+
+    public Database(string connectionString)
+    {
+        ConnectionString = connectionString;
+        Provider = connectionString.TrimStart().StartsWith("Host=", StringComparison.OrdinalIgnoreCase) ? DbProvider.Postgres : DbProvider.Sqlite;
+        if (Provider == DbProvider.Postgres)
+        {
+            _postgres = NpgsqlDataSource.Create(connectionString);
+        }
+        else
+        {
+            var builder = new SqliteConnectionStringBuilder(connectionString);
+            var directory = Path.GetDirectoryName(Path.GetFullPath(builder.DataSource));
+            if (!string.IsNullOrEmpty(directory)) Directory.CreateDirectory(directory);
+            builder.Pooling = true;
+            builder.DefaultTimeout = 60;
+            ConnectionString = builder.ToString();
+        }
+    }
+
+    public string ConnectionString { get; }
+    public DbProvider Provider { get; }
+    public bool IsPostgres => Provider == DbProvider.Postgres;
+
+    public void Configure(DbContextOptionsBuilder options)
+    {
+        if (IsPostgres) options.UseNpgsql(_postgres!);
+        else options.UseSqlite(ConnectionString).AddInterceptors(new SqlitePragmas());
+        options.UseQueryTrackingBehavior(QueryTrackingBehavior.NoTracking);
+    }
+
+    public XingeDb CreateContext()
+    {
+        if (IsPostgres)
+        {
+            var b = new DbContextOptionsBuilder<PostgresXingeDb>();
+            Configure(b);
+            return new PostgresXingeDb(b.Options);
+        }
+        var s = new DbContextOptionsBuilder<SqliteXingeDb>();
+        Configure(s);
+        return new SqliteXingeDb(s.Options);
+    }
+
+    public async Task<DbConnection> OpenAsync(CancellationToken ct = default)
+    {
+        if (IsPostgres) return await _postgres!.OpenConnectionAsync(ct);
+        var connection = new SqliteConnection(ConnectionString);
+        await connection.OpenAsync(ct);
+        SqlitePragmas.Apply(connection);
+        return connection;
+    }
+
+    public async Task MigrateAsync(CancellationToken ct = default)
+    {
+        await using var db = CreateContext();
+        await db.Database.MigrateAsync(ct);
+        if (!IsPostgres)
+        {
+            await using var connection = await OpenAsync(ct);
+            await using var cmd = connection.CreateCommand();
+            // WAL lets readers run beside the writer; it persists in the file once set.
+            cmd.CommandText = "PRAGMA journal_mode=WAL;";
+            await cmd.ExecuteNonQueryAsync(ct);
+        }
+    }
+
+    public ValueTask DisposeAsync() => _postgres?.DisposeAsync() ?? ValueTask.CompletedTask;
+
+    /// <summary>synchronous=NORMAL in WAL: a killed process loses nothing committed (ARCHITECTURE.md, durability).</summary>
+    private sealed class SqlitePragmas : DbConnectionInterceptor
+    {
+        public static void Apply(DbConnection connection)
+        {
+            using var cmd = connection.CreateCommand();
+            cmd.CommandText = "PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=60000;";
+            cmd.ExecuteNonQuery();
+        }
+
+        public override void ConnectionOpened(DbConnection connection, ConnectionEndEventData eventData) => Apply(connection);
+
+        public override Task ConnectionOpenedAsync(DbConnection connection, ConnectionEndEventData eventData, CancellationToken ct = default)
+        {
+            Apply(connection);
+            return Task.CompletedTask;
+        }
+    }
+}

@@ -1,0 +1,165 @@
+using System.Text;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Design;
+using Xinge.Server.Features.Accounts;
+using Xinge.Server.Features.Billing;
+using Xinge.Server.Features.Compliance;
+using Xinge.Server.Features.Messaging;
+
+namespace Xinge.Server.Data;
+
+/// <summary>
+/// The schema. Tables and columns are snake_case so the hot paths' hand-written SQL reads the same on SQLite and
+/// PostgreSQL. Times are Unix milliseconds (UTC), money integer fen.
+/// </summary>
+public abstract class XingeDb(DbContextOptions options) : DbContext(options)
+{
+    public DbSet<Enterprise> Enterprises => Set<Enterprise>();
+    public DbSet<User> Users => Set<User>();
+    public DbSet<ApiKey> ApiKeys => Set<ApiKey>();
+    public DbSet<SmppAccount> SmppAccounts => Set<SmppAccount>();
+    public DbSet<Setting> Settings => Set<Setting>();
+    public DbSet<Signature> Signatures => Set<Signature>();
+    public DbSet<Review> Reviews => Set<Review>();
+    public DbSet<OptOut> OptOuts => Set<OptOut>();
+    public DbSet<LedgerEntry> Ledger => Set<LedgerEntry>();
+    public DbSet<Message> Messages => Set<Message>();
+    public DbSet<MessagePart> MessageParts => Set<MessagePart>();
+    public DbSet<Job> Jobs => Set<Job>();
+    public DbSet<JobRejection> JobRejections => Set<JobRejection>();
+    public DbSet<InboundMessage> Inbound => Set<InboundMessage>();
+    public DbSet<Webhook> Webhooks => Set<Webhook>();
+    public DbSet<WebhookDelivery> WebhookDeliveries => Set<WebhookDelivery>();
+    public DbSet<IdempotentRequest> IdempotentRequests => Set<IdempotentRequest>();
+
+    protected override void OnModelCreating(ModelBuilder b)
+    {
+        b.Entity<Enterprise>(e =>
+        {
+            e.ToTable("enterprises");
+            e.HasIndex(x => x.Extension).IsUnique();
+        });
+        b.Entity<User>(e =>
+        {
+            e.ToTable("users");
+            e.HasIndex(x => x.Username).IsUnique();
+        });
+        b.Entity<ApiKey>(e =>
+        {
+            e.ToTable("api_keys");
+            e.HasIndex(x => x.KeyHash).IsUnique();
+        });
+        b.Entity<SmppAccount>(e =>
+        {
+            e.ToTable("smpp_accounts");
+            e.HasIndex(x => x.SystemId).IsUnique();
+        });
+        b.Entity<Setting>(e =>
+        {
+            e.ToTable("settings");
+            e.HasKey(x => x.Key);
+        });
+        b.Entity<Signature>(e =>
+        {
+            e.ToTable("signatures");
+            e.HasIndex(x => new { x.EnterpriseId, x.Text }).IsUnique();
+        });
+        b.Entity<Review>(e =>
+        {
+            e.ToTable("reviews");
+            e.HasIndex(x => new { x.Status, x.Id });
+        });
+        b.Entity<OptOut>(e =>
+        {
+            e.ToTable("opt_outs");
+            e.HasKey(x => new { x.EnterpriseId, x.Msisdn });
+        });
+        b.Entity<LedgerEntry>(e =>
+        {
+            e.ToTable("ledger");
+            e.HasIndex(x => x.EnterpriseId);
+        });
+        b.Entity<Message>(e =>
+        {
+            e.ToTable("messages");
+            e.Property(x => x.Id).ValueGeneratedNever();
+            e.HasIndex(x => x.JobId);
+            e.HasIndex(x => new { x.EnterpriseId, x.Id });
+            // The dispatch queue: only rows waiting to go out are in this index.
+            e.HasIndex(x => new { x.Priority, x.Id }).HasDatabaseName("ix_messages_queue").HasFilter("status = 'queued'");
+            e.HasIndex(x => x.SendAt).HasDatabaseName("ix_messages_scheduled").HasFilter("status = 'scheduled'");
+            e.HasIndex(x => x.SubmittedAt).HasDatabaseName("ix_messages_in_flight").HasFilter("status = 'submitted'");
+        });
+        b.Entity<MessagePart>(e =>
+        {
+            e.ToTable("message_parts");
+            e.HasKey(x => new { x.Connector, x.SmscId });
+            e.HasIndex(x => x.MessageId);
+        });
+        b.Entity<Job>(e =>
+        {
+            e.ToTable("jobs");
+            e.Property(x => x.Id).ValueGeneratedNever();
+        });
+        b.Entity<JobRejection>(e =>
+        {
+            e.ToTable("job_rejections");
+            e.HasIndex(x => new { x.JobId, x.Line });
+        });
+        b.Entity<InboundMessage>(e =>
+        {
+            e.ToTable("inbound_messages");
+            e.HasIndex(x => new { x.EnterpriseId, x.Id });
+        });
+        b.Entity<Webhook>(e =>
+        {
+            e.ToTable("webhooks");
+            e.HasKey(x => x.EnterpriseId);
+        });
+        b.Entity<WebhookDelivery>(e =>
+        {
+            e.ToTable("webhook_deliveries");
+            e.HasIndex(x => x.NextAttemptAt).HasDatabaseName("ix_webhook_due").HasFilter("done = false");
+        });
+        b.Entity<IdempotentRequest>(e =>
+        {
+            e.ToTable("idempotent_requests");
+            e.HasKey(x => new { x.EnterpriseId, x.Key });
+        });
+
+        foreach (var entity in b.Model.GetEntityTypes())
+        {
+            foreach (var property in entity.GetProperties()) property.SetColumnName(SnakeCase(property.Name));
+        }
+    }
+
+    public static string SnakeCase(string name)
+    {
+        var sb = new StringBuilder(name.Length + 4);
+        for (var i = 0; i < name.Length; i++)
+        {
+            if (char.IsUpper(name[i]) && i > 0) sb.Append('_');
+            sb.Append(char.ToLowerInvariant(name[i]));
+        }
+        return sb.ToString();
+    }
+}
+
+public sealed class SqliteXingeDb(DbContextOptions<SqliteXingeDb> options) : XingeDb(options);
+
+public sealed class PostgresXingeDb(DbContextOptions<PostgresXingeDb> options) : XingeDb(options);
+
+/// <summary>For `dotnet ef migrations add … --context SqliteXingeDb`.</summary>
+public sealed class SqliteDesignFactory : IDesignTimeDbContextFactory<SqliteXingeDb>
+{
+    public SqliteXingeDb CreateDbContext(string[] args) =>
+        new(new DbContextOptionsBuilder<SqliteXingeDb>().UseSqlite("Data Source=design.db",
+            o => o.MigrationsAssembly(typeof(XingeDb).Assembly.FullName)).Options);
+}
+
+/// <summary>For `dotnet ef migrations add … --context PostgresXingeDb`.</summary>
+public sealed class PostgresDesignFactory : IDesignTimeDbContextFactory<PostgresXingeDb>
+{
+    public PostgresXingeDb CreateDbContext(string[] args) =>
+        new(new DbContextOptionsBuilder<PostgresXingeDb>().UseNpgsql("Host=localhost;Database=design").Options);
+}

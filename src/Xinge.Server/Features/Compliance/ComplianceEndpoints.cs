@@ -1,0 +1,93 @@
+using System.Security.Claims;
+using Microsoft.EntityFrameworkCore;
+using Xinge.Server.Data;
+using Xinge.Server.Features.Accounts;
+
+namespace Xinge.Server.Features.Compliance;
+
+public sealed record CreateSignature(string? Text);
+public sealed record RejectReview(string? Reason);
+
+public static class ComplianceEndpoints
+{
+    public const string SignatureKind = "signature";
+
+    public static IEndpointRouteBuilder MapCompliance(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/api/v1");
+        var enterprise = api.MapGroup("").RequireAuthorization("enterprise").WithTags("Enterprise");
+        enterprise.MapPost("/signatures", CreateSignatureAsync);
+        enterprise.MapGet("/signatures", async (ClaimsPrincipal user, XingeDb db) =>
+        {
+            var id = Caller.From(user).Enterprise;
+            var list = await db.Signatures.Where(s => s.EnterpriseId == id).OrderBy(s => s.Id).ToListAsync();
+            return Results.Ok(list.Select(s => new { id = s.Id, text = s.Text, status = s.Status, reason = s.Reason }));
+        });
+
+        var admin = api.MapGroup("/admin/reviews").RequireAuthorization("operator").WithTags("Operator");
+        admin.MapGet("", async (XingeDb db, string? status) =>
+        {
+            var wanted = status ?? ReviewStatus.Pending;
+            var list = await db.Reviews.Where(r => r.Status == wanted).OrderBy(r => r.Id).Take(1000).ToListAsync();
+            return Results.Ok(list.Select(r => new
+            {
+                id = r.Id, kind = r.Kind, subjectId = r.SubjectId, enterpriseId = r.EnterpriseId, content = r.Content,
+                status = r.Status, reason = r.Reason, createdAt = DateTimeOffset.FromUnixTimeMilliseconds(r.CreatedAt),
+            }));
+        });
+        admin.MapPost("/{id:long}/approve", (long id, XingeDb db, TimeProvider time) => DecideAsync(id, ReviewStatus.Approved, null, db, time));
+        admin.MapPost("/{id:long}/reject", (long id, RejectReview? body, XingeDb db, TimeProvider time) =>
+            string.IsNullOrWhiteSpace(body?.Reason) || body.Reason.Length > 500
+                ? Task.FromResult(Problems.Validation("reason is required (at most 500 characters)"))
+                : DecideAsync(id, ReviewStatus.Rejected, body.Reason.Trim(), db, time));
+        return app;
+    }
+
+    /// <summary>R-S1-2: 2–8 characters, belonging to one enterprise; the 【】 are added by the platform.</summary>
+    public static string? ValidateSignatureText(string? text)
+    {
+        if (string.IsNullOrWhiteSpace(text)) return "text is required";
+        var t = text.Trim();
+        var length = new System.Globalization.StringInfo(t).LengthInTextElements;
+        if (length is < 2 or > 8) return "a signature is 2 to 8 characters";
+        if (t.IndexOfAny(['【', '】', '[', ']', '\r', '\n']) >= 0) return "a signature may not contain brackets or line breaks; 【】 are added by the platform";
+        return null;
+    }
+
+    private static async Task<IResult> CreateSignatureAsync(CreateSignature body, ClaimsPrincipal user, XingeDb db, TimeProvider time)
+    {
+        if (ValidateSignatureText(body.Text) is { } error) return Problems.Validation(error);
+        var enterpriseId = Caller.From(user).Enterprise;
+        var text = body.Text!.Trim();
+        if (await db.Signatures.AnyAsync(s => s.EnterpriseId == enterpriseId && s.Text == text))
+            return Problems.Conflict("signature-exists", "this enterprise already has that signature");
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        await using var tx = await db.Database.BeginTransactionAsync();
+        var signature = new Signature { EnterpriseId = enterpriseId, Text = text, Status = ReviewStatus.Pending, CreatedAt = now };
+        db.Signatures.Add(signature);
+        await db.SaveChangesAsync();
+        db.Reviews.Add(new Review { Kind = SignatureKind, SubjectId = signature.Id, EnterpriseId = enterpriseId, Content = text, CreatedAt = now });
+        await db.SaveChangesAsync();
+        await tx.CommitAsync();
+        return Results.Created($"/api/v1/signatures/{signature.Id}", new { id = signature.Id, status = signature.Status });
+    }
+
+    private static async Task<IResult> DecideAsync(long id, string decision, string? reason, XingeDb db, TimeProvider time)
+    {
+        var review = await db.Reviews.FindAsync(id);
+        if (review is null) return Problems.NotFound("review");
+        if (review.Status != ReviewStatus.Pending) return Problems.Conflict("already-decided", $"this review was already {review.Status}");
+        await using var tx = await db.Database.BeginTransactionAsync();
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        var changed = await db.Reviews.Where(r => r.Id == id && r.Status == ReviewStatus.Pending)
+            .ExecuteUpdateAsync(s => s.SetProperty(r => r.Status, decision).SetProperty(r => r.Reason, reason).SetProperty(r => r.DecidedAt, now));
+        if (changed == 0) return Problems.Conflict("already-decided", "this review was decided meanwhile");
+        if (review.Kind == SignatureKind)
+        {
+            await db.Signatures.Where(s => s.Id == review.SubjectId)
+                .ExecuteUpdateAsync(s => s.SetProperty(x => x.Status, decision).SetProperty(x => x.Reason, reason));
+        }
+        await tx.CommitAsync();
+        return Results.Ok(new { id, status = decision });
+    }
+}

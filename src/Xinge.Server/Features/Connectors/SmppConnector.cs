@@ -1,0 +1,263 @@
+using System.Collections.Concurrent;
+using System.Threading.RateLimiting;
+using Xinge.Server.Features.Messaging;
+using Xinge.Smpp;
+using Xinge.Text;
+
+namespace Xinge.Server.Features.Connectors;
+
+/// <summary>An operator SMSC reached over SMPP 3.4 (CONTRACT.md §1, <c>Xinge:Connectors:N:…</c>).</summary>
+public sealed class ConnectorOptions
+{
+    public string Name { get; set; } = "";
+    public string Host { get; set; } = "127.0.0.1";
+    public int Port { get; set; } = 2775;
+    public string SystemId { get; set; } = "";
+    public string Password { get; set; } = "";
+    public string SystemType { get; set; } = "";
+    /// <summary><c>transceiver</c> or <c>transmitter+receiver</c>.</summary>
+    public string BindMode { get; set; } = "transceiver";
+    public int WindowSize { get; set; } = 100;
+    /// <summary>submit_sm per second across all binds; 0 = unlimited.</summary>
+    public int MaxTps { get; set; }
+    /// <summary>E.164 prefixes this SMSC serves; empty serves every number.</summary>
+    public List<string> Prefixes { get; set; } = [];
+    public int Binds { get; set; } = 1;
+}
+
+public sealed class SubmitFailedException(string reason, bool temporary) : Exception(reason)
+{
+    public string Reason { get; } = reason;
+    public bool Temporary { get; } = temporary;
+}
+
+/// <summary>
+/// Keeps the binds of one SMSC up (reconnecting with back-off), sends submit_sm within each bind's window and the
+/// connector's TPS, and turns what the SMSC sends (receipts, replies, alerts) into engine events.
+/// </summary>
+public sealed class SmppConnector : ISmppRequestHandler, IAsyncDisposable
+{
+    private readonly ConnectorOptions _options;
+    private readonly StatusWriter _writer;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly RateLimiter? _tps;
+    private readonly List<SmppSession> _transmitters = [];
+    private readonly ConcurrentDictionary<(string From, string To, int Ref), (string?[] Parts, long FirstSeen)> _moParts = new();
+    private readonly CancellationTokenSource _stop = new();
+    private readonly List<Task> _loops = [];
+    private int _next;
+
+    public SmppConnector(ConnectorOptions options, StatusWriter writer, TimeProvider time, ILogger logger)
+    {
+        _options = options;
+        _writer = writer;
+        _time = time;
+        _logger = logger;
+        if (options.MaxTps > 0)
+        {
+            _tps = new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
+            {
+                TokenLimit = Math.Max(1, options.MaxTps / 10),
+                TokensPerPeriod = Math.Max(1, options.MaxTps / 10),
+                ReplenishmentPeriod = TimeSpan.FromMilliseconds(100),
+                QueueLimit = int.MaxValue,
+                QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
+                AutoReplenishment = true,
+            });
+        }
+    }
+
+    public string Name => _options.Name;
+    public ConnectorOptions Options => _options;
+    /// <summary>Alerts (SMPP alert_notification) for whoever listens: the missed-call service.</summary>
+    public event Action<string, AlertNotification>? Alert;
+
+    public bool IsBound
+    {
+        get
+        {
+            lock (_transmitters) return _transmitters.Any(s => s.IsOpen);
+        }
+    }
+
+    public int Window => _options.WindowSize * Math.Max(1, _options.Binds);
+
+    public void Start()
+    {
+        var mode = _options.BindMode.Replace(" ", "").ToLowerInvariant();
+        for (var i = 0; i < Math.Max(1, _options.Binds); i++)
+        {
+            if (mode is "transmitter+receiver" or "tx+rx")
+            {
+                _loops.Add(Task.Run(() => BindLoopAsync(BindType.Transmitter)));
+                _loops.Add(Task.Run(() => BindLoopAsync(BindType.Receiver)));
+            }
+            else
+            {
+                _loops.Add(Task.Run(() => BindLoopAsync(BindType.Transceiver)));
+            }
+        }
+    }
+
+    private async Task BindLoopAsync(BindType type)
+    {
+        var backoff = TimeSpan.FromSeconds(1);
+        var ct = _stop.Token;
+        while (!ct.IsCancellationRequested)
+        {
+            SmppSession? session = null;
+            try
+            {
+                session = await SmppClient.BindAsync(_options.Host, _options.Port, type, _options.SystemId, _options.Password,
+                    _options.SystemType, this, new SmppSessionOptions { WindowSize = _options.WindowSize, EnquireLinkInterval = TimeSpan.FromSeconds(30) }, ct);
+                _logger.LogInformation("Connector {Connector} bound to {Host}:{Port} as {BindType}", Name, _options.Host, _options.Port, type);
+                backoff = TimeSpan.FromSeconds(1);
+                if (session.CanTransmit)
+                {
+                    lock (_transmitters) _transmitters.Add(session);
+                }
+                await session.Closed.WaitAsync(ct);
+                _logger.LogWarning("Connector {Connector} lost its {BindType} bind", Name, type);
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                if (session is not null) await session.CloseAsync(graceful: true);
+                return;
+            }
+            catch (Exception e)
+            {
+                _logger.LogWarning("Connector {Connector} could not bind to {Host}:{Port}: {Error}", Name, _options.Host, _options.Port, e.Message);
+            }
+            finally
+            {
+                if (session is not null)
+                {
+                    lock (_transmitters) _transmitters.Remove(session);
+                }
+            }
+            try
+            {
+                await Task.Delay(backoff, ct);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromSeconds(30).Ticks));
+        }
+    }
+
+    private SmppSession? PickTransmitter()
+    {
+        lock (_transmitters)
+        {
+            for (var tries = 0; tries < _transmitters.Count; tries++)
+            {
+                var s = _transmitters[(int)((uint)Interlocked.Increment(ref _next) % (uint)_transmitters.Count)];
+                if (s.IsOpen) return s;
+            }
+            return null;
+        }
+    }
+
+    /// <summary>Submits one part and returns the SMSC's message id; <see cref="SubmitFailedException"/> says whether to retry.</summary>
+    public async Task<string> SubmitAsync(SubmitSm submit, CancellationToken ct)
+    {
+        if (_tps is not null)
+        {
+            using var lease = await _tps.AcquireAsync(1, ct);
+        }
+        var session = PickTransmitter() ?? throw new SubmitFailedException("connector_not_bound", true);
+        Pdu response;
+        try
+        {
+            response = await session.SendRequestAsync(submit, ct);
+        }
+        catch (Exception e) when (e is IOException or TimeoutException or SmppFormatException)
+        {
+            throw new SubmitFailedException("smsc_no_response", true);
+        }
+        return response.Status switch
+        {
+            CommandStatus.EsmeRok => ((SubmitSmResp)response).MessageId,
+            // SMPP 3.4: throttled and queue-full mean "slow down", not "fail".
+            CommandStatus.EsmeRthrottled or CommandStatus.EsmeRmsgqful or CommandStatus.EsmeRsyserr => throw new SubmitFailedException($"smsc_busy:{response.Status}", true),
+            CommandStatus.EsmeRinvdstadr => throw new SubmitFailedException("invalid_number", false),
+            var s => throw new SubmitFailedException($"smsc_rejected:{s}", false),
+        };
+    }
+
+    public ValueTask HandleAsync(SmppSession session, Pdu request)
+    {
+        switch (request)
+        {
+            case DeliverSm deliver:
+                session.Send(deliver.CreateResponse());
+                OnDeliver(deliver);
+                break;
+            case AlertNotification alert:
+                // No response: SMPP 3.4 §4.12 defines none for alert_notification.
+                Alert?.Invoke(Name, alert);
+                break;
+            default:
+                session.Send(new GenericNack { Sequence = request.Sequence, Status = CommandStatus.EsmeRinvcmdid });
+                break;
+        }
+        return ValueTask.CompletedTask;
+    }
+
+    private void OnDeliver(DeliverSm deliver)
+    {
+        var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        if ((deliver.EsmClass & 0x3C) == EsmClass.DeliveryReceipt || deliver.GetTlv(Smpp.TlvTag.ReceiptedMessageId) is not null && (deliver.EsmClass & 0x3C) != 0)
+        {
+            var receipt = DeliveryReceipt.FromDeliverSm(deliver);
+            if (receipt is null)
+            {
+                _logger.LogWarning("Connector {Connector} sent a receipt that could not be read", Name);
+                return;
+            }
+            _writer.Post(new ReceiptReceived(Name, receipt.MessageId, receipt.Stat, receipt.Error, now));
+            return;
+        }
+        var data = deliver.UserData;
+        var body = (ReadOnlySpan<byte>)data;
+        Concatenation? concatenation = null;
+        if ((deliver.EsmClass & EsmClass.UdhIndicator) != 0 && Concatenation.TryParse(data, out concatenation, out var offset)) body = body[offset..];
+        var text = SmsText.Decode(body, deliver.DataCoding);
+        if (concatenation is not { Total: > 1 } c)
+        {
+            _writer.Post(new MoReceived(Name, deliver.SourceAddr, deliver.DestinationAddr, text, now));
+            return;
+        }
+        var key = (deliver.SourceAddr, deliver.DestinationAddr, c.Reference);
+        var entry = _moParts.GetOrAdd(key, _ => (new string?[c.Total], now));
+        lock (entry.Parts)
+        {
+            if (c.Sequence < 1 || c.Sequence > entry.Parts.Length) return;
+            entry.Parts[c.Sequence - 1] = text;
+            if (entry.Parts.Any(p => p is null)) return;
+        }
+        _moParts.TryRemove(key, out _);
+        _writer.Post(new MoReceived(Name, deliver.SourceAddr, deliver.DestinationAddr, string.Concat(entry.Parts), now));
+        foreach (var (k, v) in _moParts)
+        {
+            // Parts whose siblings never came are dropped after ten minutes.
+            if (now - v.FirstSeen > 600_000) _moParts.TryRemove(k, out _);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _stop.Cancel();
+        try
+        {
+            await Task.WhenAll(_loops).WaitAsync(TimeSpan.FromSeconds(5));
+        }
+        catch (Exception)
+        {
+        }
+        _tps?.Dispose();
+    }
+}

@@ -1,0 +1,156 @@
+using System.Collections.Concurrent;
+using Xinge.Server.Data;
+using Xinge.Server.Features.Connectors;
+using Xinge.Smpp;
+using Xinge.Text;
+
+namespace Xinge.Server.Features.Messaging;
+
+/// <summary>
+/// Claims queued messages in batches with a lease (PostgreSQL: FOR UPDATE SKIP LOCKED, so nodes share the queue
+/// and a dead node's claims expire), OTP first, and submits their parts through the connector for each number.
+/// The results go to the <see cref="StatusWriter"/>.
+/// </summary>
+public sealed class Dispatcher(Database database, ConnectorRegistry connectors, StatusWriter writer, DispatchSignal signal,
+    MessagingOptions options, TimeProvider time, ILogger<Dispatcher> logger) : BackgroundService
+{
+    private static readonly TimeSpan Lease = TimeSpan.FromMinutes(2);
+    private readonly ConcurrentDictionary<long, byte> _inFlight = new();
+    private long _nextPromotion;
+
+    private sealed record Claimed(long Id, string Recipient, string Sender, string Text, int Encoding, int Attempts);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var limit = Math.Max(500, connectors.Connectors.Sum(c => c.Window) * 2);
+        var room = new SemaphoreSlim(limit, limit);
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await PromoteScheduledAsync(stoppingToken);
+                var free = room.CurrentCount;
+                var claimed = free >= Math.Min(200, limit / 4) ? await ClaimAsync(Math.Min(free, 2000), stoppingToken) : [];
+                foreach (var m in claimed)
+                {
+                    if (!_inFlight.TryAdd(m.Id, 0)) continue;
+                    await room.WaitAsync(stoppingToken);
+                    _ = SendAsync(m, stoppingToken).ContinueWith(_ =>
+                    {
+                        _inFlight.TryRemove(m.Id, out var _);
+                        room.Release();
+                        if (room.CurrentCount >= limit / 2) signal.Set();
+                    }, TaskScheduler.Default);
+                }
+                if (claimed.Count == 0 || room.CurrentCount < Math.Min(200, limit / 4)) await signal.WaitAsync(TimeSpan.FromMilliseconds(250), stoppingToken);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                logger.LogError(e, "Dispatch failed; retrying");
+                await Task.Delay(1000, stoppingToken);
+            }
+        }
+    }
+
+    private async Task PromoteScheduledAsync(CancellationToken ct)
+    {
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        if (now < _nextPromotion) return;
+        _nextPromotion = now + 1000;
+        await using var c = await database.OpenAsync(ct);
+        await using var cmd = c.CreateCommand();
+        cmd.CommandText = "UPDATE messages SET status = 'queued' WHERE status = 'scheduled' AND send_at <= @now";
+        var p = cmd.CreateParameter();
+        p.ParameterName = "now";
+        p.Value = now;
+        cmd.Parameters.Add(p);
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    private async Task<List<Claimed>> ClaimAsync(int n, CancellationToken ct)
+    {
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        var lease = now + (long)Lease.TotalMilliseconds;
+        var pick = "SELECT id FROM messages WHERE status = 'queued' AND (lease_until IS NULL OR lease_until < @now) ORDER BY priority, id LIMIT @n"
+            + (database.IsPostgres ? " FOR UPDATE SKIP LOCKED" : "");
+        await using var c = await database.OpenAsync(ct);
+        await using var tx = await c.BeginTransactionAsync(ct);
+        using var claim = new Prepared(c, tx,
+            $"UPDATE messages SET lease_until = @lease WHERE id IN ({pick}) RETURNING id, recipient, sender, text, encoding, attempts", "lease", "now", "n");
+        var list = new List<Claimed>();
+        using (var r = claim.Reader(lease, now, n))
+        {
+            while (r.Read()) list.Add(new Claimed(r.GetInt64(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetInt32(4), r.GetInt32(5)));
+        }
+        await tx.CommitAsync(ct);
+        // RETURNING gives no order; keep the lanes' order for submission.
+        list.Sort((a, b) => a.Id.CompareTo(b.Id));
+        return list;
+    }
+
+    private TimeSpan Backoff(int attempts) => TimeSpan.FromSeconds(Math.Min(300, Math.Pow(2, Math.Min(attempts, 9))));
+
+    private async Task SendAsync(Claimed m, CancellationToken ct)
+    {
+        var connector = connectors.Route(m.Recipient);
+        if (connector is null)
+        {
+            Defer(m, "no_route");
+            return;
+        }
+        try
+        {
+            var encoding = (SmsEncoding)m.Encoding;
+            var parts = SmsText.Encode(m.Text, encoding, (byte)(m.Id ^ (m.Id >> 8)));
+            var submits = new Task<string>[parts.Count];
+            for (var i = 0; i < parts.Count; i++)
+            {
+                var part = parts[i];
+                var pdu = new SubmitSm
+                {
+                    SourceAddrTon = 0, SourceAddrNpi = 1, SourceAddr = m.Sender,
+                    DestAddrTon = 1, DestAddrNpi = 1, DestinationAddr = PhoneNumbers.ToSmpp(m.Recipient),
+                    EsmClass = part.HasUdh ? EsmClass.UdhIndicator : (byte)0,
+                    DataCoding = (byte)encoding,
+                    RegisteredDelivery = 1,
+                    ShortMessage = part.ShortMessage,
+                };
+                submits[i] = connector.SubmitAsync(pdu, ct);
+            }
+            var ids = await Task.WhenAll(submits);
+            writer.Post(new PartsSubmitted(m.Id, connector.Name, ids, time.GetUtcNow().ToUnixTimeMilliseconds()));
+        }
+        catch (SubmitFailedException e) when (e.Temporary)
+        {
+            Defer(m, e.Reason);
+        }
+        catch (SubmitFailedException e)
+        {
+            writer.Post(new SubmitRefused(m.Id, e.Reason));
+        }
+        catch (OperationCanceledException)
+        {
+            // Shutting down: the lease expires and the message goes out after the restart.
+        }
+        catch (Exception e)
+        {
+            logger.LogError(e, "Submitting message {MessageId} failed", m.Id);
+            Defer(m, "internal_error");
+        }
+    }
+
+    private void Defer(Claimed m, string reason)
+    {
+        if (m.Attempts + 1 >= options.MaxSubmitAttempts)
+        {
+            writer.Post(new SubmitRefused(m.Id, reason));
+            return;
+        }
+        var retry = time.GetUtcNow() + Backoff(m.Attempts);
+        writer.Post(new SubmitDeferred(m.Id, retry.ToUnixTimeMilliseconds(), reason));
+    }
+}

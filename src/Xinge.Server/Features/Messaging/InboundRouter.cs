@@ -1,0 +1,48 @@
+using System.Data.Common;
+using Dapper;
+
+namespace Xinge.Server.Features.Messaging;
+
+/// <summary>
+/// MO routing: a reply to <c>106…</c> + an enterprise's extension reaches that enterprise's inbox and webhook;
+/// the unsubscribe keywords (R-S1-10) also opt the number out of that enterprise's marketing.
+/// </summary>
+public sealed class InboundRouter(MessagingOptions options, ILogger<InboundRouter> logger)
+{
+    private static readonly HashSet<string> OptOutKeywords = new(StringComparer.OrdinalIgnoreCase) { "T", "TD", "STOP", "退订", "UNSUBSCRIBE" };
+
+    public static bool IsOptOut(string text) => OptOutKeywords.Contains(text.Trim());
+
+    public async Task<(long EnterpriseId, object Payload)?> StoreAsync(DbConnection c, DbTransaction tx, MoReceived mo)
+    {
+        var recipient = mo.Recipient.TrimStart('+');
+        if (!recipient.StartsWith(options.SenderPrefix, StringComparison.Ordinal))
+        {
+            logger.LogWarning("Reply to {Recipient} is not for a platform number; dropped", mo.Recipient);
+            return null;
+        }
+        var rest = recipient[options.SenderPrefix.Length..];
+        var extensions = await c.QueryAsync<(long Id, string Extension)>("SELECT id, extension FROM enterprises", transaction: tx);
+        // The longest extension that starts the rest wins; what follows it is the enterprise's own sub-address.
+        var match = extensions.Where(e => rest.StartsWith(e.Extension, StringComparison.Ordinal)).OrderByDescending(e => e.Extension.Length).FirstOrDefault();
+        if (match.Extension is null)
+        {
+            logger.LogWarning("Reply to {Recipient} matches no enterprise extension; dropped", mo.Recipient);
+            return null;
+        }
+        var sender = PhoneNumbers.FromNetwork(mo.Sender);
+        if (IsOptOut(mo.Text))
+        {
+            await c.ExecuteAsync("INSERT INTO opt_outs (enterprise_id, msisdn, at) VALUES (@e, @m, @at) ON CONFLICT DO NOTHING",
+                new { e = match.Id, m = sender, at = mo.At }, tx);
+        }
+        var id = await c.ExecuteScalarAsync<long>(
+            "INSERT INTO inbound_messages (enterprise_id, sender, recipient, text, received_at) VALUES (@e, @s, @r, @t, @at) RETURNING id",
+            new { e = match.Id, s = sender, r = recipient, t = mo.Text, at = mo.At }, tx);
+        return (match.Id, new
+        {
+            type = "inbound", id = id.ToString(), from = sender, to = recipient, text = mo.Text,
+            optOut = IsOptOut(mo.Text), receivedAt = DateTimeOffset.FromUnixTimeMilliseconds(mo.At),
+        });
+    }
+}

@@ -1,0 +1,268 @@
+using System.Data.Common;
+using System.Threading.Channels;
+using Dapper;
+using Microsoft.Data.Sqlite;
+using Npgsql;
+using NpgsqlTypes;
+using Xinge.Server.Data;
+using Xinge.Server.Features.Billing;
+
+namespace Xinge.Server.Features.Messaging;
+
+public sealed record NewMessage(long Id, string Recipient, string Text, int Encoding, int Segments, long Price);
+
+public enum StoreOutcome
+{
+    Stored,
+    InsufficientBalance,
+    DuplicateRequest,
+}
+
+/// <summary>Everything one accepted request writes: its job, its messages, its rejections and its reservation.</summary>
+public sealed class StoreRequest
+{
+    public required long EnterpriseId { get; init; }
+    public required long JobId { get; init; }
+    public required string Category { get; init; }
+    public required string Sender { get; init; }
+    public required string Status { get; init; }
+    public long? SendAt { get; init; }
+    public string? ClientRef { get; init; }
+    public required int Total { get; init; }
+    public required List<NewMessage> Messages { get; init; }
+    public required List<(int Line, string Recipient, string Reason)> Rejections { get; init; }
+    public string? IdempotencyKey { get; init; }
+    public string? IdempotentResponse { get; set; }
+    public long TotalPrice => Messages.Sum(m => m.Price);
+    internal TaskCompletionSource<StoreOutcome> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+}
+
+/// <summary>Wakes a worker when there is work, so it does not have to poll fast.</summary>
+public sealed class WakeSignal
+{
+    private readonly SemaphoreSlim _signal = new(0, 1);
+
+    public void Set()
+    {
+        try
+        {
+            if (_signal.CurrentCount == 0) _signal.Release();
+        }
+        catch (SemaphoreFullException)
+        {
+        }
+    }
+
+    public async Task WaitAsync(TimeSpan timeout, CancellationToken ct)
+    {
+        try
+        {
+            await _signal.WaitAsync(timeout, ct);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+        }
+    }
+}
+
+/// <summary>
+/// Group commit (ARCHITECTURE.md): request handlers hand their rows to this one writer, which commits whatever has
+/// queued in one transaction and completes each request after its commit. The reservation is taken in the same
+/// transaction, so an accepted message is on disk, paid for, before the API answers.
+/// </summary>
+public sealed class MessageStore(Database database, TimeProvider time, DispatchSignal dispatch, ILogger<MessageStore> logger) : BackgroundService
+{
+    private const int MaxMessagesPerCommit = 50_000;
+    private readonly Channel<StoreRequest> _queue = Channel.CreateUnbounded<StoreRequest>(new() { SingleReader = true });
+
+    public Task<StoreOutcome> StoreAsync(StoreRequest request)
+    {
+        if (!_queue.Writer.TryWrite(request)) throw new InvalidOperationException("the message store is stopped");
+        return request.Completion.Task;
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var reader = _queue.Reader;
+        var batch = new List<StoreRequest>();
+        while (await reader.WaitToReadAsync(stoppingToken).ConfigureAwait(false))
+        {
+            batch.Clear();
+            var count = 0;
+            while (count < MaxMessagesPerCommit && reader.TryRead(out var r))
+            {
+                batch.Add(r);
+                count += r.Messages.Count + 1;
+            }
+            Dictionary<StoreRequest, StoreOutcome> outcomes;
+            try
+            {
+                outcomes = await WriteAsync(batch, stoppingToken);
+            }
+            catch (Exception e) when (batch.Count > 1 && e is not OperationCanceledException)
+            {
+                // One bad request must not fail its neighbours: write them one by one.
+                outcomes = [];
+                foreach (var r in batch)
+                {
+                    try
+                    {
+                        foreach (var (k, v) in await WriteAsync([r], stoppingToken)) outcomes[k] = v;
+                    }
+                    catch (Exception single)
+                    {
+                        logger.LogError(single, "Storing job {JobId} failed", r.JobId);
+                        r.Completion.TrySetException(single);
+                    }
+                }
+            }
+            catch (Exception e)
+            {
+                logger.LogError(e, "Storing job {JobId} failed", batch[0].JobId);
+                batch[0].Completion.TrySetException(e);
+                continue;
+            }
+            foreach (var (r, outcome) in outcomes) r.Completion.TrySetResult(outcome);
+            dispatch.Set();
+        }
+    }
+
+    private async Task<Dictionary<StoreRequest, StoreOutcome>> WriteAsync(List<StoreRequest> batch, CancellationToken ct)
+    {
+        var outcomes = new Dictionary<StoreRequest, StoreOutcome>();
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        await using var c = await database.OpenAsync(ct);
+        await using var tx = await c.BeginTransactionAsync(ct);
+        var messages = new List<(StoreRequest Request, NewMessage Message)>();
+        var rejections = new List<(long JobId, int Line, string Recipient, string Reason)>();
+        foreach (var r in batch)
+        {
+            if (r.IdempotencyKey is { } key)
+            {
+                var previous = await c.QuerySingleOrDefaultAsync<string>(
+                    "SELECT response FROM idempotent_requests WHERE enterprise_id = @e AND key = @key", new { e = r.EnterpriseId, key }, tx);
+                if (previous is not null)
+                {
+                    r.IdempotentResponse = previous;
+                    outcomes[r] = StoreOutcome.DuplicateRequest;
+                    continue;
+                }
+            }
+            var price = r.TotalPrice;
+            var reserved = await c.ExecuteAsync(
+                "UPDATE enterprises SET balance = balance - @price, reserved = reserved + @price WHERE id = @e AND balance >= @price",
+                new { e = r.EnterpriseId, price }, tx);
+            if (reserved == 0)
+            {
+                outcomes[r] = StoreOutcome.InsufficientBalance;
+                continue;
+            }
+            await c.ExecuteAsync(
+                "INSERT INTO jobs (id, enterprise_id, category, total, accepted, rejected, client_ref, created_at) VALUES (@JobId, @EnterpriseId, @Category, @Total, @accepted, @rejected, @ClientRef, @now)",
+                new { r.JobId, r.EnterpriseId, r.Category, r.Total, accepted = r.Messages.Count, rejected = r.Rejections.Count, r.ClientRef, now }, tx);
+            if (price > 0 || r.Messages.Count > 0)
+            {
+                await c.ExecuteAsync("INSERT INTO ledger (enterprise_id, kind, amount, messages, reference, at) VALUES (@e, @kind, @price, @n, @reference, @now)",
+                    new { e = r.EnterpriseId, kind = LedgerKind.Reserve, price, n = r.Messages.Count, reference = "job:" + r.JobId, now }, tx);
+            }
+            if (r.IdempotencyKey is { } k && r.IdempotentResponse is { } response)
+            {
+                await c.ExecuteAsync("INSERT INTO idempotent_requests (enterprise_id, key, response, created_at) VALUES (@e, @k, @response, @now)",
+                    new { e = r.EnterpriseId, k, response, now }, tx);
+            }
+            foreach (var m in r.Messages) messages.Add((r, m));
+            foreach (var (line, recipient, reason) in r.Rejections) rejections.Add((r.JobId, line, recipient, reason));
+            outcomes[r] = StoreOutcome.Stored;
+        }
+        if (database.IsPostgres) await CopyPostgresAsync((NpgsqlConnection)c, messages, rejections, now, ct);
+        else InsertSqlite((SqliteConnection)c, (SqliteTransaction)tx, messages, rejections, now);
+        await tx.CommitAsync(ct);
+        return outcomes;
+    }
+
+    private const string MessageColumns = "id, enterprise_id, job_id, recipient, sender, text, category, priority, encoding, segments, price, status, send_at, attempts, created_at, client_ref";
+
+    private static void InsertSqlite(SqliteConnection c, SqliteTransaction tx, List<(StoreRequest Request, NewMessage Message)> messages,
+        List<(long JobId, int Line, string Recipient, string Reason)> rejections, long now)
+    {
+        // One prepared statement in one transaction: SQLite's fast path for bulk insert.
+        using (var cmd = c.CreateCommand())
+        {
+            cmd.Transaction = tx;
+            cmd.CommandText = $"INSERT INTO messages ({MessageColumns}) VALUES ($id, $e, $job, $to, $from, $text, $cat, $prio, $enc, $seg, $price, $status, $sendAt, 0, $now, $ref)";
+            var p = new[] { "$id", "$e", "$job", "$to", "$from", "$text", "$cat", "$prio", "$enc", "$seg", "$price", "$status", "$sendAt", "$now", "$ref" }
+                .Select(n => cmd.Parameters.Add(new SqliteParameter { ParameterName = n })).ToArray();
+            cmd.Prepare();
+            foreach (var (r, m) in messages)
+            {
+                p[0].Value = m.Id; p[1].Value = r.EnterpriseId; p[2].Value = r.JobId; p[3].Value = m.Recipient; p[4].Value = r.Sender;
+                p[5].Value = m.Text; p[6].Value = r.Category; p[7].Value = Category.Priority(r.Category); p[8].Value = m.Encoding;
+                p[9].Value = m.Segments; p[10].Value = m.Price; p[11].Value = r.Status; p[12].Value = (object?)r.SendAt ?? DBNull.Value;
+                p[13].Value = now; p[14].Value = (object?)r.ClientRef ?? DBNull.Value;
+                cmd.ExecuteNonQuery();
+            }
+        }
+        if (rejections.Count == 0) return;
+        using var rej = c.CreateCommand();
+        rej.Transaction = tx;
+        rej.CommandText = "INSERT INTO job_rejections (job_id, line, recipient, reason) VALUES ($job, $line, $to, $reason)";
+        var q = new[] { "$job", "$line", "$to", "$reason" }.Select(n => rej.Parameters.Add(new SqliteParameter { ParameterName = n })).ToArray();
+        rej.Prepare();
+        foreach (var (job, line, to, reason) in rejections)
+        {
+            q[0].Value = job; q[1].Value = line; q[2].Value = to; q[3].Value = reason;
+            rej.ExecuteNonQuery();
+        }
+    }
+
+    private static async Task CopyPostgresAsync(NpgsqlConnection c, List<(StoreRequest Request, NewMessage Message)> messages,
+        List<(long JobId, int Line, string Recipient, string Reason)> rejections, long now, CancellationToken ct)
+    {
+        // Binary COPY: PostgreSQL's fast path for bulk insert.
+        if (messages.Count > 0)
+        {
+            await using var importer = await c.BeginBinaryImportAsync($"COPY messages ({MessageColumns}) FROM STDIN (FORMAT BINARY)", ct);
+            foreach (var (r, m) in messages)
+            {
+                await importer.StartRowAsync(ct);
+                await importer.WriteAsync(m.Id, NpgsqlDbType.Bigint, ct);
+                await importer.WriteAsync(r.EnterpriseId, NpgsqlDbType.Bigint, ct);
+                await importer.WriteAsync(r.JobId, NpgsqlDbType.Bigint, ct);
+                await importer.WriteAsync(m.Recipient, NpgsqlDbType.Text, ct);
+                await importer.WriteAsync(r.Sender, NpgsqlDbType.Text, ct);
+                await importer.WriteAsync(m.Text, NpgsqlDbType.Text, ct);
+                await importer.WriteAsync(r.Category, NpgsqlDbType.Text, ct);
+                await importer.WriteAsync(Category.Priority(r.Category), NpgsqlDbType.Integer, ct);
+                await importer.WriteAsync(m.Encoding, NpgsqlDbType.Integer, ct);
+                await importer.WriteAsync(m.Segments, NpgsqlDbType.Integer, ct);
+                await importer.WriteAsync(m.Price, NpgsqlDbType.Bigint, ct);
+                await importer.WriteAsync(r.Status, NpgsqlDbType.Text, ct);
+                if (r.SendAt is { } at) await importer.WriteAsync(at, NpgsqlDbType.Bigint, ct); else await importer.WriteNullAsync(ct);
+                await importer.WriteAsync(0, NpgsqlDbType.Integer, ct);
+                await importer.WriteAsync(now, NpgsqlDbType.Bigint, ct);
+                if (r.ClientRef is { } cr) await importer.WriteAsync(cr, NpgsqlDbType.Text, ct); else await importer.WriteNullAsync(ct);
+            }
+            await importer.CompleteAsync(ct);
+        }
+        if (rejections.Count > 0)
+        {
+            await using var importer = await c.BeginBinaryImportAsync("COPY job_rejections (job_id, line, recipient, reason) FROM STDIN (FORMAT BINARY)", ct);
+            foreach (var (job, line, to, reason) in rejections)
+            {
+                await importer.StartRowAsync(ct);
+                await importer.WriteAsync(job, NpgsqlDbType.Bigint, ct);
+                await importer.WriteAsync(line, NpgsqlDbType.Integer, ct);
+                await importer.WriteAsync(to, NpgsqlDbType.Text, ct);
+                await importer.WriteAsync(reason, NpgsqlDbType.Text, ct);
+            }
+            await importer.CompleteAsync(ct);
+        }
+    }
+}
+
+public sealed class DispatchSignal
+{
+    private readonly WakeSignal _signal = new();
+    public void Set() => _signal.Set();
+    public Task WaitAsync(TimeSpan timeout, CancellationToken ct) => _signal.WaitAsync(timeout, ct);
+}

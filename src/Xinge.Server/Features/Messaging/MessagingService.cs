@@ -1,0 +1,167 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using Dapper;
+using Xinge.Server.Data;
+using Xinge.Server.Features.Compliance;
+
+namespace Xinge.Server.Features.Messaging;
+
+public sealed record Recipient(string Raw, IReadOnlyDictionary<string, string>? Params);
+
+public sealed record SendCommand(
+    long EnterpriseId, IReadOnlyList<Recipient> Recipients, string? Signature, string? Category, string? Text,
+    DateTimeOffset? SendAt, string? ClientRef, string? IdempotencyKey);
+
+public sealed record AcceptedMessage(long Id, string To, int Segments, long Price);
+public sealed record Rejection(int Line, string To, string Reason);
+
+public sealed record SendResult(long JobId, IReadOnlyList<AcceptedMessage> Messages, IReadOnlyList<Rejection> Rejected, string? StoredResponse);
+
+/// <summary>A refusal of the whole request, answered as problem details.</summary>
+public sealed record SendRefusal(int Status, string Type, string Detail, object? Extensions = null);
+
+/// <summary>
+/// Compose and admit (ARCHITECTURE.md): checks the enterprise, its signature and every recipient, composes and
+/// prices the SMS, and hands the accepted rows with their reservation to the store. Every way in (HTTP, SMPP,
+/// the services) sends through here.
+/// </summary>
+public sealed class MessagingService(Database database, MessageStore store, Composer composer, IdGenerator ids, MessagingOptions options, TimeProvider time)
+{
+    public const int MaxRecipientsPerJob = 200_000;
+    private readonly ConcurrentDictionary<long, EnterpriseInfo> _verified = new();
+    private readonly ConcurrentDictionary<(long, string), bool> _approvedSignatures = new();
+
+    private sealed class EnterpriseInfo
+    {
+        public long Id { get; set; }
+        public bool Verified { get; set; }
+        public int UnitPrice { get; set; }
+        public string Extension { get; set; } = "";
+    }
+
+    public string SenderOf(string extension) => options.SenderPrefix + extension;
+
+    private async Task<EnterpriseInfo?> EnterpriseAsync(long id)
+    {
+        if (_verified.TryGetValue(id, out var cached)) return cached;
+        await using var c = await database.OpenAsync();
+        var e = await c.QuerySingleOrDefaultAsync<EnterpriseInfo>(
+            "SELECT id AS Id, verified AS Verified, unit_price AS UnitPrice, extension AS Extension FROM enterprises WHERE id = @id", new { id });
+        // Only verified enterprises are cached: verification never goes back, and a fresh one is seen at once.
+        if (e is { Verified: true }) _verified[id] = e;
+        return e;
+    }
+
+    private async Task<bool> SignatureApprovedAsync(long enterpriseId, string text)
+    {
+        if (_approvedSignatures.ContainsKey((enterpriseId, text))) return true;
+        await using var c = await database.OpenAsync();
+        var status = await c.QuerySingleOrDefaultAsync<string>(
+            "SELECT status FROM signatures WHERE enterprise_id = @enterpriseId AND text = @text", new { enterpriseId, text });
+        if (status == ReviewStatus.Approved) _approvedSignatures[(enterpriseId, text)] = true;
+        return status == ReviewStatus.Approved;
+    }
+
+    private async Task<HashSet<string>> OptOutsAsync(long enterpriseId)
+    {
+        await using var c = await database.OpenAsync();
+        return (await c.QueryAsync<string>("SELECT msisdn FROM opt_outs WHERE enterprise_id = @enterpriseId", new { enterpriseId })).ToHashSet();
+    }
+
+    public async Task<(SendResult? Result, SendRefusal? Refusal)> SendAsync(SendCommand cmd)
+    {
+        if (!Category.IsValid(cmd.Category)) return Refuse(400, "validation", "category is otp, notification or marketing");
+        if (string.IsNullOrEmpty(cmd.Text)) return Refuse(400, "validation", "text is required");
+        if (string.IsNullOrWhiteSpace(cmd.Signature)) return Refuse(400, "validation", "signature is required");
+        if (cmd.Recipients.Count == 0) return Refuse(400, "validation", "at least one recipient is required");
+        if (cmd.Recipients.Count > MaxRecipientsPerJob) return Refuse(400, "validation", $"at most {MaxRecipientsPerJob} recipients a job");
+        if (cmd.ClientRef is { Length: > 64 }) return Refuse(400, "validation", "clientRef is at most 64 characters");
+        if (cmd.IdempotencyKey is { Length: > 100 }) return Refuse(400, "validation", "Idempotency-Key is at most 100 characters");
+
+        var enterprise = await EnterpriseAsync(cmd.EnterpriseId);
+        if (enterprise is null) return Refuse(404, "not-found", "enterprise does not exist");
+        if (!enterprise.Verified) return Refuse(403, "enterprise-not-verified", "the enterprise must be verified by the operator before it may send (R-S1-1)");
+        var signature = cmd.Signature.Trim();
+        if (!await SignatureApprovedAsync(enterprise.Id, signature))
+            return Refuse(422, "signature-not-approved", $"the signature 【{signature}】 is not an approved signature of this enterprise");
+
+        if (cmd.IdempotencyKey is { } key)
+        {
+            await using var c = await database.OpenAsync();
+            var previous = await c.QuerySingleOrDefaultAsync<string>(
+                "SELECT response FROM idempotent_requests WHERE enterprise_id = @e AND key = @key", new { e = enterprise.Id, key });
+            if (previous is not null) return (new SendResult(0, [], [], previous), null);
+        }
+
+        var now = time.GetUtcNow();
+        var scheduled = cmd.SendAt is { } at && at > now;
+        if (cmd.SendAt is { } s && s > now.AddDays(90)) return Refuse(400, "validation", "sendAt is at most 90 days ahead");
+
+        var category = cmd.Category!;
+        var placeholders = Composer.HasPlaceholders(cmd.Text);
+        ComposedText? shared = null;
+        if (!placeholders)
+        {
+            var (measured, error) = composer.Measure(Composer.Compose(signature, cmd.Text, category), category);
+            if (error is not null) return Refuse(422, "text-too-long", error);
+            shared = measured;
+        }
+
+        // Parse in parallel: libphonenumber is the expensive part of a 200,000-number job.
+        var e164 = new string?[cmd.Recipients.Count];
+        Parallel.For(0, cmd.Recipients.Count, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount },
+            i => e164[i] = PhoneNumbers.ToE164(cmd.Recipients[i].Raw));
+
+        var optOuts = category == Category.Marketing ? await OptOutsAsync(enterprise.Id) : null;
+        var seen = new HashSet<string>(cmd.Recipients.Count);
+        var accepted = new List<NewMessage>(cmd.Recipients.Count);
+        var rejected = new List<Rejection>();
+        for (var i = 0; i < cmd.Recipients.Count; i++)
+        {
+            var raw = cmd.Recipients[i].Raw ?? "";
+            var number = e164[i];
+            if (number is null) { rejected.Add(new Rejection(i + 1, raw, "invalid_number")); continue; }
+            if (!seen.Add(number)) { rejected.Add(new Rejection(i + 1, number, "duplicate")); continue; }
+            if (optOuts is not null && optOuts.Contains(number)) { rejected.Add(new Rejection(i + 1, number, "opted_out")); continue; }
+            var text = shared;
+            if (text is null)
+            {
+                var (filled, missing) = Composer.Fill(cmd.Text, cmd.Recipients[i].Params);
+                if (filled is null) { rejected.Add(new Rejection(i + 1, number, $"missing_param:{missing}")); continue; }
+                var (measured, error) = composer.Measure(Composer.Compose(signature, filled, category), category);
+                if (measured is null) { rejected.Add(new Rejection(i + 1, number, "text_too_long")); continue; }
+                text = measured;
+            }
+            var t = text.Value;
+            accepted.Add(new NewMessage(ids.Next(), number, t.Text, (int)t.Encoding, t.Segments, (long)t.Segments * enterprise.UnitPrice));
+        }
+        if (accepted.Count == 0)
+        {
+            return Refuse(422, "no-valid-recipients", "no recipient could be accepted; see rejected",
+                new { rejected = rejected.Select(r => new { line = r.Line, to = r.To, reason = r.Reason }) });
+        }
+
+        var jobId = ids.Next();
+        var result = new SendResult(jobId, accepted.Select(m => new AcceptedMessage(m.Id, m.Recipient, m.Segments, m.Price)).ToList(), rejected, null);
+        var request = new StoreRequest
+        {
+            EnterpriseId = enterprise.Id, JobId = jobId, Category = category, Sender = SenderOf(enterprise.Extension),
+            Status = scheduled ? MessageStatus.Scheduled : MessageStatus.Queued, SendAt = scheduled ? cmd.SendAt!.Value.ToUnixTimeMilliseconds() : null,
+            ClientRef = cmd.ClientRef, Total = cmd.Recipients.Count, Messages = accepted,
+            Rejections = rejected.Select(r => (r.Line, r.To, r.Reason)).ToList(),
+            IdempotencyKey = cmd.IdempotencyKey,
+            IdempotentResponse = cmd.IdempotencyKey is null ? null : JsonSerializer.Serialize(MessagingEndpoints.SendResponse(result), JsonSerializerOptions.Web),
+        };
+        var outcome = await store.StoreAsync(request);
+        return outcome switch
+        {
+            StoreOutcome.Stored => (result, null),
+            StoreOutcome.DuplicateRequest => (result with { StoredResponse = request.IdempotentResponse }, null),
+            _ => Refuse(402, "insufficient-balance", $"the balance does not cover {request.TotalPrice} fen for {accepted.Count} messages",
+                new { required = request.TotalPrice }),
+        };
+    }
+
+    private static (SendResult?, SendRefusal?) Refuse(int status, string type, string detail, object? extensions = null) =>
+        (null, new SendRefusal(status, type, detail, extensions));
+}

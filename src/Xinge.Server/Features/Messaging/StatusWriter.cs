@@ -1,0 +1,236 @@
+using System.Data.Common;
+using System.Text.Json;
+using System.Threading.Channels;
+using Dapper;
+using Xinge.Server.Data;
+using Xinge.Server.Features.Billing;
+
+namespace Xinge.Server.Features.Messaging;
+
+public abstract record EngineEvent;
+/// <summary>Every part of a message was taken by the SMSC (submit_sm_resp OK); the ids are in part order.</summary>
+public sealed record PartsSubmitted(long MessageId, string Connector, IReadOnlyList<string> SmscIds, long At) : EngineEvent;
+/// <summary>A temporary failure (throttled, no bind, time-out): try again at <see cref="RetryAt"/>.</summary>
+public sealed record SubmitDeferred(long MessageId, long RetryAt, string Reason) : EngineEvent;
+/// <summary>A permanent refusal by the SMSC or the router: the message fails and is refunded.</summary>
+public sealed record SubmitRefused(long MessageId, string Reason) : EngineEvent;
+public sealed record ReceiptReceived(string Connector, string SmscId, string Stat, string Error, long At) : EngineEvent;
+public sealed record MoReceived(string Connector, string Sender, string Recipient, string Text, long At) : EngineEvent;
+
+/// <summary>
+/// The second writer of the engine: submit results, receipts and replies are collected and written in batches,
+/// and every message that reaches its end is settled in the same transaction (charge on DELIVRD, refund otherwise)
+/// with its webhook event in the outbox. A message ends once: the status change is the key of the settlement.
+/// </summary>
+public sealed class StatusWriter(Database database, TimeProvider time, MessagingOptions options, InboundRouter inbound,
+    WebhookSignal webhooks, ILogger<StatusWriter> logger) : BackgroundService
+{
+    private const int MaxBatch = 5000;
+    /// <summary>A receipt may arrive before its submit_sm_resp is recorded; it waits this long for its message.</summary>
+    private static readonly TimeSpan OrphanPatience = TimeSpan.FromMinutes(10);
+    private readonly Channel<EngineEvent> _events = Channel.CreateUnbounded<EngineEvent>(new() { SingleReader = true });
+    private readonly List<(ReceiptReceived Receipt, long FirstSeen)> _orphans = [];
+    private long _nextSweep;
+
+    public void Post(EngineEvent e) => _events.Writer.TryWrite(e);
+
+    public long Backlog => _events.Reader.Count;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var batch = new List<EngineEvent>(MaxBatch);
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                using var wait = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+                wait.CancelAfter(_orphans.Count > 0 ? TimeSpan.FromMilliseconds(200) : TimeSpan.FromSeconds(5));
+                try
+                {
+                    await _events.Reader.WaitToReadAsync(wait.Token);
+                }
+                catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
+                {
+                }
+                batch.Clear();
+                while (batch.Count < MaxBatch && _events.Reader.TryRead(out var e)) batch.Add(e);
+                await WriteAsync(batch, stoppingToken);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                // The batch is retried: nothing in it was committed. Back off so a broken database is not hammered.
+                logger.LogError(e, "Writing {Count} engine events failed; retrying", batch.Count);
+                foreach (var ev in batch) _events.Writer.TryWrite(ev);
+                await Task.Delay(1000, stoppingToken);
+            }
+        }
+    }
+
+    private sealed record Ended(long MessageId, long EnterpriseId, long Price, string Recipient, long JobId, string? ClientRef, string Status, string? Error, long At);
+
+    private async Task WriteAsync(List<EngineEvent> batch, CancellationToken ct)
+    {
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        var sweep = now >= _nextSweep;
+        if (batch.Count == 0 && _orphans.Count == 0 && !sweep) return;
+        await using var c = await database.OpenAsync(ct);
+        await using var tx = await c.BeginTransactionAsync(ct);
+        var ended = new List<Ended>();
+        using var finish = new Prepared(c, tx,
+            "UPDATE messages SET status = @status, error = @error, done_at = @at, lease_until = NULL WHERE id = @id AND status = @from " +
+            "RETURNING enterprise_id, price, recipient, job_id, client_ref", "status", "error", "at", "id", "from");
+
+        void End(long id, string from, string status, string? error, long at)
+        {
+            using var r = finish.Reader(status, error, at, id, from);
+            if (r.Read()) ended.Add(new Ended(id, r.GetInt64(0), r.GetInt64(1), r.GetString(2), r.GetInt64(3), r.IsDBNull(4) ? null : r.GetString(4), status, error, at));
+        }
+
+        // 1. Submit results first, so receipts in the same batch find their parts.
+        using (var part = new Prepared(c, tx, "INSERT INTO message_parts (connector, smsc_id, message_id, part, parts, state) VALUES (@c, @s, @m, @p, @n, 'submitted') ON CONFLICT DO NOTHING", "c", "s", "m", "p", "n"))
+        using (var submitted = new Prepared(c, tx, "UPDATE messages SET status = 'submitted', submitted_at = @at, connector = @c, lease_until = NULL WHERE id = @id AND status = 'queued'", "at", "c", "id"))
+        using (var defer = new Prepared(c, tx, "UPDATE messages SET lease_until = @retry, attempts = attempts + 1, error = @reason WHERE id = @id AND status = 'queued'", "retry", "reason", "id"))
+        {
+            foreach (var e in batch)
+            {
+                switch (e)
+                {
+                    case PartsSubmitted s:
+                        if (submitted.Execute(s.At, s.Connector, s.MessageId) == 0) break;
+                        for (var i = 0; i < s.SmscIds.Count; i++) part.Execute(s.Connector, s.SmscIds[i], s.MessageId, i + 1, s.SmscIds.Count);
+                        break;
+                    case SubmitDeferred d:
+                        defer.Execute(d.RetryAt, d.Reason, d.MessageId);
+                        break;
+                    case SubmitRefused f:
+                        End(f.MessageId, MessageStatus.Queued, MessageStatus.Failed, f.Reason, now);
+                        break;
+                }
+            }
+        }
+
+        // 2. Receipts: mark the part, then end the message when its last part has reported.
+        var receipts = batch.OfType<ReceiptReceived>().Select(r => (r, now)).Concat(_orphans).ToList();
+        _orphans.Clear();
+        if (receipts.Count > 0)
+        {
+            using var mark = new Prepared(c, tx, "UPDATE message_parts SET state = @state WHERE connector = @c AND smsc_id = @s AND state = 'submitted' RETURNING message_id, parts", "state", "c", "s");
+            using var known = new Prepared(c, tx, "SELECT COUNT(*) FROM message_parts WHERE connector = @c AND smsc_id = @s", "c", "s");
+            using var tally = new Prepared(c, tx,
+                "SELECT SUM(CASE WHEN state = 'submitted' THEN 1 ELSE 0 END), MIN(CASE WHEN state NOT IN ('submitted', 'DELIVRD') THEN state END) FROM message_parts WHERE message_id = @m", "m");
+            foreach (var (receipt, firstSeen) in receipts)
+            {
+                long messageId;
+                int parts;
+                using (var r = mark.Reader(receipt.Stat, receipt.Connector, receipt.SmscId))
+                {
+                    if (!r.Read())
+                    {
+                        r.Close();
+                        // Either a repeat of a receipt already counted (ignored: exactly once) or one that came before its submit_sm_resp.
+                        if (Convert.ToInt64(known.Scalar(receipt.Connector, receipt.SmscId)) == 0 && now - firstSeen < OrphanPatience.TotalMilliseconds)
+                            _orphans.Add((receipt, firstSeen));
+                        continue;
+                    }
+                    messageId = r.GetInt64(0);
+                    parts = r.GetInt32(1);
+                }
+                string? failure = receipt.Stat == "DELIVRD" ? null : receipt.Stat;
+                if (parts > 1)
+                {
+                    using var t = tally.Reader(messageId);
+                    t.Read();
+                    var pending = t.IsDBNull(0) ? 0 : t.GetInt64(0);
+                    failure = t.IsDBNull(1) ? null : t.GetString(1);
+                    t.Close();
+                    // A failed part ends the message at once; otherwise it waits for every part.
+                    if (failure is null && pending > 0) continue;
+                }
+                var (status, error) = Outcome(failure);
+                End(messageId, MessageStatus.Submitted, status, error, receipt.At);
+            }
+        }
+
+        // 3. Expiry: what neither went out nor came back within the validity period ends, refunded.
+        if (sweep)
+        {
+            _nextSweep = now + 30_000;
+            var limit = now - options.ValidityHours * 3_600_000L;
+            var stale = (await c.QueryAsync<(long Id, string Status)>(
+                "SELECT id, status FROM messages WHERE (status = 'submitted' AND submitted_at < @limit) OR (status = 'queued' AND created_at < @limit) LIMIT 2000",
+                new { limit }, tx)).ToList();
+            foreach (var (id, status) in stale) End(id, status, MessageStatus.Expired, "validity_period_elapsed", now);
+        }
+
+        // 4. Replies.
+        var events = new List<(long EnterpriseId, object Payload)>();
+        foreach (var mo in batch.OfType<MoReceived>())
+        {
+            if (await inbound.StoreAsync(c, tx, mo) is { } stored) events.Add(stored);
+        }
+
+        // 5. Settle what ended, per enterprise, in one statement each.
+        foreach (var group in ended.GroupBy(e => e.EnterpriseId))
+        {
+            var charged = group.Where(e => e.Status == MessageStatus.Delivered).ToList();
+            var refunded = group.Where(e => e.Status != MessageStatus.Delivered).ToList();
+            var charge = charged.Sum(e => e.Price);
+            var refund = refunded.Sum(e => e.Price);
+            await c.ExecuteAsync("UPDATE enterprises SET reserved = reserved - @total, balance = balance + @refund WHERE id = @id",
+                new { id = group.Key, total = charge + refund, refund }, tx);
+            if (charged.Count > 0)
+                await c.ExecuteAsync("INSERT INTO ledger (enterprise_id, kind, amount, messages, reference, at) VALUES (@id, @kind, @amount, @n, NULL, @now)",
+                    new { id = group.Key, kind = LedgerKind.Charge, amount = charge, n = charged.Count, now }, tx);
+            if (refunded.Count > 0)
+                await c.ExecuteAsync("INSERT INTO ledger (enterprise_id, kind, amount, messages, reference, at) VALUES (@id, @kind, @amount, @n, NULL, @now)",
+                    new { id = group.Key, kind = LedgerKind.Refund, amount = refund, n = refunded.Count, now }, tx);
+            foreach (var e in group)
+            {
+                events.Add((e.EnterpriseId, new
+                {
+                    type = "message.status", messageId = e.MessageId.ToString(), jobId = e.JobId.ToString(), to = e.Recipient,
+                    status = e.Status, error = e.Error, price = e.Status == MessageStatus.Delivered ? e.Price : 0, clientRef = e.ClientRef,
+                    at = DateTimeOffset.FromUnixTimeMilliseconds(e.At),
+                }));
+            }
+        }
+
+        // 6. Webhook outbox, for enterprises that set a webhook.
+        var queued = 0;
+        if (events.Count > 0)
+        {
+            var subscribers = (await c.QueryAsync<long>("SELECT enterprise_id FROM webhooks", transaction: tx)).ToHashSet();
+            using var outbox = new Prepared(c, tx, "INSERT INTO webhook_deliveries (enterprise_id, payload, attempts, next_attempt_at, done) VALUES (@e, @p, 0, @now, @done)", "e", "p", "now", "done");
+            foreach (var (enterpriseId, payload) in events)
+            {
+                if (!subscribers.Contains(enterpriseId)) continue;
+                outbox.Execute(enterpriseId, JsonSerializer.Serialize(payload, JsonSerializerOptions.Web), now, false);
+                queued++;
+            }
+        }
+        await tx.CommitAsync(ct);
+        if (queued > 0) webhooks.Set();
+    }
+
+    /// <summary>The message status and reason for a receipt's stat (null = delivered).</summary>
+    public static (string Status, string? Error) Outcome(string? stat) => stat switch
+    {
+        null => (MessageStatus.Delivered, null),
+        "EXPIRED" => (MessageStatus.Expired, "expired_at_smsc"),
+        "UNDELIV" => (MessageStatus.Failed, "undeliverable"),
+        "REJECTD" => (MessageStatus.Failed, "rejected_by_operator"),
+        "DELETED" => (MessageStatus.Failed, "deleted_by_operator"),
+        _ => (MessageStatus.Failed, "unknown"),
+    };
+}
+
+public sealed class WebhookSignal
+{
+    private readonly WakeSignal _signal = new();
+    public void Set() => _signal.Set();
+    public Task WaitAsync(TimeSpan timeout, CancellationToken ct) => _signal.WaitAsync(timeout, ct);
+}

@@ -1,0 +1,112 @@
+using Microsoft.AspNetCore.Http.Json;
+using Microsoft.Extensions.Configuration.Memory;
+using Xinge.Server.Data;
+using Xinge.Server.Features.Accounts;
+using Xinge.Server.Features.Compliance;
+using Xinge.Server.Features.Connectors;
+using Xinge.Server.Features.Messaging;
+using Xinge.Server.Features.SmppServer;
+using Xinge.Simulator;
+
+namespace Xinge.Server;
+
+/// <summary>The composition root: every feature registers itself with one AddXxx and one MapXxx.</summary>
+public static class XingeApp
+{
+    /// <summary>CONTRACT.md §1: the embedded defaults, beneath appsettings.json, environment and command line.</summary>
+    private static readonly Dictionary<string, string?> Defaults = new()
+    {
+        ["Urls"] = "http://127.0.0.1:5080",
+        ["ConnectionStrings:Xinge"] = "Data Source=data/xinge.db",
+        ["Xinge:Smpp:Port"] = "2775",
+        ["Xinge:Simulator:Enabled"] = "true",
+        ["Xinge:Simulator:Port"] = "2776",
+    };
+
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+        builder.Configuration.Sources.Insert(0, new MemoryConfigurationSource { InitialData = Defaults });
+        configure?.Invoke(builder);
+        var config = builder.Configuration;
+
+        var database = new Database(config.GetConnectionString("Xinge")!);
+        builder.Services.AddSingleton(database);
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddScoped(_ => database.CreateContext());
+        builder.Services.AddProblemDetails();
+        builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+        builder.Services.Configure<JsonOptions>(o => o.SerializerOptions.PropertyNameCaseInsensitive = true);
+        builder.Services.AddOpenApi();
+
+        builder.Services.AddAccounts();
+        builder.Services.AddMessaging(config);
+        builder.Services.AddSmppServer(config);
+
+        var app = builder.Build();
+        app.UseMiddleware<ProblemMiddleware>();
+        app.UseStatusCodePages();
+        app.UseAuthentication();
+        app.UseAuthorization();
+
+        app.MapOpenApi();
+        app.MapHealth();
+        app.MapAccounts();
+        app.MapCompliance();
+        app.MapMessaging();
+        app.MapSimulator(() => app.Services.GetRequiredService<ConnectorRegistry>().Simulator);
+        return app;
+    }
+
+    private static void MapHealth(this WebApplication app) =>
+        app.MapGet("/healthz", async (Database database, ConnectorRegistry connectors, SmppServerHost smpp) =>
+        {
+            var checks = new Dictionary<string, string>();
+            try
+            {
+                await using var c = await database.OpenAsync();
+                await using var cmd = c.CreateCommand();
+                cmd.CommandText = "SELECT 1";
+                await cmd.ExecuteScalarAsync();
+                checks["database"] = "up";
+            }
+            catch (Exception e)
+            {
+                checks["database"] = "down: " + e.GetType().Name;
+            }
+            checks["smpp"] = smpp.IsListening ? "up" : smpp.Enabled ? "down" : "disabled";
+            var bound = connectors.Connectors.Where(c => c.IsBound).Select(c => c.Name).ToList();
+            checks["connectors"] = bound.Count > 0 ? string.Join(",", bound) : "none bound";
+            var healthy = checks["database"] == "up" && checks["smpp"] != "down" && bound.Count > 0;
+            return Results.Json(new { status = healthy ? "up" : "down", checks }, statusCode: healthy ? 200 : 503);
+        }).AllowAnonymous().WithTags("Health");
+}
+
+/// <summary>Every failure leaves as problem details: unreadable requests as 400, bugs as 500 without a stack trace.</summary>
+public sealed class ProblemMiddleware(RequestDelegate next, ILogger<ProblemMiddleware> logger)
+{
+    public async Task InvokeAsync(HttpContext context)
+    {
+        try
+        {
+            await next(context);
+        }
+        catch (BadHttpRequestException e) when (!context.Response.HasStarted)
+        {
+            context.Response.Clear();
+            var status = e.StatusCode is >= 400 and < 500 ? e.StatusCode : 400;
+            context.Response.StatusCode = status;
+            var detail = e.InnerException is System.Text.Json.JsonException ? "the body is not valid JSON for this request"
+                : e.Message.Contains("no body was provided", StringComparison.Ordinal) || e.Message.StartsWith("Required parameter", StringComparison.Ordinal) ? "a JSON body is required"
+                : e.Message;
+            await Problems.Of(status, status == 413 ? "too-large" : "validation", status == 413 ? "Request too large" : "The request is not valid", detail).ExecuteAsync(context);
+        }
+        catch (Exception e) when (!context.Response.HasStarted && e is not OperationCanceledException)
+        {
+            logger.LogError(e, "Unhandled error on {Method} {Path}", context.Request.Method, context.Request.Path);
+            context.Response.Clear();
+            context.Response.StatusCode = 500;
+            await Problems.Of(500, "internal", "Internal error", "the server failed to handle the request; it has been logged").ExecuteAsync(context);
+        }
+    }
+}
