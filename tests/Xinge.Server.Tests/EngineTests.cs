@@ -1,0 +1,323 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace Xinge.Server.Tests;
+
+public sealed class ServerFixture : IAsyncLifetime
+{
+    private readonly Store _store;
+    public ServerFixture(Store store) => _store = store;
+    public XingeServer Server { get; private set; } = null!;
+    public async Task InitializeAsync() => Server = await XingeServer.StartAsync(_store);
+    public async Task DisposeAsync() => await Server.DisposeAsync();
+}
+
+public sealed class SqliteFixture() : IAsyncLifetime
+{
+    private readonly ServerFixture _inner = new(Store.Sqlite);
+    public XingeServer Server => _inner.Server;
+    public Task InitializeAsync() => _inner.InitializeAsync();
+    public Task DisposeAsync() => _inner.DisposeAsync();
+}
+
+public sealed class PostgresFixture() : IAsyncLifetime
+{
+    private readonly ServerFixture _inner = new(Store.Postgres);
+    public XingeServer Server => _inner.Server;
+    public Task InitializeAsync() => _inner.InitializeAsync();
+    public Task DisposeAsync() => _inner.DisposeAsync();
+}
+
+public sealed class SqliteEngineTests(SqliteFixture fixture) : EngineTests(fixture.Server, "1380010"), IClassFixture<SqliteFixture>;
+
+public sealed class PostgresEngineTests(PostgresFixture fixture) : EngineTests(fixture.Server, "1390010"), IClassFixture<PostgresFixture>;
+
+/// <summary>The messaging engine end to end over HTTP and SMPP, on each store.</summary>
+public abstract class EngineTests(XingeServer server, string numberBase)
+{
+    private static int _next;
+
+    /// <summary>A handset number no other test uses (national format, as enterprises often write them).</summary>
+    protected string NewNumber() => numberBase + Interlocked.Increment(ref _next).ToString("D4");
+
+    private static string E164(string national) => "+86" + national;
+
+    private async Task<List<JsonObject>> HandsetAsync(string national) =>
+        (await server.Http.GetFromJsonAsync<List<JsonObject>>($"/api/v1/simulator/handsets/{E164(national)}/messages"))!;
+
+    [Fact]
+    public async Task Chinese_and_long_ascii_messages_arrive_reassembled_and_the_balance_moves_by_the_price()
+    {
+        var tenant = await server.CreateTenantAsync();
+        var (before, _) = await tenant.BalanceAsync();
+        var chinese = string.Concat(Enumerable.Range(0, 100).Select(i => "信鸽短信平台测试内容"[i % 10])) + "😀";
+        var ascii = string.Concat(Enumerable.Range(0, 200).Select(i => (char)('a' + i % 26)));
+        var a = NewNumber();
+        var b = NewNumber();
+        var first = await tenant.SendAsync(new { to = a, signature = tenant.Signature, category = "notification", text = chinese });
+        var second = await tenant.SendAsync(new { to = new[] { b }, signature = tenant.Signature, category = "notification", text = ascii });
+        var messages = new[] { first["messages"]![0]!, second["messages"]![0]! };
+        Assert.Equal(E164(a), messages[0].Str("to"));
+        // 【信鸽科技】 + 101 characters + an emoji's second unit = 108 UCS-2 units: 2 parts of 67.
+        Assert.Equal(2, messages[0].Long("segments"));
+        // 【信鸽科技】 makes the ASCII text UCS-2 too: 206 units = 4 parts.
+        Assert.Equal(4, messages[1].Long("segments"));
+        foreach (var m in messages) await tenant.WaitForStatusAsync(m.Str("id"), "delivered");
+
+        Assert.Equal($"【{tenant.Signature}】{chinese}", Assert.Single(await HandsetAsync(a))["text"]!.GetValue<string>());
+        Assert.Equal($"【{tenant.Signature}】{ascii}", Assert.Single(await HandsetAsync(b))["text"]!.GetValue<string>());
+        var price = messages.Sum(m => m.Long("price"));
+        Assert.Equal(6 * 5, price);
+        var (after, reserved) = await tenant.BalanceAsync();
+        Assert.Equal(before - price, after);
+        Assert.Equal(0, reserved);
+        var detail = await tenant.GetAsync($"/api/v1/messages/{messages[0].Str("id")}");
+        Assert.NotNull(detail["submittedAt"]);
+        Assert.NotNull(detail["doneAt"]);
+        Assert.Equal(messages[0].Long("price"), detail.Long("charged"));
+    }
+
+    [Fact]
+    public async Task Failing_handset_ends_failed_and_the_reservation_is_refunded()
+    {
+        var tenant = await server.CreateTenantAsync();
+        var n = NewNumber();
+        (await server.Http.PutAsJsonAsync($"/api/v1/simulator/handsets/{E164(n)}", new { reachable = true, deliveryFailure = "undeliverable" })).EnsureSuccessStatusCode();
+        var (before, _) = await tenant.BalanceAsync();
+        var sent = await tenant.SendAsync(new { to = n, signature = tenant.Signature, category = "otp", text = "您的验证码是 482913" });
+        var m = await tenant.WaitForStatusAsync(sent["messages"]![0].Str("id"), "failed");
+        Assert.Equal("undeliverable", m.Str("error"));
+        Assert.Equal(0, m.Long("charged"));
+        await Wait.Until(async () => await tenant.BalanceAsync() == (before, 0), "the refund is back in the balance");
+        Assert.Empty(await HandsetAsync(n));
+    }
+
+    [Fact]
+    public async Task A_tenant_never_sees_another_tenants_messages_jobs_or_replies()
+    {
+        var owner = await server.CreateTenantAsync();
+        var other = await server.CreateTenantAsync("别家公司");
+        var n = NewNumber();
+        var sent = await owner.SendAsync(new { to = n, signature = owner.Signature, category = "notification", text = "仅本企业可见" });
+        var id = sent["messages"]![0].Str("id");
+        Assert.Equal(HttpStatusCode.OK, (await owner.Client.GetAsync($"/api/v1/messages/{id}")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await other.Client.GetAsync($"/api/v1/messages/{id}")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await other.Client.GetAsync($"/api/v1/jobs/{sent.Str("jobId")}")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await other.Client.GetAsync($"/api/v1/jobs/{sent.Str("jobId")}/rejections")).StatusCode);
+        // Another tenant's signature is not this tenant's to use.
+        var stolen = await other.Client.PostAsJsonAsync("/api/v1/messages", new { to = n, signature = owner.Signature, category = "notification", text = "x" });
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, stolen.StatusCode);
+        await owner.WaitForStatusAsync(id, "delivered");
+        var sender = (await owner.GetAsync($"/api/v1/messages/{id}")).Str("from");
+        (await server.Http.PostAsJsonAsync($"/api/v1/simulator/handsets/{E164(n)}/messages", new { to = sender, text = "收到，谢谢" })).EnsureSuccessStatusCode();
+        await Wait.Until(async () => (await owner.Client.GetFromJsonAsync<JsonArray>("/api/v1/inbound"))!.Count == 1, "the reply reaches its enterprise");
+        Assert.Empty((await other.Client.GetFromJsonAsync<JsonArray>("/api/v1/inbound"))!);
+    }
+
+    [Fact]
+    public async Task A_job_rejects_invalid_and_duplicate_numbers_row_by_row_and_sends_the_rest()
+    {
+        var tenant = await server.CreateTenantAsync();
+        var good = Enumerable.Range(0, 20).Select(_ => NewNumber()).ToList();
+        var rows = good.Select(n => new { to = n }).ToList();
+        rows.Insert(3, new { to = "12345" });
+        rows.Insert(7, new { to = good[0] });
+        rows.Add(new { to = "+86" + good[1] });
+        rows.Add(new { to = "not a number" });
+        var r = await tenant.Client.PostAsJsonAsync("/api/v1/jobs", new { recipients = rows, signature = tenant.Signature, category = "notification", text = "批量通知" });
+        Assert.Equal(HttpStatusCode.Accepted, r.StatusCode);
+        var job = (await r.Content.ReadFromJsonAsync<JsonObject>())!;
+        Assert.Equal(20, job.Long("accepted"));
+        Assert.Equal(4, job.Long("rejected"));
+        var rejections = (await tenant.Client.GetFromJsonAsync<JsonArray>($"/api/v1/jobs/{job.Str("jobId")}/rejections"))!;
+        Assert.Equal(
+            new[] { (4L, "invalid_number"), (8L, "duplicate"), (23L, "duplicate"), (24L, "invalid_number") },
+            rejections.Select(x => (x.Long("line"), x.Str("reason"))).ToArray());
+        await Wait.Until(async () => (await tenant.GetAsync($"/api/v1/jobs/{job.Str("jobId")}")).Str("status") == "completed", "the job completes");
+        var status = await tenant.GetAsync($"/api/v1/jobs/{job.Str("jobId")}");
+        Assert.Equal(24, status.Long("total"));
+        Assert.Equal(20, status["counts"].Long("delivered"));
+        foreach (var n in good) Assert.Equal("【信鸽科技】批量通知", Assert.Single(await HandsetAsync(n))["text"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Per_recipient_variables_fill_the_text()
+    {
+        var tenant = await server.CreateTenantAsync();
+        var (a, b) = (NewNumber(), NewNumber());
+        var r = await tenant.Client.PostAsJsonAsync("/api/v1/jobs", new
+        {
+            recipients = new object[] { new { to = a, @params = new { name = "张三" } }, new { to = b } },
+            signature = tenant.Signature, category = "notification", text = "${name}您好，您的快递已到",
+        });
+        Assert.Equal(HttpStatusCode.Accepted, r.StatusCode);
+        var job = (await r.Content.ReadFromJsonAsync<JsonObject>())!;
+        Assert.Equal(1, job.Long("rejected"));
+        await Wait.Until(async () => (await HandsetAsync(a)).Count == 1, "the handset receives the filled text");
+        Assert.Equal("【信鸽科技】张三您好，您的快递已到", (await HandsetAsync(a))[0]["text"]!.GetValue<string>());
+        var rejection = (await tenant.Client.GetFromJsonAsync<JsonArray>($"/api/v1/jobs/{job.Str("jobId")}/rejections"))!.Single();
+        Assert.Equal("missing_param:name", rejection.Str("reason"));
+    }
+
+    [Fact]
+    public async Task Unverified_enterprise_unapproved_signature_and_empty_balance_are_refused_with_problem_details()
+    {
+        var unverified = await server.CreateTenantAsync(verify: false);
+        var r1 = await unverified.Client.PostAsJsonAsync("/api/v1/messages", new { to = NewNumber(), signature = unverified.Signature, category = "otp", text = "1234" });
+        Assert.Equal(HttpStatusCode.Forbidden, r1.StatusCode);
+        Assert.EndsWith("/enterprise-not-verified", (await r1.Content.ReadFromJsonAsync<JsonObject>()).Str("type"));
+
+        var pending = await server.CreateTenantAsync("待审签名", approve: false);
+        var r2 = await pending.Client.PostAsJsonAsync("/api/v1/messages", new { to = NewNumber(), signature = pending.Signature, category = "otp", text = "1234" });
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, r2.StatusCode);
+        Assert.EndsWith("/signature-not-approved", (await r2.Content.ReadFromJsonAsync<JsonObject>()).Str("type"));
+
+        var poor = await server.CreateTenantAsync(credit: 0);
+        var r3 = await poor.Client.PostAsJsonAsync("/api/v1/messages", new { to = NewNumber(), signature = poor.Signature, category = "otp", text = "1234" });
+        Assert.Equal(HttpStatusCode.PaymentRequired, r3.StatusCode);
+        var problem = (await r3.Content.ReadFromJsonAsync<JsonObject>())!;
+        Assert.EndsWith("/insufficient-balance", problem.Str("type"));
+        Assert.False(string.IsNullOrEmpty(problem.Str("detail")));
+        Assert.Equal((0L, 0L), await poor.BalanceAsync());
+    }
+
+    [Fact]
+    public async Task Hostile_and_malformed_requests_get_clear_problems_never_500()
+    {
+        var tenant = await server.CreateTenantAsync();
+        async Task Expect(HttpStatusCode code, HttpResponseMessage r)
+        {
+            Assert.Equal(code, r.StatusCode);
+            Assert.Equal("application/problem+json", r.Content.Headers.ContentType?.MediaType);
+            Assert.False(string.IsNullOrEmpty((await r.Content.ReadFromJsonAsync<JsonObject>()).Str("detail")));
+        }
+        await Expect(HttpStatusCode.BadRequest, await tenant.Client.PostAsync("/api/v1/messages", new StringContent("{\"to\":", Encoding.UTF8, "application/json")));
+        await Expect(HttpStatusCode.BadRequest, await tenant.Client.PostAsync("/api/v1/messages", new StringContent("null", Encoding.UTF8, "application/json")));
+        await Expect(HttpStatusCode.BadRequest, await tenant.Client.PostAsJsonAsync("/api/v1/messages", new { to = 42, signature = tenant.Signature, category = "otp", text = "x" }));
+        await Expect(HttpStatusCode.BadRequest, await tenant.Client.PostAsJsonAsync("/api/v1/messages", new { to = NewNumber(), signature = tenant.Signature, category = "spam", text = "x" }));
+        await Expect(HttpStatusCode.BadRequest, await tenant.Client.PostAsJsonAsync("/api/v1/messages",
+            new { to = Enumerable.Range(0, 1001).Select(i => "138" + i.ToString("D8")).ToArray(), signature = tenant.Signature, category = "otp", text = "x" }));
+        await Expect(HttpStatusCode.UnprocessableEntity, await tenant.Client.PostAsJsonAsync("/api/v1/messages",
+            new { to = NewNumber(), signature = tenant.Signature, category = "marketing", text = new string('长', 300) }));
+        await Expect(HttpStatusCode.UnprocessableEntity, await tenant.Client.PostAsJsonAsync("/api/v1/messages", new { to = "000", signature = tenant.Signature, category = "otp", text = "x" }));
+        await Expect(HttpStatusCode.Unauthorized, await server.Http.PostAsJsonAsync("/api/v1/messages", new { }));
+        await Expect(HttpStatusCode.Unauthorized, await server.Client("xk_forged").GetAsync("/api/v1/balance"));
+        await Expect(HttpStatusCode.Forbidden, await tenant.Client.PostAsJsonAsync("/api/v1/admin/enterprises", new { name = "x", licenceNumber = "1" }));
+        await Expect(HttpStatusCode.NotFound, await tenant.Client.GetAsync("/api/v1/messages/not-an-id"));
+        await Expect(HttpStatusCode.BadRequest, await tenant.Client.PostAsJsonAsync("/api/v1/signatures", new { text = "这个签名实在是太长了啊" }));
+        await Expect(HttpStatusCode.BadRequest, await tenant.Admin.PostAsJsonAsync($"/api/v1/admin/enterprises/{tenant.Id}/credit", new { amount = -5 }));
+        await Expect(HttpStatusCode.NotFound, await tenant.Admin.PostAsJsonAsync("/api/v1/admin/enterprises/999999/credit", new { amount = 5 }));
+        await Expect(HttpStatusCode.Unauthorized, await server.Http.PostAsJsonAsync("/api/v1/auth/token", new { username = "admin", password = "wrong" }));
+    }
+
+    [Fact]
+    public async Task An_idempotency_key_answers_a_repeat_with_the_first_answer_and_charges_once()
+    {
+        var tenant = await server.CreateTenantAsync();
+        var n = NewNumber();
+        var body = new { to = n, signature = tenant.Signature, category = "notification", text = "只发一次" };
+        async Task<string> Post()
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/messages") { Content = JsonContent.Create(body) };
+            request.Headers.Add("Idempotency-Key", "order-7781");
+            var r = await tenant.Client.SendAsync(request);
+            Assert.Equal(HttpStatusCode.Accepted, r.StatusCode);
+            return (await r.Content.ReadFromJsonAsync<JsonObject>())!["messages"]![0].Str("id");
+        }
+        var first = await Post();
+        var second = await Post();
+        Assert.Equal(first, second);
+        await tenant.WaitForStatusAsync(first, "delivered");
+        await Task.Delay(300);
+        Assert.Single(await HandsetAsync(n));
+        Assert.Equal((100_000L - 5, 0L), await tenant.BalanceAsync());
+    }
+
+    [Fact]
+    public async Task Replies_reach_the_inbox_and_a_signed_webhook_and_unsubscribe_stops_marketing()
+    {
+        var tenant = await server.CreateTenantAsync();
+        await using var hook = await WebhookSink.StartAsync();
+        const string secret = "webhook-secret-0123456789";
+        (await tenant.Client.PutAsJsonAsync("/api/v1/webhook", new { url = hook.Url, secret })).EnsureSuccessStatusCode();
+        var n = NewNumber();
+        var sent = await tenant.SendAsync(new { to = n, signature = tenant.Signature, category = "marketing", text = "双十一大促" });
+        var id = sent["messages"]![0].Str("id");
+        var m = await tenant.WaitForStatusAsync(id, "delivered");
+        Assert.Equal("【信鸽科技】双十一大促退订回T", Assert.Single(await HandsetAsync(n))["text"]!.GetValue<string>());
+        (await server.Http.PostAsJsonAsync($"/api/v1/simulator/handsets/{E164(n)}/messages", new { to = m.Str("from"), text = "退订" })).EnsureSuccessStatusCode();
+        await Wait.Until(async () => (await tenant.Client.GetFromJsonAsync<JsonArray>("/api/v1/inbound"))!.Count == 1, "the reply is in the inbox");
+        var reply = (await tenant.Client.GetFromJsonAsync<JsonArray>("/api/v1/inbound"))![0]!;
+        Assert.Equal((E164(n), "退订"), (reply.Str("from"), reply.Str("text")));
+        Assert.Empty((await tenant.Client.GetFromJsonAsync<JsonArray>($"/api/v1/inbound?after={reply.Str("id")}"))!);
+
+        await Wait.Until(() => Task.FromResult(hook.Received.Count >= 2), "both events reach the webhook", () => string.Join("\n", hook.Received.Select(x => x.Body)));
+        foreach (var (body, signature) in hook.Received)
+        {
+            var expected = "sha256=" + Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), Encoding.UTF8.GetBytes(body)));
+            Assert.Equal(expected, signature);
+        }
+        var events = hook.Received.Select(x => JsonNode.Parse(x.Body)!).ToList();
+        Assert.Contains(events, e => e.Str("type") == "message.status" && e.Str("messageId") == id && e.Str("status") == "delivered");
+        Assert.Contains(events, e => e.Str("type") == "inbound" && e.Str("text") == "退订");
+
+        var again = await tenant.Client.PostAsJsonAsync("/api/v1/messages", new { to = n, signature = tenant.Signature, category = "marketing", text = "再次促销" });
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, again.StatusCode);
+        Assert.Contains("opted_out", await again.Content.ReadAsStringAsync());
+        // Notifications still go to a number that left marketing.
+        await tenant.SendAsync(new { to = n, signature = tenant.Signature, category = "notification", text = "您的订单已发货" });
+    }
+
+    [Fact]
+    public async Task Health_and_openapi_are_served()
+    {
+        var health = await server.Http.GetFromJsonAsync<JsonObject>("/healthz");
+        Assert.Equal("up", health.Str("status"));
+        var openapi = await server.Http.GetStringAsync("/openapi/v1.json");
+        Assert.Contains("/api/v1/messages", openapi);
+    }
+}
+
+/// <summary>An enterprise's webhook endpoint: records each POST with its signature header. Fails the first call to prove retries.</summary>
+public sealed class WebhookSink : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private int _calls;
+    public List<(string Body, string Signature)> Received { get; } = [];
+    public string Url { get; private set; } = "";
+
+    private WebhookSink(WebApplication app) => _app = app;
+
+    public static async Task<WebhookSink> StartAsync()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Logging.ClearProviders();
+        var app = builder.Build();
+        var sink = new WebhookSink(app);
+        app.MapPost("/hook", async (HttpRequest request) =>
+        {
+            if (Interlocked.Increment(ref sink._calls) == 1) return Results.StatusCode(503);
+            using var reader = new StreamReader(request.Body);
+            var body = await reader.ReadToEndAsync();
+            lock (sink.Received) sink.Received.Add((body, request.Headers["X-Xinge-Signature"].ToString()));
+            return Results.Ok();
+        });
+        await app.StartAsync();
+        sink.Url = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First() + "/hook";
+        return sink;
+    }
+
+    public async ValueTask DisposeAsync() => await _app.DisposeAsync();
+}
