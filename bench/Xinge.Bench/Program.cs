@@ -1,1 +1,19 @@
-﻿Console.WriteLine("Hello, World!");
+using BenchmarkDotNet.Running;
+using Xinge.Bench;
+
+// e2e: the engine end to end (HTTP job → store → dispatch → simulator → receipts → settlement).
+// codec: BenchmarkDotNet micro-benchmarks of the SMPP and SMS text codecs.
+var mode = args.FirstOrDefault() ?? "e2e";
+switch (mode)
+{
+    case "e2e":
+        await EndToEnd.RunAsync(args.Skip(1).ToArray());
+        break;
+    case "codec":
+        BenchmarkSwitcher.FromTypes([typeof(CodecBenchmarks)]).Run(args.Skip(1).ToArray());
+        break;
+    default:
+        Console.Error.WriteLine("usage: Xinge.Bench e2e [--recipients N] [--runs N] [--postgres CONNSTR] | codec [BenchmarkDotNet args]");
+        return 2;
+}
+return 0;
