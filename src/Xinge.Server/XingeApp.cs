@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Http.Json;
 using Microsoft.Extensions.Configuration.Memory;
 using Xinge.Server.Data;
 using Xinge.Server.Features.Accounts;
+using Xinge.Server.Features.Billing;
 using Xinge.Server.Features.Compliance;
 using Xinge.Server.Features.Connectors;
 using Xinge.Server.Features.Messaging;
@@ -27,7 +28,6 @@ public static class XingeApp
     {
         var builder = WebApplication.CreateBuilder(args);
         builder.Configuration.Sources.Insert(0, new MemoryConfigurationSource { InitialData = Defaults });
-        configure?.Invoke(builder);
         var config = builder.Configuration;
 
         var database = new Database(config.GetConnectionString("Xinge")!);
@@ -42,6 +42,8 @@ public static class XingeApp
         builder.Services.AddAccounts();
         builder.Services.AddMessaging(config);
         builder.Services.AddSmppServer(config);
+        // Last, so tests and benchmarks can replace services (a fake TimeProvider, say).
+        configure?.Invoke(builder);
 
         var app = builder.Build();
         app.UseMiddleware<ProblemMiddleware>();
@@ -54,6 +56,7 @@ public static class XingeApp
         app.MapAccounts();
         app.MapCompliance();
         app.MapMessaging();
+        app.MapBilling();
         app.MapSimulator(() => app.Services.GetRequiredService<ConnectorRegistry>().Simulator);
         return app;
     }

@@ -29,6 +29,8 @@ public sealed class SmscSimulator : IAsyncDisposable
     private readonly ConcurrentDictionary<string, Handset> _handsets = new();
     private readonly SmppListener _listener;
     private long _nextMessageId = 0x10000000 + Random.Shared.Next(0x0FFFFFFF);
+    /// <summary>Receipts for an ESME with no receiver bound wait here, as an SMSC keeps them, until it binds again.</summary>
+    private readonly ConcurrentDictionary<string, ConcurrentQueue<DeliverSm>> _heldReceipts = new();
     private int _moReference;
 
     public SmscSimulator(SimulatorOptions options, TimeProvider? time = null)
@@ -210,11 +212,34 @@ public sealed class SmscSimulator : IAsyncDisposable
         };
         pdu.SetTlv(TlvTag.ReceiptedMessageId, Encoding.ASCII.GetBytes(part.MessageId + "\0"));
         pdu.SetTlv(TlvTag.MessageState, [(byte)DeliveryReceipt.StateOf(receipt.Stat)]);
-        var session = ReceiverFor(part.SystemId);
-        if (session is null) return;
-        Interlocked.Increment(ref ReceiptsSent);
-        _ = session.SendRequestAsync(pdu).ContinueWith(static t => _ = t.Exception, TaskScheduler.Default);
+        SendReceipt(part.SystemId, pdu);
     }
+
+    private void SendReceipt(string systemId, DeliverSm pdu)
+    {
+        var session = ReceiverFor(systemId);
+        if (session is null)
+        {
+            _heldReceipts.GetOrAdd(systemId, _ => new ConcurrentQueue<DeliverSm>()).Enqueue(pdu);
+            return;
+        }
+        Interlocked.Increment(ref ReceiptsSent);
+        _ = session.SendRequestAsync(pdu).ContinueWith(t =>
+        {
+            // Not acknowledged (the ESME went away): keep it for the next bind, so no receipt is lost.
+            if (t.IsFaulted || t.Result.Status != CommandStatus.EsmeRok)
+                _heldReceipts.GetOrAdd(systemId, _ => new ConcurrentQueue<DeliverSm>()).Enqueue(pdu);
+        }, TaskScheduler.Default);
+    }
+
+    /// <summary>Hands held receipts to a receiver that has just bound.</summary>
+    private void ReleaseHeldReceipts(string systemId)
+    {
+        if (!_heldReceipts.TryGetValue(systemId, out var queue)) return;
+        while (queue.TryDequeue(out var pdu)) SendReceipt(systemId, pdu);
+    }
+
+    public int HeldReceipts => _heldReceipts.Values.Sum(q => q.Count);
 
     private static string NonAscii(string s) => string.Create(s.Length, s, static (span, src) =>
     {
@@ -242,6 +267,7 @@ public sealed class SmscSimulator : IAsyncDisposable
                         session.SystemId = bind.SystemId;
                     }
                     session.Send(new BindResp(bind.Type) { Sequence = bind.Sequence, Status = status, SystemId = "XINGESIM" });
+                    if (status == CommandStatus.EsmeRok && session.CanReceive) simulator.ReleaseHeldReceipts(bind.SystemId);
                     break;
                 case SubmitSm submit when !session.CanTransmit:
                     session.Send(submit.CreateResponse(CommandStatus.EsmeRinvbndsts));

@@ -86,6 +86,9 @@ public abstract class EngineTests(XingeServer server, string numberBase)
         Assert.NotNull(detail["submittedAt"]);
         Assert.NotNull(detail["doneAt"]);
         Assert.Equal(messages[0].Long("price"), detail.Long("charged"));
+        var ledger = await tenant.AssertLedgerReconcilesAsync();
+        Assert.Equal(price, ledger.Long("charges"));
+        Assert.Equal(2, ledger.Long("chargedMessages"));
     }
 
     [Fact]
@@ -101,6 +104,54 @@ public abstract class EngineTests(XingeServer server, string numberBase)
         Assert.Equal(0, m.Long("charged"));
         await Wait.Until(async () => await tenant.BalanceAsync() == (before, 0), "the refund is back in the balance");
         Assert.Empty(await HandsetAsync(n));
+        var ledger = await tenant.AssertLedgerReconcilesAsync();
+        Assert.Equal((0L, 1L), (ledger.Long("charges"), ledger.Long("refundedMessages")));
+    }
+
+    [Fact]
+    public async Task An_enterprise_sends_over_smpp_through_the_same_pipeline()
+    {
+        var tenant = await server.CreateTenantAsync();
+        var account = await tenant.Admin.PostAsJsonAsync($"/api/v1/admin/enterprises/{tenant.Id}/smpp-accounts", new { systemId = "esme" + tenant.Id, password = "pw" + tenant.Id });
+        Assert.Equal(HttpStatusCode.Created, account.StatusCode);
+        var handler = new Inbox();
+
+        var refused = await Assert.ThrowsAsync<Xinge.Smpp.SmppRequestFailedException>(() => Xinge.Smpp.SmppClient.BindAsync("127.0.0.1", server.SmppPort,
+            Xinge.Smpp.BindType.Transceiver, "esme" + tenant.Id, "wrong", "", handler, null, default));
+        Assert.Equal(Xinge.Smpp.CommandStatus.EsmeRinvpaswd, refused.Status);
+
+        var session = await Xinge.Smpp.SmppClient.BindAsync("127.0.0.1", server.SmppPort, Xinge.Smpp.BindType.Transceiver, "esme" + tenant.Id, "pw" + tenant.Id, "", handler, null, default);
+        var n = NewNumber();
+        var submit = new Xinge.Smpp.SubmitSm
+        {
+            SourceAddr = "", DestAddrTon = 1, DestAddrNpi = 1, DestinationAddr = "86" + n, DataCoding = 8, RegisteredDelivery = 1,
+            ShortMessage = Xinge.Text.Ucs2.Encode($"【{tenant.Signature}】经由SMPP提交"),
+        };
+        var resp = (Xinge.Smpp.SubmitSmResp)await session.SendRequestAsync(submit);
+        Assert.Equal(Xinge.Smpp.CommandStatus.EsmeRok, resp.Status);
+        await tenant.WaitForStatusAsync(resp.MessageId, "delivered");
+        Assert.Equal($"【{tenant.Signature}】经由SMPP提交", Assert.Single(await HandsetAsync(n))["text"]!.GetValue<string>());
+
+        var unsigned = new Xinge.Smpp.SubmitSm { DestAddrTon = 1, DestinationAddr = "86" + NewNumber(), ShortMessage = "no signature"u8.ToArray() };
+        Assert.Equal(Xinge.Smpp.CommandStatus.EsmeRsubmitfail, (await session.SendRequestAsync(unsigned)).Status);
+        await session.CloseAsync();
+    }
+
+    [Fact]
+    public async Task Smpp_requests_before_bind_are_refused_and_garbage_does_not_stop_the_server()
+    {
+        using var tcp = new System.Net.Sockets.TcpClient();
+        await tcp.ConnectAsync(IPAddress.Loopback, server.SmppPort);
+        var stream = tcp.GetStream();
+        await stream.WriteAsync(Xinge.Smpp.PduCodec.EncodeToArray(new Xinge.Smpp.SubmitSm { Sequence = 9, DestinationAddr = "1" }));
+        var frame = new byte[64];
+        var read = await stream.ReadAsync(frame);
+        var pdu = Xinge.Smpp.PduCodec.Decode(frame.AsSpan(0, read));
+        Assert.Equal((Xinge.Smpp.CommandId.SubmitSmResp, Xinge.Smpp.CommandStatus.EsmeRinvbndsts, 9u), (pdu.CommandId, pdu.Status, pdu.Sequence));
+        await stream.WriteAsync(new byte[] { 0xFF, 0xFF, 0xFF, 0xFF, 1, 2, 3 });
+        await Task.Delay(100);
+        var health = await server.Http.GetFromJsonAsync<JsonObject>("/healthz");
+        Assert.Equal("up", health.Str("status"));
     }
 
     [Fact]
@@ -286,6 +337,18 @@ public abstract class EngineTests(XingeServer server, string numberBase)
         Assert.Equal("up", health.Str("status"));
         var openapi = await server.Http.GetStringAsync("/openapi/v1.json");
         Assert.Contains("/api/v1/messages", openapi);
+    }
+}
+
+public sealed class Inbox : Xinge.Smpp.ISmppRequestHandler
+{
+    public System.Collections.Concurrent.ConcurrentQueue<Xinge.Smpp.Pdu> Received { get; } = new();
+
+    public ValueTask HandleAsync(Xinge.Smpp.SmppSession session, Xinge.Smpp.Pdu request)
+    {
+        Received.Enqueue(request);
+        if (request is Xinge.Smpp.DeliverSm d) session.Send(d.CreateResponse());
+        return ValueTask.CompletedTask;
     }
 }
 

@@ -139,7 +139,9 @@ public sealed class XingeServer : IAsyncDisposable
         return store == Store.Postgres ? await PostgresCluster.CreateDatabaseAsync() : $"Data Source={Path.Combine(sqliteDir!, "xinge.db")}";
     }
 
-    public static async Task<XingeServer> StartAsync(Store store, params string[] extra)
+    public static Task<XingeServer> StartAsync(Store store, params string[] extra) => StartAsync(store, null, extra);
+
+    public static async Task<XingeServer> StartAsync(Store store, Action<WebApplicationBuilder>? configure, params string[] extra)
     {
         var sqliteDir = store == Store.Sqlite ? Directory.CreateTempSubdirectory("xinge-test-").FullName : null;
         var smppPort = Ports.Free();
@@ -153,7 +155,7 @@ public sealed class XingeServer : IAsyncDisposable
             "--Logging:LogLevel:Default=Warning",
         };
         args.AddRange(extra);
-        var app = XingeApp.Build(args.ToArray());
+        var app = XingeApp.Build(args.ToArray(), configure);
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         var server = new XingeServer(app, new Uri(address), smppPort, sqliteDir);
@@ -230,6 +232,14 @@ public sealed record Tenant(long Id, string ApiKey, HttpClient Client, HttpClien
     }
 
     public async Task<JsonObject> GetAsync(string path) => (await Client.GetFromJsonAsync<JsonObject>(path))!;
+
+    /// <summary>The ledger reconciles to the fen with the balance and the reservations.</summary>
+    public async Task<JsonObject> AssertLedgerReconcilesAsync()
+    {
+        var ledger = (await Admin.GetFromJsonAsync<JsonObject>($"/api/v1/admin/enterprises/{Id}/ledger"))!;
+        Assert.True(ledger["reconciles"]!.GetValue<bool>(), ledger.ToJsonString());
+        return ledger;
+    }
 
     public async Task<(long Balance, long Reserved)> BalanceAsync()
     {

@@ -86,6 +86,8 @@ public sealed class Composer(MessagingOptions options)
 /// </summary>
 public sealed class IdGenerator(TimeProvider time, int node)
 {
+    public int Node { get; } = node & 0x3F;
+
     private static readonly long Epoch = new DateTimeOffset(2024, 1, 1, 0, 0, 0, TimeSpan.Zero).ToUnixTimeMilliseconds();
     private readonly Lock _gate = new();
     private long _lastMs;

@@ -12,7 +12,7 @@ namespace Xinge.Server.Features.Messaging;
 /// The results go to the <see cref="StatusWriter"/>.
 /// </summary>
 public sealed class Dispatcher(Database database, ConnectorRegistry connectors, StatusWriter writer, DispatchSignal signal,
-    MessagingOptions options, TimeProvider time, ILogger<Dispatcher> logger) : BackgroundService
+    MessagingOptions options, IdGenerator ids, TimeProvider time, ILogger<Dispatcher> logger) : BackgroundService
 {
     private static readonly TimeSpan Lease = TimeSpan.FromMinutes(2);
     private readonly ConcurrentDictionary<long, byte> _inFlight = new();
@@ -22,6 +22,7 @@ public sealed class Dispatcher(Database database, ConnectorRegistry connectors, 
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        await ReleaseOwnClaimsAsync(stoppingToken);
         var limit = Math.Max(500, connectors.Connectors.Sum(c => c.Window) * 2);
         var room = new SemaphoreSlim(limit, limit);
         while (!stoppingToken.IsCancellationRequested)
@@ -56,6 +57,23 @@ public sealed class Dispatcher(Database database, ConnectorRegistry connectors, 
         }
     }
 
+    /// <summary>
+    /// Claims this node held before it stopped (crash or restart) are taken back at once instead of waiting for the
+    /// lease to expire: every node has its own Xinge:NodeId, so these cannot be another live node's.
+    /// </summary>
+    private async Task ReleaseOwnClaimsAsync(CancellationToken ct)
+    {
+        await using var c = await database.OpenAsync(ct);
+        await using var cmd = c.CreateCommand();
+        cmd.CommandText = "UPDATE messages SET lease_until = NULL, lease_owner = NULL WHERE status = 'queued' AND lease_owner = @node";
+        var p = cmd.CreateParameter();
+        p.ParameterName = "node";
+        p.Value = ids.Node;
+        cmd.Parameters.Add(p);
+        var released = await cmd.ExecuteNonQueryAsync(ct);
+        if (released > 0) logger.LogInformation("Took back {Count} messages this node had claimed before it restarted", released);
+    }
+
     private async Task PromoteScheduledAsync(CancellationToken ct)
     {
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
@@ -80,9 +98,9 @@ public sealed class Dispatcher(Database database, ConnectorRegistry connectors, 
         await using var c = await database.OpenAsync(ct);
         await using var tx = await c.BeginTransactionAsync(ct);
         using var claim = new Prepared(c, tx,
-            $"UPDATE messages SET lease_until = @lease WHERE id IN ({pick}) RETURNING id, recipient, sender, text, encoding, attempts", "lease", "now", "n");
+            $"UPDATE messages SET lease_until = @lease, lease_owner = @node WHERE id IN ({pick}) RETURNING id, recipient, sender, text, encoding, attempts", "lease", "node", "now", "n");
         var list = new List<Claimed>();
-        using (var r = claim.Reader(lease, now, n))
+        using (var r = claim.Reader(lease, ids.Node, now, n))
         {
             while (r.Read()) list.Add(new Claimed(r.GetInt64(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetInt32(4), r.GetInt32(5)));
         }

@@ -46,6 +46,8 @@ public sealed class Message
     public string? Connector { get; set; }
     public long? SendAt { get; set; }
     public long? LeaseUntil { get; set; }
+    /// <summary>The node (Xinge:NodeId) whose dispatcher holds the lease; a restarted node takes its own claims back at once.</summary>
+    public int? LeaseOwner { get; set; }
     public int Attempts { get; set; }
     public long CreatedAt { get; set; }
     public long? SubmittedAt { get; set; }

@@ -54,7 +54,6 @@ public static class MessagingEndpoints
         api.MapGet("/jobs/{id}", GetJobAsync);
         api.MapGet("/jobs/{id}/rejections", GetRejectionsAsync);
         api.MapGet("/inbound", GetInboundAsync);
-        api.MapGet("/balance", GetBalanceAsync);
         api.MapPut("/webhook", PutWebhookAsync);
         api.MapGet("/webhook", GetWebhookAsync);
         return app;
@@ -172,13 +171,6 @@ public static class MessagingEndpoints
             "SELECT id AS Id, sender AS Sender, recipient AS Recipient, text AS Text, received_at AS ReceivedAt FROM inbound_messages " +
             "WHERE enterprise_id = @e AND id > @afterId ORDER BY id LIMIT @take", new { e = Caller.From(user).Enterprise, afterId, take });
         return Results.Ok(rows.Select(r => new { id = r.Id.ToString(), from = r.Sender, to = r.Recipient, text = r.Text, receivedAt = Iso(r.ReceivedAt) }));
-    }
-
-    private static async Task<IResult> GetBalanceAsync(ClaimsPrincipal user, Database database)
-    {
-        await using var c = await database.OpenAsync();
-        var e = await c.QuerySingleAsync<Accounts.Enterprise>("SELECT balance AS Balance, reserved AS Reserved FROM enterprises WHERE id = @id", new { id = Caller.From(user).Enterprise });
-        return Results.Ok(new { balance = e.Balance, reserved = e.Reserved });
     }
 
     private static async Task<IResult> PutWebhookAsync(WebhookRequest body, ClaimsPrincipal user, Database database)

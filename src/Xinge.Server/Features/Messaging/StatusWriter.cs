@@ -44,7 +44,7 @@ public sealed class StatusWriter(Database database, TimeProvider time, Messaging
             try
             {
                 using var wait = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-                wait.CancelAfter(_orphans.Count > 0 ? TimeSpan.FromMilliseconds(200) : TimeSpan.FromSeconds(5));
+                wait.CancelAfter(_orphans.Count > 0 ? TimeSpan.FromMilliseconds(200) : TimeSpan.FromSeconds(1));
                 try
                 {
                     await _events.Reader.WaitToReadAsync(wait.Token);
@@ -93,7 +93,7 @@ public sealed class StatusWriter(Database database, TimeProvider time, Messaging
         // 1. Submit results first, so receipts in the same batch find their parts.
         using (var part = new Prepared(c, tx, "INSERT INTO message_parts (connector, smsc_id, message_id, part, parts, state) VALUES (@c, @s, @m, @p, @n, 'submitted') ON CONFLICT DO NOTHING", "c", "s", "m", "p", "n"))
         using (var submitted = new Prepared(c, tx, "UPDATE messages SET status = 'submitted', submitted_at = @at, connector = @c, lease_until = NULL WHERE id = @id AND status = 'queued'", "at", "c", "id"))
-        using (var defer = new Prepared(c, tx, "UPDATE messages SET lease_until = @retry, attempts = attempts + 1, error = @reason WHERE id = @id AND status = 'queued'", "retry", "reason", "id"))
+        using (var defer = new Prepared(c, tx, "UPDATE messages SET lease_until = @retry, lease_owner = NULL, attempts = attempts + 1, error = @reason WHERE id = @id AND status = 'queued'", "retry", "reason", "id"))
         {
             foreach (var e in batch)
             {

@@ -542,6 +542,10 @@ namespace Xinge.Server.Data.Postgres.Migrations
                         .HasColumnType("bigint")
                         .HasColumnName("job_id");
 
+                    b.Property<int?>("LeaseOwner")
+                        .HasColumnType("integer")
+                        .HasColumnName("lease_owner");
+
                     b.Property<long?>("LeaseUntil")
                         .HasColumnType("bigint")
                         .HasColumnName("lease_until");

@@ -519,6 +519,10 @@ namespace Xinge.Server.Data.Sqlite.Migrations
                         .HasColumnType("INTEGER")
                         .HasColumnName("job_id");
 
+                    b.Property<int?>("LeaseOwner")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("lease_owner");
+
                     b.Property<long?>("LeaseUntil")
                         .HasColumnType("INTEGER")
                         .HasColumnName("lease_until");

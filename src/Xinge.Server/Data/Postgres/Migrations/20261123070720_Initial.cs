@@ -168,6 +168,7 @@ namespace Xinge.Server.Data.Postgres.Migrations
                     connector = table.Column<string>(type: "text", nullable: true),
                     send_at = table.Column<long>(type: "bigint", nullable: true),
                     lease_until = table.Column<long>(type: "bigint", nullable: true),
+                    lease_owner = table.Column<int>(type: "integer", nullable: true),
                     attempts = table.Column<int>(type: "integer", nullable: false),
                     created_at = table.Column<long>(type: "bigint", nullable: false),
                     submitted_at = table.Column<long>(type: "bigint", nullable: true),

@@ -167,6 +167,7 @@ namespace Xinge.Server.Data.Sqlite.Migrations
                     connector = table.Column<string>(type: "TEXT", nullable: true),
                     send_at = table.Column<long>(type: "INTEGER", nullable: true),
                     lease_until = table.Column<long>(type: "INTEGER", nullable: true),
+                    lease_owner = table.Column<int>(type: "INTEGER", nullable: true),
                     attempts = table.Column<int>(type: "INTEGER", nullable: false),
                     created_at = table.Column<long>(type: "INTEGER", nullable: false),
                     submitted_at = table.Column<long>(type: "INTEGER", nullable: true),
