@@ -163,9 +163,40 @@ public sealed class XingeServer : IAsyncDisposable
         return server;
     }
 
+    public PlatformClient Platform => new(BaseAddress);
+    public Task<string> AdminTokenAsync() => Platform.AdminTokenAsync();
+    public HttpClient Client(string bearer) => Platform.Client(bearer);
+    public Task<Tenant> CreateTenantAsync(string signature = "信鸽科技", long credit = 100_000, bool verify = true, bool approve = true) =>
+        Platform.CreateTenantAsync(signature, credit, verify, approve);
+
+    public async ValueTask DisposeAsync()
+    {
+        Http.Dispose();
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        if (_sqliteDir is not null)
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            try
+            {
+                Directory.Delete(_sqliteDir, true);
+            }
+            catch (IOException)
+            {
+            }
+        }
+    }
+}
+
+/// <summary>The platform's public API, wherever the server runs (in this process or another).</summary>
+public sealed class PlatformClient(Uri baseAddress)
+{
+    public Uri BaseAddress { get; } = baseAddress;
+    public HttpClient Http { get; } = new() { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(60) };
+
     public async Task<string> AdminTokenAsync()
     {
-        var r = await Http.PostAsJsonAsync("/api/v1/auth/token", new { username = "admin", password = AdminPassword });
+        var r = await Http.PostAsJsonAsync("/api/v1/auth/token", new { username = "admin", password = XingeServer.AdminPassword });
         r.EnsureSuccessStatusCode();
         return (await r.Content.ReadFromJsonAsync<JsonObject>())!["token"]!.GetValue<string>();
     }
@@ -202,23 +233,6 @@ public sealed class XingeServer : IAsyncDisposable
         return new Tenant(id, key, client, admin, signature);
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        Http.Dispose();
-        await _app.StopAsync();
-        await _app.DisposeAsync();
-        if (_sqliteDir is not null)
-        {
-            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-            try
-            {
-                Directory.Delete(_sqliteDir, true);
-            }
-            catch (IOException)
-            {
-            }
-        }
-    }
 }
 
 public sealed record Tenant(long Id, string ApiKey, HttpClient Client, HttpClient Admin, string Signature)

@@ -23,8 +23,15 @@ public sealed class Dispatcher(Database database, ConnectorRegistry connectors, 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         await ReleaseOwnClaimsAsync(stoppingToken);
-        var limit = Math.Max(500, connectors.Connectors.Sum(c => c.Window) * 2);
+        // A message holds its slot until its submit result is committed, so at most this many messages can have been
+        // taken by the SMSC without the fact being on disk: the bound on what a crash may send twice.
+        var limit = Math.Max(200, connectors.Connectors.Sum(c => c.Window) * 2);
         var room = new SemaphoreSlim(limit, limit);
+        void Free()
+        {
+            room.Release();
+            if (room.CurrentCount >= limit / 2) signal.Set();
+        }
         while (!stoppingToken.IsCancellationRequested)
         {
             try
@@ -36,12 +43,12 @@ public sealed class Dispatcher(Database database, ConnectorRegistry connectors, 
                 {
                     if (!_inFlight.TryAdd(m.Id, 0)) continue;
                     await room.WaitAsync(stoppingToken);
-                    _ = SendAsync(m, stoppingToken).ContinueWith(_ =>
+                    var id = m.Id;
+                    _ = SendAsync(m, () =>
                     {
-                        _inFlight.TryRemove(m.Id, out var _);
-                        room.Release();
-                        if (room.CurrentCount >= limit / 2) signal.Set();
-                    }, TaskScheduler.Default);
+                        _inFlight.TryRemove(id, out var _);
+                        Free();
+                    }, stoppingToken);
                 }
                 if (claimed.Count == 0 || room.CurrentCount < Math.Min(200, limit / 4)) await signal.WaitAsync(TimeSpan.FromMilliseconds(250), stoppingToken);
             }
@@ -112,12 +119,12 @@ public sealed class Dispatcher(Database database, ConnectorRegistry connectors, 
 
     private TimeSpan Backoff(int attempts) => TimeSpan.FromSeconds(Math.Min(300, Math.Pow(2, Math.Min(attempts, 9))));
 
-    private async Task SendAsync(Claimed m, CancellationToken ct)
+    private async Task SendAsync(Claimed m, Action committed, CancellationToken ct)
     {
         var connector = connectors.Route(m.Recipient);
         if (connector is null)
         {
-            Defer(m, "no_route");
+            Defer(m, "no_route", committed);
             return;
         }
         try
@@ -140,35 +147,36 @@ public sealed class Dispatcher(Database database, ConnectorRegistry connectors, 
                 submits[i] = connector.SubmitAsync(pdu, ct);
             }
             var ids = await Task.WhenAll(submits);
-            writer.Post(new PartsSubmitted(m.Id, connector.Name, ids, time.GetUtcNow().ToUnixTimeMilliseconds()));
+            writer.Post(new PartsSubmitted(m.Id, connector.Name, ids, time.GetUtcNow().ToUnixTimeMilliseconds()) { Committed = committed });
         }
         catch (SubmitFailedException e) when (e.Temporary)
         {
-            Defer(m, e.Reason);
+            Defer(m, e.Reason, committed);
         }
         catch (SubmitFailedException e)
         {
-            writer.Post(new SubmitRefused(m.Id, e.Reason));
+            writer.Post(new SubmitRefused(m.Id, e.Reason) { Committed = committed });
         }
         catch (OperationCanceledException)
         {
-            // Shutting down: the lease expires and the message goes out after the restart.
+            // Shutting down: the claim is taken back when this node starts again.
+            committed();
         }
         catch (Exception e)
         {
             logger.LogError(e, "Submitting message {MessageId} failed", m.Id);
-            Defer(m, "internal_error");
+            Defer(m, "internal_error", committed);
         }
     }
 
-    private void Defer(Claimed m, string reason)
+    private void Defer(Claimed m, string reason, Action committed)
     {
         if (m.Attempts + 1 >= options.MaxSubmitAttempts)
         {
-            writer.Post(new SubmitRefused(m.Id, reason));
+            writer.Post(new SubmitRefused(m.Id, reason) { Committed = committed });
             return;
         }
         var retry = time.GetUtcNow() + Backoff(m.Attempts);
-        writer.Post(new SubmitDeferred(m.Id, retry.ToUnixTimeMilliseconds(), reason));
+        writer.Post(new SubmitDeferred(m.Id, retry.ToUnixTimeMilliseconds(), reason) { Committed = committed });
     }
 }

@@ -7,7 +7,11 @@ using Xinge.Server.Features.Billing;
 
 namespace Xinge.Server.Features.Messaging;
 
-public abstract record EngineEvent;
+public abstract record EngineEvent
+{
+    /// <summary>Runs once the event's effect is committed (the dispatcher frees its in-flight slot then).</summary>
+    public Action? Committed { get; init; }
+}
 /// <summary>Every part of a message was taken by the SMSC (submit_sm_resp OK); the ids are in part order.</summary>
 public sealed record PartsSubmitted(long MessageId, string Connector, IReadOnlyList<string> SmscIds, long At) : EngineEvent;
 /// <summary>A temporary failure (throttled, no bind, time-out): try again at <see cref="RetryAt"/>.</summary>
@@ -213,6 +217,7 @@ public sealed class StatusWriter(Database database, TimeProvider time, Messaging
             }
         }
         await tx.CommitAsync(ct);
+        foreach (var e in batch) e.Committed?.Invoke();
         if (queued > 0) webhooks.Set();
     }
 
