@@ -331,6 +331,21 @@ public abstract class EngineTests(XingeServer server, string numberBase)
     }
 
     [Fact]
+    public async Task A_long_reply_arrives_reassembled_in_the_inbox()
+    {
+        var tenant = await server.CreateTenantAsync();
+        var n = NewNumber();
+        var sent = await tenant.SendAsync(new { to = n, signature = tenant.Signature, category = "notification", text = "请回复您的地址" });
+        var from = (await tenant.WaitForStatusAsync(sent["messages"]![0].Str("id"), "delivered")).Str("from");
+        var reply = string.Concat(Enumerable.Repeat("北京市海淀区中关村大街一号院", 12));
+        (await server.Http.PostAsJsonAsync($"/api/v1/simulator/handsets/{E164(n)}/messages", new { to = from + "88", text = reply })).EnsureSuccessStatusCode();
+        await Wait.Until(async () => (await tenant.Client.GetFromJsonAsync<JsonArray>("/api/v1/inbound"))!.Count == 1, "the reply is in the inbox");
+        var inbound = (await tenant.Client.GetFromJsonAsync<JsonArray>("/api/v1/inbound"))![0]!;
+        Assert.Equal(reply, inbound.Str("text"));
+        Assert.Equal(from + "88", inbound.Str("to"));
+    }
+
+    [Fact]
     public async Task Health_and_openapi_are_served()
     {
         var health = await server.Http.GetFromJsonAsync<JsonObject>("/healthz");

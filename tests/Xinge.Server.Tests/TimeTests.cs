@@ -4,12 +4,12 @@ using Microsoft.Extensions.Time.Testing;
 
 namespace Xinge.Server.Tests;
 
-public sealed class SqliteExpiryTests() : ExpiryTests(Store.Sqlite);
+public sealed class SqliteTimeTests() : TimeTests(Store.Sqlite);
 
-public sealed class PostgresExpiryTests() : ExpiryTests(Store.Postgres);
+public sealed class PostgresTimeTests() : TimeTests(Store.Postgres);
 
 /// <summary>Time is a <see cref="FakeTimeProvider"/>: the validity period passes without waiting 48 hours.</summary>
-public abstract class ExpiryTests(Store store)
+public abstract class TimeTests(Store store)
 {
     [Fact]
     public async Task A_message_without_a_receipt_expires_and_is_refunded_and_a_late_receipt_changes_nothing()
@@ -38,5 +38,25 @@ public abstract class ExpiryTests(Store store)
         Assert.Equal("expired", (await tenant.GetAsync($"/api/v1/messages/{id}")).Str("status"));
         Assert.Equal((100_000L, 0L), await tenant.BalanceAsync());
         await tenant.AssertLedgerReconcilesAsync();
+    }
+
+    [Fact]
+    public async Task A_scheduled_message_waits_for_its_time_then_goes()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var server = await XingeServer.StartAsync(store, b => b.Services.AddSingleton<TimeProvider>(time));
+        var tenant = await server.CreateTenantAsync();
+        var n = "+8613700990002";
+        var sendAt = time.GetUtcNow().AddHours(2);
+        var sent = await tenant.SendAsync(new { to = n, signature = tenant.Signature, category = "notification", text = "定时发送", sendAt });
+        var id = sent["messages"]![0].Str("id");
+        await Task.Delay(1500);
+        Assert.Equal("scheduled", (await tenant.GetAsync($"/api/v1/messages/{id}")).Str("status"));
+        Assert.Empty((await server.Http.GetFromJsonAsync<List<object>>($"/api/v1/simulator/handsets/{n}/messages"))!);
+        Assert.Equal((100_000L - 5, 5L), await tenant.BalanceAsync());
+
+        time.Advance(TimeSpan.FromHours(2));
+        await tenant.WaitForStatusAsync(id, "delivered");
+        Assert.Single((await server.Http.GetFromJsonAsync<List<object>>($"/api/v1/simulator/handsets/{n}/messages"))!);
     }
 }
