@@ -63,7 +63,7 @@ public static class EndToEnd
         var app = XingeApp.Build([
             "--Urls=http://127.0.0.1:0", $"--ConnectionStrings:Xinge={connection}", "--Xinge:Bootstrap:AdminPassword=bench-password",
             "--Xinge:Smpp:Port=0", $"--Xinge:Simulator:Port={FreePort()}", "--Xinge:Simulator:KeepMessages=false",
-            "--Logging:LogLevel:Default=Warning",
+            "--Logging:LogLevel:Default=Warning", "--Logging:LogLevel:Xinge.Server.Features.Messaging.MessagingService=Information",
         ]);
         await app.StartAsync();
         try

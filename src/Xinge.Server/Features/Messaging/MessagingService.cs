@@ -25,7 +25,7 @@ public sealed record SendRefusal(int Status, string Type, string Detail, object?
 /// prices the SMS, and hands the accepted rows with their reservation to the store. Every way in (HTTP, SMPP,
 /// the services) sends through here.
 /// </summary>
-public sealed class MessagingService(Database database, MessageStore store, Composer composer, IdGenerator ids, MessagingOptions options, TimeProvider time)
+public sealed class MessagingService(Database database, MessageStore store, Composer composer, IdGenerator ids, MessagingOptions options, TimeProvider time, ILogger<MessagingService> logger)
 {
     public const int MaxRecipientsPerJob = 200_000;
     private readonly ConcurrentDictionary<long, EnterpriseInfo> _verified = new();
@@ -107,6 +107,7 @@ public sealed class MessagingService(Database database, MessageStore store, Comp
             shared = measured;
         }
 
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         // Parse in parallel: libphonenumber is the expensive part of a 200,000-number job.
         var e164 = new string?[cmd.Recipients.Count];
         Parallel.For(0, cmd.Recipients.Count, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount },
@@ -152,7 +153,13 @@ public sealed class MessagingService(Database database, MessageStore store, Comp
             IdempotencyKey = cmd.IdempotencyKey,
             IdempotentResponse = cmd.IdempotencyKey is null ? null : JsonSerializer.Serialize(MessagingEndpoints.SendResponse(result), JsonSerializerOptions.Web),
         };
+        var validated = clock.ElapsedMilliseconds;
         var outcome = await store.StoreAsync(request);
+        if (accepted.Count >= 1000)
+        {
+            logger.LogInformation("Job {JobId}: {Accepted} accepted, {Rejected} rejected; checked in {CheckMs} ms, stored in {StoreMs} ms ({Outcome})",
+                jobId, accepted.Count, rejected.Count, validated, clock.ElapsedMilliseconds - validated, outcome);
+        }
         return outcome switch
         {
             StoreOutcome.Stored => (result, null),
