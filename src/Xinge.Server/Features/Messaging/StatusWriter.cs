@@ -4,6 +4,7 @@ using System.Threading.Channels;
 using Dapper;
 using Xinge.Server.Data;
 using Xinge.Server.Features.Billing;
+using Xinge.Smpp;
 
 namespace Xinge.Server.Features.Messaging;
 
@@ -74,8 +75,6 @@ public sealed class StatusWriter(Database database, TimeProvider time, Messaging
         }
     }
 
-    private sealed record Ended(long MessageId, long EnterpriseId, long Price, string Recipient, long JobId, string? ClientRef, string Status, string? Error, long At);
-
     private async Task WriteAsync(List<EngineEvent> batch, CancellationToken ct)
     {
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
@@ -83,92 +82,52 @@ public sealed class StatusWriter(Database database, TimeProvider time, Messaging
         if (batch.Count == 0 && _orphans.Count == 0 && !sweep) return;
         await using var c = await database.OpenAsync(ct);
         await using var tx = await c.BeginTransactionAsync(ct);
-        var ended = new List<Ended>();
-        using var finish = new Prepared(c, tx,
-            "UPDATE messages SET status = @status, error = @error, done_at = @at, lease_until = NULL WHERE id = @id AND status = @from " +
-            "RETURNING enterprise_id, price, recipient, job_id, client_ref", "status", "error", "at", "id", "from");
-
-        void End(long id, string from, string status, string? error, long at)
-        {
-            using var r = finish.Reader(status, error, at, id, from);
-            if (r.Read()) ended.Add(new Ended(id, r.GetInt64(0), r.GetInt64(1), r.GetString(2), r.GetInt64(3), r.IsDBNull(4) ? null : r.GetString(4), status, error, at));
-        }
+        var ops = IStatusOps.For(database, c, tx);
+        var ends = new List<EndRequest>();
 
         // 1. Submit results first, so receipts in the same batch find their parts.
-        using (var part = new Prepared(c, tx, "INSERT INTO message_parts (connector, smsc_id, message_id, part, parts, state) VALUES (@c, @s, @m, @p, @n, 'submitted') ON CONFLICT DO NOTHING", "c", "s", "m", "p", "n"))
-        using (var submitted = new Prepared(c, tx, "UPDATE messages SET status = 'submitted', submitted_at = @at, connector = @c, lease_until = NULL WHERE id = @id AND status = 'queued'", "at", "c", "id"))
-        using (var defer = new Prepared(c, tx, "UPDATE messages SET lease_until = @retry, lease_owner = NULL, attempts = attempts + 1, error = @reason WHERE id = @id AND status = 'queued'", "retry", "reason", "id"))
-        {
-            foreach (var e in batch)
-            {
-                switch (e)
-                {
-                    case PartsSubmitted s:
-                        if (submitted.Execute(s.At, s.Connector, s.MessageId) == 0) break;
-                        for (var i = 0; i < s.SmscIds.Count; i++) part.Execute(s.Connector, s.SmscIds[i], s.MessageId, i + 1, s.SmscIds.Count);
-                        break;
-                    case SubmitDeferred d:
-                        defer.Execute(d.RetryAt, d.Reason, d.MessageId);
-                        break;
-                    case SubmitRefused f:
-                        End(f.MessageId, MessageStatus.Queued, MessageStatus.Failed, f.Reason, now);
-                        break;
-                }
-            }
-        }
+        ops.MarkSubmitted(batch.OfType<PartsSubmitted>().ToList());
+        ops.Defer(batch.OfType<SubmitDeferred>().ToList());
+        foreach (var f in batch.OfType<SubmitRefused>()) ends.Add(new EndRequest(f.MessageId, MessageStatus.Queued, MessageStatus.Failed, f.Reason, now));
 
         // 2. Receipts: mark the part, then end the message when its last part has reported.
-        var receipts = batch.OfType<ReceiptReceived>().Select(r => (r, now)).Concat(_orphans).ToList();
-        _orphans.Clear();
-        if (receipts.Count > 0)
+        var firstSeen = new Dictionary<ReceiptReceived, long>(ReferenceEqualityComparer.Instance);
+        foreach (var r in batch.OfType<ReceiptReceived>()) firstSeen[r] = now;
+        foreach (var (r, seen) in _orphans) firstSeen[r] = seen;
+        var receipts = firstSeen.Keys.ToList();
+        var matched = ops.MarkParts(receipts);
+        var matchedSet = new HashSet<ReceiptReceived>(matched.Select(m => m.Receipt), ReferenceEqualityComparer.Instance);
+        var unmatched = receipts.Where(r => !matchedSet.Contains(r)).ToList();
+        var known = ops.Known(unmatched);
+        // A receipt for a known part was a repeat (ignored: exactly once); one for an unknown part may have come
+        // before its submit_sm_resp was recorded, and waits a while for it.
+        var orphans = unmatched.Where(r => !known.Contains((r.Connector, r.SmscId)) && now - firstSeen[r] < OrphanPatience.TotalMilliseconds)
+            .Select(r => (r, firstSeen[r])).ToList();
+        var tallies = ops.Tally(matched.Where(m => m.Parts > 1).Select(m => m.MessageId).ToHashSet());
+        foreach (var m in matched)
         {
-            using var mark = new Prepared(c, tx, "UPDATE message_parts SET state = @state WHERE connector = @c AND smsc_id = @s AND state = 'submitted' RETURNING message_id, parts", "state", "c", "s");
-            using var known = new Prepared(c, tx, "SELECT COUNT(*) FROM message_parts WHERE connector = @c AND smsc_id = @s", "c", "s");
-            using var tally = new Prepared(c, tx,
-                "SELECT SUM(CASE WHEN state = 'submitted' THEN 1 ELSE 0 END), MIN(CASE WHEN state NOT IN ('submitted', 'DELIVRD') THEN state END) FROM message_parts WHERE message_id = @m", "m");
-            foreach (var (receipt, firstSeen) in receipts)
+            string? failure = m.Receipt.Stat == DeliveryReceipt.Delivered ? null : m.Receipt.Stat;
+            if (m.Parts > 1)
             {
-                long messageId;
-                int parts;
-                using (var r = mark.Reader(receipt.Stat, receipt.Connector, receipt.SmscId))
-                {
-                    if (!r.Read())
-                    {
-                        r.Close();
-                        // Either a repeat of a receipt already counted (ignored: exactly once) or one that came before its submit_sm_resp.
-                        if (Convert.ToInt64(known.Scalar(receipt.Connector, receipt.SmscId)) == 0 && now - firstSeen < OrphanPatience.TotalMilliseconds)
-                            _orphans.Add((receipt, firstSeen));
-                        continue;
-                    }
-                    messageId = r.GetInt64(0);
-                    parts = r.GetInt32(1);
-                }
-                string? failure = receipt.Stat == "DELIVRD" ? null : receipt.Stat;
-                if (parts > 1)
-                {
-                    using var t = tally.Reader(messageId);
-                    t.Read();
-                    var pending = t.IsDBNull(0) ? 0 : t.GetInt64(0);
-                    failure = t.IsDBNull(1) ? null : t.GetString(1);
-                    t.Close();
-                    // A failed part ends the message at once; otherwise it waits for every part.
-                    if (failure is null && pending > 0) continue;
-                }
-                var (status, error) = Outcome(failure);
-                End(messageId, MessageStatus.Submitted, status, error, receipt.At);
+                var (pending, firstFailure) = tallies[m.MessageId];
+                failure = firstFailure;
+                // A failed part ends the message at once; otherwise it waits for every part.
+                if (failure is null && pending > 0) continue;
             }
+            var (status, error) = Outcome(failure);
+            ends.Add(new EndRequest(m.MessageId, MessageStatus.Submitted, status, error, m.Receipt.At));
         }
 
         // 3. Expiry: what neither went out nor came back within the validity period ends, refunded.
         if (sweep)
         {
-            _nextSweep = now + 30_000;
             var limit = now - options.ValidityHours * 3_600_000L;
             var stale = (await c.QueryAsync<(long Id, string Status)>(
                 "SELECT id, status FROM messages WHERE (status = 'submitted' AND submitted_at < @limit) OR (status = 'queued' AND created_at < @limit) LIMIT 2000",
                 new { limit }, tx)).ToList();
-            foreach (var (id, status) in stale) End(id, status, MessageStatus.Expired, "validity_period_elapsed", now);
+            foreach (var (id, status) in stale) ends.Add(new EndRequest(id, status, MessageStatus.Expired, "validity_period_elapsed", now));
         }
+        var ended = ops.End(ends);
 
         // 4. Replies.
         var events = new List<(long EnterpriseId, object Payload)>();
@@ -217,6 +176,9 @@ public sealed class StatusWriter(Database database, TimeProvider time, Messaging
             }
         }
         await tx.CommitAsync(ct);
+        _orphans.Clear();
+        _orphans.AddRange(orphans);
+        if (sweep) _nextSweep = now + 30_000;
         foreach (var e in batch) e.Committed?.Invoke();
         if (queued > 0) webhooks.Set();
     }

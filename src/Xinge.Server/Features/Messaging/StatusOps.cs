@@ -1,0 +1,232 @@
+using System.Data.Common;
+using Npgsql;
+using NpgsqlTypes;
+using Xinge.Server.Data;
+
+namespace Xinge.Server.Features.Messaging;
+
+/// <summary>A message reaching its end: from which status, to which, why and when.</summary>
+public readonly record struct EndRequest(long MessageId, string From, string Status, string? Error, long At);
+
+public sealed record Ended(long MessageId, long EnterpriseId, long Price, string Recipient, long JobId, string? ClientRef, string Status, string? Error, long At);
+
+public readonly record struct MatchedReceipt(ReceiptReceived Receipt, long MessageId, int Parts);
+
+/// <summary>
+/// The status writer's batch statements. SQLite runs in-process, so prepared per-row statements are cheapest there;
+/// PostgreSQL is a round trip away, so each step is one set-based statement over arrays (unnest).
+/// </summary>
+public interface IStatusOps
+{
+    void MarkSubmitted(IReadOnlyList<PartsSubmitted> submitted);
+    void Defer(IReadOnlyList<SubmitDeferred> deferred);
+    /// <summary>Records each receipt's stat on its part; returns the receipts that matched a part still waiting for one.</summary>
+    List<MatchedReceipt> MarkParts(IReadOnlyList<ReceiptReceived> receipts);
+    /// <summary>Which of these (connector, SMSC id) pairs are known parts at all.</summary>
+    HashSet<(string Connector, string SmscId)> Known(IReadOnlyList<ReceiptReceived> receipts);
+    /// <summary>Per multi-part message: parts still waiting, and the first failure stat if any.</summary>
+    Dictionary<long, (long Pending, string? Failure)> Tally(IReadOnlyCollection<long> messageIds);
+    /// <summary>Ends each message that is still in its From status; returns those that changed (each exactly once).</summary>
+    List<Ended> End(IReadOnlyList<EndRequest> requests);
+
+    public static IStatusOps For(Database database, DbConnection c, DbTransaction tx) =>
+        database.IsPostgres ? new PostgresStatusOps((NpgsqlConnection)c, (NpgsqlTransaction)tx) : new SqliteStatusOps(c, tx);
+}
+
+public sealed class SqliteStatusOps(DbConnection c, DbTransaction tx) : IStatusOps
+{
+    public void MarkSubmitted(IReadOnlyList<PartsSubmitted> submitted)
+    {
+        if (submitted.Count == 0) return;
+        using var part = new Prepared(c, tx, "INSERT INTO message_parts (connector, smsc_id, message_id, part, parts, state) VALUES (@c, @s, @m, @p, @n, 'submitted') ON CONFLICT DO NOTHING", "c", "s", "m", "p", "n");
+        using var update = new Prepared(c, tx, "UPDATE messages SET status = 'submitted', submitted_at = @at, connector = @c, lease_until = NULL WHERE id = @id AND status = 'queued'", "at", "c", "id");
+        foreach (var s in submitted)
+        {
+            if (update.Execute(s.At, s.Connector, s.MessageId) == 0) continue;
+            for (var i = 0; i < s.SmscIds.Count; i++) part.Execute(s.Connector, s.SmscIds[i], s.MessageId, i + 1, s.SmscIds.Count);
+        }
+    }
+
+    public void Defer(IReadOnlyList<SubmitDeferred> deferred)
+    {
+        if (deferred.Count == 0) return;
+        using var defer = new Prepared(c, tx, "UPDATE messages SET lease_until = @retry, lease_owner = NULL, attempts = attempts + 1, error = @reason WHERE id = @id AND status = 'queued'", "retry", "reason", "id");
+        foreach (var d in deferred) defer.Execute(d.RetryAt, d.Reason, d.MessageId);
+    }
+
+    public List<MatchedReceipt> MarkParts(IReadOnlyList<ReceiptReceived> receipts)
+    {
+        var matched = new List<MatchedReceipt>();
+        if (receipts.Count == 0) return matched;
+        using var mark = new Prepared(c, tx, "UPDATE message_parts SET state = @state WHERE connector = @c AND smsc_id = @s AND state = 'submitted' RETURNING message_id, parts", "state", "c", "s");
+        foreach (var receipt in receipts)
+        {
+            using var r = mark.Reader(receipt.Stat, receipt.Connector, receipt.SmscId);
+            if (r.Read()) matched.Add(new MatchedReceipt(receipt, r.GetInt64(0), r.GetInt32(1)));
+        }
+        return matched;
+    }
+
+    public HashSet<(string Connector, string SmscId)> Known(IReadOnlyList<ReceiptReceived> receipts)
+    {
+        var known = new HashSet<(string, string)>();
+        if (receipts.Count == 0) return known;
+        using var q = new Prepared(c, tx, "SELECT COUNT(*) FROM message_parts WHERE connector = @c AND smsc_id = @s", "c", "s");
+        foreach (var r in receipts)
+        {
+            if (Convert.ToInt64(q.Scalar(r.Connector, r.SmscId)) > 0) known.Add((r.Connector, r.SmscId));
+        }
+        return known;
+    }
+
+    public Dictionary<long, (long Pending, string? Failure)> Tally(IReadOnlyCollection<long> messageIds)
+    {
+        var result = new Dictionary<long, (long, string?)>();
+        if (messageIds.Count == 0) return result;
+        using var tally = new Prepared(c, tx,
+            "SELECT SUM(CASE WHEN state = 'submitted' THEN 1 ELSE 0 END), MIN(CASE WHEN state NOT IN ('submitted', 'DELIVRD') THEN state END) FROM message_parts WHERE message_id = @m", "m");
+        foreach (var id in messageIds)
+        {
+            using var t = tally.Reader(id);
+            t.Read();
+            result[id] = (t.IsDBNull(0) ? 0 : t.GetInt64(0), t.IsDBNull(1) ? null : t.GetString(1));
+        }
+        return result;
+    }
+
+    public List<Ended> End(IReadOnlyList<EndRequest> requests)
+    {
+        var ended = new List<Ended>();
+        if (requests.Count == 0) return ended;
+        using var finish = new Prepared(c, tx,
+            "UPDATE messages SET status = @status, error = @error, done_at = @at, lease_until = NULL WHERE id = @id AND status = @from " +
+            "RETURNING enterprise_id, price, recipient, job_id, client_ref", "status", "error", "at", "id", "from");
+        foreach (var e in requests)
+        {
+            using var r = finish.Reader(e.Status, e.Error, e.At, e.MessageId, e.From);
+            if (r.Read()) ended.Add(new Ended(e.MessageId, r.GetInt64(0), r.GetInt64(1), r.GetString(2), r.GetInt64(3), r.IsDBNull(4) ? null : r.GetString(4), e.Status, e.Error, e.At));
+        }
+        return ended;
+    }
+}
+
+/// <remarks>
+/// Row-by-row statements sent as one NpgsqlBatch (one round trip): each is a primary-key lookup whatever the
+/// planner's statistics say. A join against unnest() looked cheaper, but with the status columns' statistics stale
+/// (a table full of DELIVRD) PostgreSQL chose sequential scans and a batch took a second.
+/// </remarks>
+public sealed class PostgresStatusOps(NpgsqlConnection c, NpgsqlTransaction tx) : IStatusOps
+{
+    private NpgsqlBatch Batch<T>(IEnumerable<T> items, string sql, Func<T, object?[]> values)
+    {
+        var batch = new NpgsqlBatch(c, tx);
+        foreach (var item in items)
+        {
+            var cmd = new NpgsqlBatchCommand(sql);
+            foreach (var v in values(item)) cmd.Parameters.Add(new NpgsqlParameter { Value = v ?? DBNull.Value });
+            batch.BatchCommands.Add(cmd);
+        }
+        return batch;
+    }
+
+    /// <summary>Runs a batch whose commands each return at most one row; calls <paramref name="row"/> with the command's index.</summary>
+    private static void ForEachRow(NpgsqlBatch batch, Action<int, NpgsqlDataReader> row)
+    {
+        if (batch.BatchCommands.Count == 0) return;
+        using var r = batch.ExecuteReader();
+        var i = 0;
+        do
+        {
+            while (r.Read()) row(i, r);
+            i++;
+        } while (r.NextResult());
+    }
+
+    private NpgsqlCommand Command(string sql, params (string Name, object Value, NpgsqlDbType Type)[] arrays)
+    {
+        var cmd = new NpgsqlCommand(sql, c, tx);
+        foreach (var (name, value, type) in arrays) cmd.Parameters.Add(new NpgsqlParameter(name, NpgsqlDbType.Array | type) { Value = value });
+        return cmd;
+    }
+
+    public void MarkSubmitted(IReadOnlyList<PartsSubmitted> submitted)
+    {
+        if (submitted.Count == 0) return;
+        var changed = new List<PartsSubmitted>();
+        using (var batch = Batch(submitted,
+            "UPDATE messages SET status = 'submitted', submitted_at = $1, connector = $2, lease_until = NULL WHERE id = $3 AND status = 'queued' RETURNING id",
+            s => [s.At, s.Connector, s.MessageId]))
+        {
+            ForEachRow(batch, (i, _) => changed.Add(submitted[i]));
+        }
+        var parts = changed.SelectMany(s => s.SmscIds.Select((id, i) => (s.Connector, SmscId: id, s.MessageId, Part: i + 1, Parts: s.SmscIds.Count))).ToList();
+        if (parts.Count == 0) return;
+        using var insert = Command(
+            "INSERT INTO message_parts (connector, smsc_id, message_id, part, parts, state) " +
+            "SELECT c, s, m, p, n, 'submitted' FROM unnest(@c, @s, @m, @p, @n) AS t(c, s, m, p, n) ON CONFLICT DO NOTHING",
+            ("c", parts.Select(p => p.Connector).ToArray(), NpgsqlDbType.Text),
+            ("s", parts.Select(p => p.SmscId).ToArray(), NpgsqlDbType.Text),
+            ("m", parts.Select(p => p.MessageId).ToArray(), NpgsqlDbType.Bigint),
+            ("p", parts.Select(p => p.Part).ToArray(), NpgsqlDbType.Integer),
+            ("n", parts.Select(p => p.Parts).ToArray(), NpgsqlDbType.Integer));
+        insert.ExecuteNonQuery();
+    }
+
+    public void Defer(IReadOnlyList<SubmitDeferred> deferred)
+    {
+        if (deferred.Count == 0) return;
+        using var batch = Batch(deferred,
+            "UPDATE messages SET lease_until = $1, lease_owner = NULL, attempts = attempts + 1, error = $2 WHERE id = $3 AND status = 'queued'",
+            d => [d.RetryAt, d.Reason, d.MessageId]);
+        batch.ExecuteNonQuery();
+    }
+
+    public List<MatchedReceipt> MarkParts(IReadOnlyList<ReceiptReceived> receipts)
+    {
+        var matched = new List<MatchedReceipt>();
+        if (receipts.Count == 0) return matched;
+        using var batch = Batch(receipts,
+            "UPDATE message_parts SET state = $1 WHERE connector = $2 AND smsc_id = $3 AND state = 'submitted' RETURNING message_id, parts",
+            r => [r.Stat, r.Connector, r.SmscId]);
+        ForEachRow(batch, (i, r) => matched.Add(new MatchedReceipt(receipts[i], r.GetInt64(0), r.GetInt32(1))));
+        return matched;
+    }
+
+    public HashSet<(string Connector, string SmscId)> Known(IReadOnlyList<ReceiptReceived> receipts)
+    {
+        var known = new HashSet<(string, string)>();
+        if (receipts.Count == 0) return known;
+        using var batch = Batch(receipts, "SELECT connector, smsc_id FROM message_parts WHERE connector = $1 AND smsc_id = $2", r => [r.Connector, r.SmscId]);
+        ForEachRow(batch, (_, r) => known.Add((r.GetString(0), r.GetString(1))));
+        return known;
+    }
+
+    public Dictionary<long, (long Pending, string? Failure)> Tally(IReadOnlyCollection<long> messageIds)
+    {
+        var result = new Dictionary<long, (long, string?)>();
+        if (messageIds.Count == 0) return result;
+        using var cmd = Command(
+            "SELECT message_id, SUM(CASE WHEN state = 'submitted' THEN 1 ELSE 0 END), MIN(CASE WHEN state NOT IN ('submitted', 'DELIVRD') THEN state END) " +
+            "FROM message_parts WHERE message_id = ANY(@m) GROUP BY message_id",
+            ("m", messageIds.ToArray(), NpgsqlDbType.Bigint));
+        using var r = cmd.ExecuteReader();
+        while (r.Read()) result[r.GetInt64(0)] = (r.GetInt64(1), r.IsDBNull(2) ? null : r.GetString(2));
+        return result;
+    }
+
+    public List<Ended> End(IReadOnlyList<EndRequest> requests)
+    {
+        var ended = new List<Ended>();
+        if (requests.Count == 0) return ended;
+        using var batch = Batch(requests,
+            "UPDATE messages SET status = $1, error = $2, done_at = $3, lease_until = NULL WHERE id = $4 AND status = $5 " +
+            "RETURNING enterprise_id, price, recipient, job_id, client_ref",
+            e => [e.Status, e.Error, e.At, e.MessageId, e.From]);
+        ForEachRow(batch, (i, r) =>
+        {
+            var e = requests[i];
+            ended.Add(new Ended(e.MessageId, r.GetInt64(0), r.GetInt64(1), r.GetString(2), r.GetInt64(3), r.IsDBNull(4) ? null : r.GetString(4), e.Status, e.Error, e.At));
+        });
+        return ended;
+    }
+}
