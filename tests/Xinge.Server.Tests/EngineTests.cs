@@ -199,6 +199,16 @@ public abstract class EngineTests(XingeServer server, string numberBase)
         var status = await tenant.GetAsync($"/api/v1/jobs/{job.Str("jobId")}");
         Assert.Equal(24, status.Long("total"));
         Assert.Equal(20, status["counts"].Long("delivered"));
+        Assert.Equal(4, status["counts"].Long("rejected"));
+        // The job's counters agree with its message rows.
+        var database = server.Services.GetRequiredService<Xinge.Server.Data.Database>();
+        await using (var c = await database.OpenAsync())
+        {
+            var recount = (await Dapper.SqlMapper.QueryAsync<(string Status, long Count)>(c, "SELECT status, COUNT(*) FROM messages WHERE job_id = @id GROUP BY status",
+                new { id = long.Parse(job.Str("jobId")) })).ToDictionary(r => r.Status, r => r.Count);
+            foreach (var (name, value) in status["counts"]!.AsObject())
+                if (name != "rejected") Assert.Equal(recount.GetValueOrDefault(name), value!.GetValue<long>());
+        }
         foreach (var n in good) Assert.Equal("【信鸽科技】批量通知", Assert.Single(await HandsetAsync(n))["text"]!.GetValue<string>());
     }
 

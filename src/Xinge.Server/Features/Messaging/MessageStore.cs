@@ -158,8 +158,9 @@ public sealed class MessageStore(Database database, TimeProvider time, DispatchS
                 continue;
             }
             await c.ExecuteAsync(
-                "INSERT INTO jobs (id, enterprise_id, category, total, accepted, rejected, client_ref, created_at) VALUES (@JobId, @EnterpriseId, @Category, @Total, @accepted, @rejected, @ClientRef, @now)",
-                new { r.JobId, r.EnterpriseId, r.Category, r.Total, accepted = r.Messages.Count, rejected = r.Rejections.Count, r.ClientRef, now }, tx);
+                "INSERT INTO jobs (id, enterprise_id, category, total, accepted, rejected, client_ref, send_at, created_at, sent, delivered, failed, expired, ended_unsent) " +
+                "VALUES (@JobId, @EnterpriseId, @Category, @Total, @accepted, @rejected, @ClientRef, @SendAt, @now, 0, 0, 0, 0, 0)",
+                new { r.JobId, r.EnterpriseId, r.Category, r.Total, accepted = r.Messages.Count, rejected = r.Rejections.Count, r.ClientRef, r.SendAt, now }, tx);
             if (price > 0 || r.Messages.Count > 0)
             {
                 await c.ExecuteAsync("INSERT INTO ledger (enterprise_id, kind, amount, messages, reference, at) VALUES (@e, @kind, @price, @n, @reference, @now)",

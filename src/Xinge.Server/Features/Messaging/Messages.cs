@@ -76,7 +76,16 @@ public sealed class Job
     public int Accepted { get; set; }
     public int Rejected { get; set; }
     public string? ClientRef { get; set; }
+    public long? SendAt { get; set; }
     public long CreatedAt { get; set; }
+    // Counters kept by the status writer in the same transaction as the messages, so a job's status is one row read.
+    /// <summary>Messages that went from queued to submitted.</summary>
+    public int Sent { get; set; }
+    public int Delivered { get; set; }
+    public int Failed { get; set; }
+    public int Expired { get; set; }
+    /// <summary>Of the failed and expired, those that ended before they were sent.</summary>
+    public int EndedUnsent { get; set; }
 }
 
 public sealed class JobRejection

@@ -8,7 +8,7 @@ namespace Xinge.Server.Features.Messaging;
 /// <summary>A message reaching its end: from which status, to which, why and when.</summary>
 public readonly record struct EndRequest(long MessageId, string From, string Status, string? Error, long At);
 
-public sealed record Ended(long MessageId, long EnterpriseId, long Price, string Recipient, long JobId, string? ClientRef, string Status, string? Error, long At);
+public sealed record Ended(long MessageId, long EnterpriseId, long Price, string Recipient, long JobId, string? ClientRef, string Status, string? Error, long At, string From);
 
 public readonly record struct MatchedReceipt(ReceiptReceived Receipt, long MessageId, int Parts);
 
@@ -18,7 +18,8 @@ public readonly record struct MatchedReceipt(ReceiptReceived Receipt, long Messa
 /// </summary>
 public interface IStatusOps
 {
-    void MarkSubmitted(IReadOnlyList<PartsSubmitted> submitted);
+    /// <summary>Marks messages submitted and records their parts; returns how many changed, per job.</summary>
+    Dictionary<long, int> MarkSubmitted(IReadOnlyList<PartsSubmitted> submitted);
     void Defer(IReadOnlyList<SubmitDeferred> deferred);
     /// <summary>Records each receipt's stat on its part; returns the receipts that matched a part still waiting for one.</summary>
     List<MatchedReceipt> MarkParts(IReadOnlyList<ReceiptReceived> receipts);
@@ -35,16 +36,20 @@ public interface IStatusOps
 
 public sealed class SqliteStatusOps(DbConnection c, DbTransaction tx) : IStatusOps
 {
-    public void MarkSubmitted(IReadOnlyList<PartsSubmitted> submitted)
+    public Dictionary<long, int> MarkSubmitted(IReadOnlyList<PartsSubmitted> submitted)
     {
-        if (submitted.Count == 0) return;
+        var perJob = new Dictionary<long, int>();
+        if (submitted.Count == 0) return perJob;
         using var part = new Prepared(c, tx, "INSERT INTO message_parts (connector, smsc_id, message_id, part, parts, state) VALUES (@c, @s, @m, @p, @n, 'submitted') ON CONFLICT DO NOTHING", "c", "s", "m", "p", "n");
-        using var update = new Prepared(c, tx, "UPDATE messages SET status = 'submitted', submitted_at = @at, connector = @c, lease_until = NULL WHERE id = @id AND status = 'queued'", "at", "c", "id");
+        using var update = new Prepared(c, tx, "UPDATE messages SET status = 'submitted', submitted_at = @at, connector = @c, lease_until = NULL WHERE id = @id AND status = 'queued' RETURNING job_id", "at", "c", "id");
         foreach (var s in submitted)
         {
-            if (update.Execute(s.At, s.Connector, s.MessageId) == 0) continue;
+            if (update.Scalar(s.At, s.Connector, s.MessageId) is not { } job) continue;
+            var jobId = Convert.ToInt64(job);
+            perJob[jobId] = perJob.GetValueOrDefault(jobId) + 1;
             for (var i = 0; i < s.SmscIds.Count; i++) part.Execute(s.Connector, s.SmscIds[i], s.MessageId, i + 1, s.SmscIds.Count);
         }
+        return perJob;
     }
 
     public void Defer(IReadOnlyList<SubmitDeferred> deferred)
@@ -104,7 +109,7 @@ public sealed class SqliteStatusOps(DbConnection c, DbTransaction tx) : IStatusO
         foreach (var e in requests)
         {
             using var r = finish.Reader(e.Status, e.Error, e.At, e.MessageId, e.From);
-            if (r.Read()) ended.Add(new Ended(e.MessageId, r.GetInt64(0), r.GetInt64(1), r.GetString(2), r.GetInt64(3), r.IsDBNull(4) ? null : r.GetString(4), e.Status, e.Error, e.At));
+            if (r.Read()) ended.Add(new Ended(e.MessageId, r.GetInt64(0), r.GetInt64(1), r.GetString(2), r.GetInt64(3), r.IsDBNull(4) ? null : r.GetString(4), e.Status, e.Error, e.At, e.From));
         }
         return ended;
     }
@@ -149,18 +154,23 @@ public sealed class PostgresStatusOps(NpgsqlConnection c, NpgsqlTransaction tx) 
         return cmd;
     }
 
-    public void MarkSubmitted(IReadOnlyList<PartsSubmitted> submitted)
+    public Dictionary<long, int> MarkSubmitted(IReadOnlyList<PartsSubmitted> submitted)
     {
-        if (submitted.Count == 0) return;
+        var perJob = new Dictionary<long, int>();
+        if (submitted.Count == 0) return perJob;
         var changed = new List<PartsSubmitted>();
         using (var batch = Batch(submitted,
-            "UPDATE messages SET status = 'submitted', submitted_at = $1, connector = $2, lease_until = NULL WHERE id = $3 AND status = 'queued' RETURNING id",
+            "UPDATE messages SET status = 'submitted', submitted_at = $1, connector = $2, lease_until = NULL WHERE id = $3 AND status = 'queued' RETURNING job_id",
             s => [s.At, s.Connector, s.MessageId]))
         {
-            ForEachRow(batch, (i, _) => changed.Add(submitted[i]));
+            ForEachRow(batch, (i, r) =>
+            {
+                changed.Add(submitted[i]);
+                perJob[r.GetInt64(0)] = perJob.GetValueOrDefault(r.GetInt64(0)) + 1;
+            });
         }
         var parts = changed.SelectMany(s => s.SmscIds.Select((id, i) => (s.Connector, SmscId: id, s.MessageId, Part: i + 1, Parts: s.SmscIds.Count))).ToList();
-        if (parts.Count == 0) return;
+        if (parts.Count == 0) return perJob;
         using var insert = Command(
             "INSERT INTO message_parts (connector, smsc_id, message_id, part, parts, state) " +
             "SELECT c, s, m, p, n, 'submitted' FROM unnest(@c, @s, @m, @p, @n) AS t(c, s, m, p, n) ON CONFLICT DO NOTHING",
@@ -170,6 +180,7 @@ public sealed class PostgresStatusOps(NpgsqlConnection c, NpgsqlTransaction tx) 
             ("p", parts.Select(p => p.Part).ToArray(), NpgsqlDbType.Integer),
             ("n", parts.Select(p => p.Parts).ToArray(), NpgsqlDbType.Integer));
         insert.ExecuteNonQuery();
+        return perJob;
     }
 
     public void Defer(IReadOnlyList<SubmitDeferred> deferred)
@@ -225,7 +236,7 @@ public sealed class PostgresStatusOps(NpgsqlConnection c, NpgsqlTransaction tx) 
         ForEachRow(batch, (i, r) =>
         {
             var e = requests[i];
-            ended.Add(new Ended(e.MessageId, r.GetInt64(0), r.GetInt64(1), r.GetString(2), r.GetInt64(3), r.IsDBNull(4) ? null : r.GetString(4), e.Status, e.Error, e.At));
+            ended.Add(new Ended(e.MessageId, r.GetInt64(0), r.GetInt64(1), r.GetString(2), r.GetInt64(3), r.IsDBNull(4) ? null : r.GetString(4), e.Status, e.Error, e.At, e.From));
         });
         return ended;
     }

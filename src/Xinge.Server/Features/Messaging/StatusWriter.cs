@@ -86,7 +86,7 @@ public sealed class StatusWriter(Database database, TimeProvider time, Messaging
         var ends = new List<EndRequest>();
 
         // 1. Submit results first, so receipts in the same batch find their parts.
-        ops.MarkSubmitted(batch.OfType<PartsSubmitted>().ToList());
+        var sent = ops.MarkSubmitted(batch.OfType<PartsSubmitted>().ToList());
         ops.Defer(batch.OfType<SubmitDeferred>().ToList());
         foreach (var f in batch.OfType<SubmitRefused>()) ends.Add(new EndRequest(f.MessageId, MessageStatus.Queued, MessageStatus.Failed, f.Reason, now));
 
@@ -128,6 +128,7 @@ public sealed class StatusWriter(Database database, TimeProvider time, Messaging
             foreach (var (id, status) in stale) ends.Add(new EndRequest(id, status, MessageStatus.Expired, "validity_period_elapsed", now));
         }
         var ended = ops.End(ends);
+        await CountAsync(c, tx, sent, ended);
 
         // 4. Replies.
         var events = new List<(long EnterpriseId, object Payload)>();
@@ -181,6 +182,27 @@ public sealed class StatusWriter(Database database, TimeProvider time, Messaging
         if (sweep) _nextSweep = now + 30_000;
         foreach (var e in batch) e.Committed?.Invoke();
         if (queued > 0) webhooks.Set();
+    }
+
+    /// <summary>Keeps each job's counters in step with its messages, in the same transaction.</summary>
+    private static async Task CountAsync(DbConnection c, DbTransaction tx, Dictionary<long, int> sent, List<Ended> ended)
+    {
+        var jobs = sent.Keys.Concat(ended.Select(e => e.JobId)).Distinct();
+        foreach (var job in jobs)
+        {
+            var mine = ended.Where(e => e.JobId == job).ToList();
+            await c.ExecuteAsync(
+                "UPDATE jobs SET sent = sent + @sent, delivered = delivered + @delivered, failed = failed + @failed, expired = expired + @expired, " +
+                "ended_unsent = ended_unsent + @unsent WHERE id = @job",
+                new
+                {
+                    job, sent = sent.GetValueOrDefault(job),
+                    delivered = mine.Count(e => e.Status == MessageStatus.Delivered),
+                    failed = mine.Count(e => e.Status == MessageStatus.Failed),
+                    expired = mine.Count(e => e.Status == MessageStatus.Expired),
+                    unsent = mine.Count(e => e.From != MessageStatus.Submitted),
+                }, tx);
+        }
     }
 
     /// <summary>The message status and reason for a receipt's stat (null = delivered).</summary>

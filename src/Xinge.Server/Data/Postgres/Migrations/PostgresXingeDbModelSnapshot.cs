@@ -444,13 +444,37 @@ namespace Xinge.Server.Data.Postgres.Migrations
                         .HasColumnType("bigint")
                         .HasColumnName("created_at");
 
+                    b.Property<int>("Delivered")
+                        .HasColumnType("integer")
+                        .HasColumnName("delivered");
+
+                    b.Property<int>("EndedUnsent")
+                        .HasColumnType("integer")
+                        .HasColumnName("ended_unsent");
+
                     b.Property<long>("EnterpriseId")
                         .HasColumnType("bigint")
                         .HasColumnName("enterprise_id");
 
+                    b.Property<int>("Expired")
+                        .HasColumnType("integer")
+                        .HasColumnName("expired");
+
+                    b.Property<int>("Failed")
+                        .HasColumnType("integer")
+                        .HasColumnName("failed");
+
                     b.Property<int>("Rejected")
                         .HasColumnType("integer")
                         .HasColumnName("rejected");
+
+                    b.Property<long?>("SendAt")
+                        .HasColumnType("bigint")
+                        .HasColumnName("send_at");
+
+                    b.Property<int>("Sent")
+                        .HasColumnType("integer")
+                        .HasColumnName("sent");
 
                     b.Property<int>("Total")
                         .HasColumnType("integer")

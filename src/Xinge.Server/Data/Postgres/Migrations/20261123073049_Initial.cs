@@ -107,7 +107,13 @@ namespace Xinge.Server.Data.Postgres.Migrations
                     accepted = table.Column<int>(type: "integer", nullable: false),
                     rejected = table.Column<int>(type: "integer", nullable: false),
                     client_ref = table.Column<string>(type: "text", nullable: true),
-                    created_at = table.Column<long>(type: "bigint", nullable: false)
+                    send_at = table.Column<long>(type: "bigint", nullable: true),
+                    created_at = table.Column<long>(type: "bigint", nullable: false),
+                    sent = table.Column<int>(type: "integer", nullable: false),
+                    delivered = table.Column<int>(type: "integer", nullable: false),
+                    failed = table.Column<int>(type: "integer", nullable: false),
+                    expired = table.Column<int>(type: "integer", nullable: false),
+                    ended_unsent = table.Column<int>(type: "integer", nullable: false)
                 },
                 constraints: table =>
                 {

@@ -10,7 +10,7 @@ using Xinge.Server.Data;
 namespace Xinge.Server.Data.Sqlite.Migrations
 {
     [DbContext(typeof(SqliteXingeDb))]
-    [Migration("20261123070706_Initial")]
+    [Migration("20261123073035_Initial")]
     partial class Initial
     {
         /// <inheritdoc />
@@ -426,13 +426,37 @@ namespace Xinge.Server.Data.Sqlite.Migrations
                         .HasColumnType("INTEGER")
                         .HasColumnName("created_at");
 
+                    b.Property<int>("Delivered")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("delivered");
+
+                    b.Property<int>("EndedUnsent")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("ended_unsent");
+
                     b.Property<long>("EnterpriseId")
                         .HasColumnType("INTEGER")
                         .HasColumnName("enterprise_id");
 
+                    b.Property<int>("Expired")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("expired");
+
+                    b.Property<int>("Failed")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("failed");
+
                     b.Property<int>("Rejected")
                         .HasColumnType("INTEGER")
                         .HasColumnName("rejected");
+
+                    b.Property<long?>("SendAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("send_at");
+
+                    b.Property<int>("Sent")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("sent");
 
                     b.Property<int>("Total")
                         .HasColumnType("INTEGER")

@@ -106,7 +106,13 @@ namespace Xinge.Server.Data.Sqlite.Migrations
                     accepted = table.Column<int>(type: "INTEGER", nullable: false),
                     rejected = table.Column<int>(type: "INTEGER", nullable: false),
                     client_ref = table.Column<string>(type: "TEXT", nullable: true),
-                    created_at = table.Column<long>(type: "INTEGER", nullable: false)
+                    send_at = table.Column<long>(type: "INTEGER", nullable: true),
+                    created_at = table.Column<long>(type: "INTEGER", nullable: false),
+                    sent = table.Column<int>(type: "INTEGER", nullable: false),
+                    delivered = table.Column<int>(type: "INTEGER", nullable: false),
+                    failed = table.Column<int>(type: "INTEGER", nullable: false),
+                    expired = table.Column<int>(type: "INTEGER", nullable: false),
+                    ended_unsent = table.Column<int>(type: "INTEGER", nullable: false)
                 },
                 constraints: table =>
                 {
