@@ -9,8 +9,13 @@ public class CodecBenchmarks
 {
     private readonly SubmitSm _submit = new()
     {
-        SourceAddr = "106900001", DestAddrTon = 1, DestAddrNpi = 1, DestinationAddr = "8613800138000",
-        RegisteredDelivery = 1, DataCoding = 8, ShortMessage = Ucs2.Encode("【信鸽科技】您的验证码是482913，五分钟内有效。"),
+        SourceAddr = "106900001",
+        DestAddrTon = 1,
+        DestAddrNpi = 1,
+        DestinationAddr = "8613800138000",
+        RegisteredDelivery = 1,
+        DataCoding = 8,
+        ShortMessage = Ucs2.Encode("【信鸽科技】您的验证码是482913，五分钟内有效。"),
     };
     private readonly string _chinese = "【信鸽科技】" + string.Concat(Enumerable.Repeat("信鸽短信平台测试内容", 20)) + "😀";
 

@@ -86,7 +86,9 @@ public static class EndToEnd
             var job = new
             {
                 recipients = Enumerable.Range(0, recipients).Select(i => new { to = "+86138" + i.ToString("D8") }).ToArray(),
-                signature = "信鸽压测", category = "notification", text = "您的验证码是 482913，五分钟内有效。",
+                signature = "信鸽压测",
+                category = "notification",
+                text = "您的验证码是 482913，五分钟内有效。",
             };
             var content = JsonContent.Create(job);
             await content.LoadIntoBufferAsync();

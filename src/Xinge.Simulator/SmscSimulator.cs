@@ -78,8 +78,12 @@ public sealed class SmscSimulator : IAsyncDisposable
         {
             var alert = new AlertNotification
             {
-                SourceAddrTon = 1, SourceAddrNpi = 1, SourceAddr = handset.Msisdn,
-                EsmeAddrTon = 0, EsmeAddrNpi = 1, EsmeAddr = esmeAddr,
+                SourceAddrTon = 1,
+                SourceAddrNpi = 1,
+                SourceAddr = handset.Msisdn,
+                EsmeAddrTon = 0,
+                EsmeAddrNpi = 1,
+                EsmeAddr = esmeAddr,
             };
             // SMPP 3.4 §5.3.2.32: ms_availability_status 0 = available.
             alert.SetTlv(TlvTag.MsAvailabilityStatus, [0]);
@@ -105,8 +109,12 @@ public sealed class SmscSimulator : IAsyncDisposable
         {
             var pdu = new DeliverSm
             {
-                SourceAddrTon = 1, SourceAddrNpi = 1, SourceAddr = from,
-                DestAddrTon = 0, DestAddrNpi = 1, DestinationAddr = Normalize(to),
+                SourceAddrTon = 1,
+                SourceAddrNpi = 1,
+                SourceAddr = from,
+                DestAddrTon = 0,
+                DestAddrNpi = 1,
+                DestinationAddr = Normalize(to),
                 EsmClass = part.HasUdh ? EsmClass.UdhIndicator : (byte)0,
                 DataCoding = (byte)encoding,
                 ShortMessage = part.ShortMessage,
@@ -205,8 +213,12 @@ public sealed class SmscSimulator : IAsyncDisposable
             part.Text.Length > 20 ? part.Text[..20] : part.Text);
         var pdu = new DeliverSm
         {
-            SourceAddrTon = 1, SourceAddrNpi = 1, SourceAddr = handset.Msisdn,
-            DestAddrTon = 0, DestAddrNpi = 1, DestinationAddr = part.From,
+            SourceAddrTon = 1,
+            SourceAddrNpi = 1,
+            SourceAddr = handset.Msisdn,
+            DestAddrTon = 0,
+            DestAddrNpi = 1,
+            DestinationAddr = part.From,
             EsmClass = EsmClass.DeliveryReceipt,
             ShortMessage = Encoding.ASCII.GetBytes(NonAscii(receipt.Format())),
         };

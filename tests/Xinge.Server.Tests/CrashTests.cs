@@ -43,7 +43,10 @@ public sealed class CrashTests(Xunit.Abstractions.ITestOutputHelper output)
             var numbers = Enumerable.Range(0, Recipients).Select(i => "+86137" + i.ToString("D8")).ToList();
             var r = await tenant.Client.PostAsJsonAsync("/api/v1/jobs", new
             {
-                recipients = numbers.Select(n => new { to = n }), signature = tenant.Signature, category = "notification", text = "断电也不丢",
+                recipients = numbers.Select(n => new { to = n }),
+                signature = tenant.Signature,
+                category = "notification",
+                text = "断电也不丢",
             });
             var jobId = (await r.Content.ReadFromJsonAsync<JsonObject>()).Str("jobId");
             JsonObject? job = null;

@@ -124,7 +124,12 @@ public abstract class EngineTests(XingeServer server, string numberBase)
         var n = NewNumber();
         var submit = new Xinge.Smpp.SubmitSm
         {
-            SourceAddr = "", DestAddrTon = 1, DestAddrNpi = 1, DestinationAddr = "86" + n, DataCoding = 8, RegisteredDelivery = 1,
+            SourceAddr = "",
+            DestAddrTon = 1,
+            DestAddrNpi = 1,
+            DestinationAddr = "86" + n,
+            DataCoding = 8,
+            RegisteredDelivery = 1,
             ShortMessage = Xinge.Text.Ucs2.Encode($"【{tenant.Signature}】经由SMPP提交"),
         };
         var resp = (Xinge.Smpp.SubmitSmResp)await session.SendRequestAsync(submit);
@@ -220,7 +225,9 @@ public abstract class EngineTests(XingeServer server, string numberBase)
         var r = await tenant.Client.PostAsJsonAsync("/api/v1/jobs", new
         {
             recipients = new object[] { new { to = a, @params = new { name = "张三" } }, new { to = b } },
-            signature = tenant.Signature, category = "notification", text = "${name}您好，您的快递已到",
+            signature = tenant.Signature,
+            category = "notification",
+            text = "${name}您好，您的快递已到",
         });
         Assert.Equal(HttpStatusCode.Accepted, r.StatusCode);
         var job = (await r.Content.ReadFromJsonAsync<JsonObject>())!;

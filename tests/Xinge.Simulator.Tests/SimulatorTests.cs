@@ -35,9 +35,14 @@ public class SimulatorTests
         {
             var submit = new SubmitSm
             {
-                SourceAddr = "10690001", DestAddrTon = 1, DestAddrNpi = 1, DestinationAddr = to,
-                EsmClass = part.HasUdh ? EsmClass.UdhIndicator : (byte)0, DataCoding = (byte)encoding,
-                RegisteredDelivery = 1, ShortMessage = part.ShortMessage,
+                SourceAddr = "10690001",
+                DestAddrTon = 1,
+                DestAddrNpi = 1,
+                DestinationAddr = to,
+                EsmClass = part.HasUdh ? EsmClass.UdhIndicator : (byte)0,
+                DataCoding = (byte)encoding,
+                RegisteredDelivery = 1,
+                ShortMessage = part.ShortMessage,
             };
             if (dpf) submit.SetTlv(TlvTag.SetDpf, [1]);
             var resp = (SubmitSmResp)await session.SendRequestAsync(submit);

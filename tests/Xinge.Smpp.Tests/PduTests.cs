@@ -15,10 +15,22 @@ public class PduTests
     {
         var pdu = new SubmitSm
         {
-            Sequence = 42, ServiceType = "CMT", SourceAddrTon = 5, SourceAddrNpi = 0, SourceAddr = "1069000",
-            DestAddrTon = 1, DestAddrNpi = 1, DestinationAddr = "8613800138000", EsmClass = 0x40, ProtocolId = 0,
-            PriorityFlag = 1, ScheduleDeliveryTime = "", ValidityPeriod = "000001000000R", RegisteredDelivery = 1,
-            DataCoding = 8, ShortMessage = [5, 0, 3, 1, 2, 1, 0x4F, 0x60],
+            Sequence = 42,
+            ServiceType = "CMT",
+            SourceAddrTon = 5,
+            SourceAddrNpi = 0,
+            SourceAddr = "1069000",
+            DestAddrTon = 1,
+            DestAddrNpi = 1,
+            DestinationAddr = "8613800138000",
+            EsmClass = 0x40,
+            ProtocolId = 0,
+            PriorityFlag = 1,
+            ScheduleDeliveryTime = "",
+            ValidityPeriod = "000001000000R",
+            RegisteredDelivery = 1,
+            DataCoding = 8,
+            ShortMessage = [5, 0, 3, 1, 2, 1, 0x4F, 0x60],
         };
         pdu.SetTlv(TlvTag.SetDpf, [1]);
         var back = RoundTrip(pdu);

@@ -53,8 +53,14 @@ public static class AccountsEndpoints
 
     private static object View(Enterprise e) => new
     {
-        id = e.Id, name = e.Name, licenceNumber = e.LicenceNumber, verified = e.Verified,
-        balance = e.Balance, reserved = e.Reserved, unitPrice = e.UnitPrice, extension = e.Extension,
+        id = e.Id,
+        name = e.Name,
+        licenceNumber = e.LicenceNumber,
+        verified = e.Verified,
+        balance = e.Balance,
+        reserved = e.Reserved,
+        unitPrice = e.UnitPrice,
+        extension = e.Extension,
     };
 
     private static async Task<IResult> IssueToken(TokenRequest body, XingeDb db, TokenService tokens)
@@ -77,7 +83,9 @@ public static class AccountsEndpoints
         if (body.UnitPrice is < 0 or > 100_000) return Problems.Validation("unitPrice is fen per billing unit, 0 to 100000");
         var enterprise = new Enterprise
         {
-            Name = name, LicenceNumber = licence, CreatedAt = time.GetUtcNow().ToUnixTimeMilliseconds(),
+            Name = name,
+            LicenceNumber = licence,
+            CreatedAt = time.GetUtcNow().ToUnixTimeMilliseconds(),
             UnitPrice = body.UnitPrice ?? config.GetValue("Xinge:Billing:DefaultUnitPrice", 5),
             Extension = "new-" + Guid.NewGuid().ToString("N"),
         };

@@ -48,8 +48,15 @@ public static class BillingEndpoints
         var (credits, reserves, charges, refunds) = (Sum(LedgerKind.Credit), Sum(LedgerKind.Reserve), Sum(LedgerKind.Charge), Sum(LedgerKind.Refund));
         return Results.Ok(new
         {
-            balance = e.Balance, reserved = e.Reserved, credits, reserves, charges, refunds,
-            reservedMessages = Count(LedgerKind.Reserve), chargedMessages = Count(LedgerKind.Charge), refundedMessages = Count(LedgerKind.Refund),
+            balance = e.Balance,
+            reserved = e.Reserved,
+            credits,
+            reserves,
+            charges,
+            refunds,
+            reservedMessages = Count(LedgerKind.Reserve),
+            chargedMessages = Count(LedgerKind.Charge),
+            refundedMessages = Count(LedgerKind.Refund),
             reconciles = e.Balance == credits - reserves + refunds && e.Reserved == reserves - charges - refunds,
         });
     }

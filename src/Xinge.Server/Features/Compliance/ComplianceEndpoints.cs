@@ -31,8 +31,14 @@ public static class ComplianceEndpoints
             var list = await db.Reviews.Where(r => r.Status == wanted).OrderBy(r => r.Id).Take(1000).ToListAsync();
             return Results.Ok(list.Select(r => new
             {
-                id = r.Id, kind = r.Kind, subjectId = r.SubjectId, enterpriseId = r.EnterpriseId, content = r.Content,
-                status = r.Status, reason = r.Reason, createdAt = DateTimeOffset.FromUnixTimeMilliseconds(r.CreatedAt),
+                id = r.Id,
+                kind = r.Kind,
+                subjectId = r.SubjectId,
+                enterpriseId = r.EnterpriseId,
+                content = r.Content,
+                status = r.Status,
+                reason = r.Reason,
+                createdAt = DateTimeOffset.FromUnixTimeMilliseconds(r.CreatedAt),
             }));
         });
         admin.MapPost("/{id:long}/approve", (long id, XingeDb db, TimeProvider time) => DecideAsync(id, ReviewStatus.Approved, null, db, time));

@@ -40,8 +40,13 @@ public sealed class ConnectorRegistry(IConfiguration config, StatusWriter writer
             _logger.LogInformation("SMSC simulator listening on 127.0.0.1:{Port}", Simulator.Port);
             _connectors.Add(new SmppConnector(new ConnectorOptions
             {
-                Name = SimulatorConnector, Host = "127.0.0.1", Port = Simulator.Port, SystemId = "xinge", Password = "xinge",
-                WindowSize = config.GetValue("Xinge:Simulator:WindowSize", 1000), Binds = config.GetValue("Xinge:Simulator:Binds", 2),
+                Name = SimulatorConnector,
+                Host = "127.0.0.1",
+                Port = Simulator.Port,
+                SystemId = "xinge",
+                Password = "xinge",
+                WindowSize = config.GetValue("Xinge:Simulator:WindowSize", 1000),
+                Binds = config.GetValue("Xinge:Simulator:Binds", 2),
             }, writer, time, loggers.CreateLogger("Xinge.Connectors.simulator")));
         }
         foreach (var c in _connectors) c.Start();

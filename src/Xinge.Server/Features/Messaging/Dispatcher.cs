@@ -137,8 +137,12 @@ public sealed class Dispatcher(Database database, ConnectorRegistry connectors, 
                 var part = parts[i];
                 var pdu = new SubmitSm
                 {
-                    SourceAddrTon = 0, SourceAddrNpi = 1, SourceAddr = m.Sender,
-                    DestAddrTon = 1, DestAddrNpi = 1, DestinationAddr = PhoneNumbers.ToSmpp(m.Recipient),
+                    SourceAddrTon = 0,
+                    SourceAddrNpi = 1,
+                    SourceAddr = m.Sender,
+                    DestAddrTon = 1,
+                    DestAddrNpi = 1,
+                    DestinationAddr = PhoneNumbers.ToSmpp(m.Recipient),
                     EsmClass = part.HasUdh ? EsmClass.UdhIndicator : (byte)0,
                     DataCoding = (byte)encoding,
                     RegisteredDelivery = 1,

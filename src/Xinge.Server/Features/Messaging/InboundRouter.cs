@@ -41,8 +41,13 @@ public sealed class InboundRouter(MessagingOptions options, ILogger<InboundRoute
             new { e = match.Id, s = sender, r = recipient, t = mo.Text, at = mo.At }, tx);
         return (match.Id, new
         {
-            type = "inbound", id = id.ToString(), from = sender, to = recipient, text = mo.Text,
-            optOut = IsOptOut(mo.Text), receivedAt = DateTimeOffset.FromUnixTimeMilliseconds(mo.At),
+            type = "inbound",
+            id = id.ToString(),
+            from = sender,
+            to = recipient,
+            text = mo.Text,
+            optOut = IsOptOut(mo.Text),
+            receivedAt = DateTimeOffset.FromUnixTimeMilliseconds(mo.At),
         });
     }
 }

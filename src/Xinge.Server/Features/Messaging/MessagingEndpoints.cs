@@ -125,9 +125,21 @@ public static class MessagingEndpoints
         if (m is null) return Problems.NotFound("message");
         return Results.Ok(new
         {
-            id = m.Id.ToString(), jobId = m.JobId.ToString(), to = m.Recipient, from = m.Sender, category = m.Category, status = m.Status, error = m.Error,
-            segments = m.Segments, price = m.Price, charged = m.Status == MessageStatus.Delivered ? m.Price : 0,
-            createdAt = Iso(m.CreatedAt), sendAt = Iso(m.SendAt), submittedAt = Iso(m.SubmittedAt), doneAt = Iso(m.DoneAt), clientRef = m.ClientRef,
+            id = m.Id.ToString(),
+            jobId = m.JobId.ToString(),
+            to = m.Recipient,
+            from = m.Sender,
+            category = m.Category,
+            status = m.Status,
+            error = m.Error,
+            segments = m.Segments,
+            price = m.Price,
+            charged = m.Status == MessageStatus.Delivered ? m.Price : 0,
+            createdAt = Iso(m.CreatedAt),
+            sendAt = Iso(m.SendAt),
+            submittedAt = Iso(m.SubmittedAt),
+            doneAt = Iso(m.DoneAt),
+            clientRef = m.ClientRef,
         });
     }
 
@@ -157,8 +169,16 @@ public static class MessagingEndpoints
         };
         return Results.Ok(new
         {
-            id = job.Id.ToString(), status = ended < job.Accepted ? "processing" : "completed", category = job.Category, total = job.Total,
-            accepted = job.Accepted, rejected = job.Rejected, counts, clientRef = job.ClientRef, sendAt = Iso(job.SendAt), createdAt = Iso(job.CreatedAt),
+            id = job.Id.ToString(),
+            status = ended < job.Accepted ? "processing" : "completed",
+            category = job.Category,
+            total = job.Total,
+            accepted = job.Accepted,
+            rejected = job.Rejected,
+            counts,
+            clientRef = job.ClientRef,
+            sendAt = Iso(job.SendAt),
+            createdAt = Iso(job.CreatedAt),
         });
     }
 

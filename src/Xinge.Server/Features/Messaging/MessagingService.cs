@@ -146,9 +146,15 @@ public sealed class MessagingService(Database database, MessageStore store, Comp
         var result = new SendResult(jobId, accepted.Select(m => new AcceptedMessage(m.Id, m.Recipient, m.Segments, m.Price)).ToList(), rejected, null);
         var request = new StoreRequest
         {
-            EnterpriseId = enterprise.Id, JobId = jobId, Category = category, Sender = SenderOf(enterprise.Extension),
-            Status = scheduled ? MessageStatus.Scheduled : MessageStatus.Queued, SendAt = scheduled ? cmd.SendAt!.Value.ToUnixTimeMilliseconds() : null,
-            ClientRef = cmd.ClientRef, Total = cmd.Recipients.Count, Messages = accepted,
+            EnterpriseId = enterprise.Id,
+            JobId = jobId,
+            Category = category,
+            Sender = SenderOf(enterprise.Extension),
+            Status = scheduled ? MessageStatus.Scheduled : MessageStatus.Queued,
+            SendAt = scheduled ? cmd.SendAt!.Value.ToUnixTimeMilliseconds() : null,
+            ClientRef = cmd.ClientRef,
+            Total = cmd.Recipients.Count,
+            Messages = accepted,
             Rejections = rejected.Select(r => (r.Line, r.To, r.Reason)).ToList(),
             IdempotencyKey = cmd.IdempotencyKey,
             IdempotentResponse = cmd.IdempotencyKey is null ? null : JsonSerializer.Serialize(MessagingEndpoints.SendResponse(result), JsonSerializerOptions.Web),

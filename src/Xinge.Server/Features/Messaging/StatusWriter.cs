@@ -156,8 +156,14 @@ public sealed class StatusWriter(Database database, TimeProvider time, Messaging
             {
                 events.Add((e.EnterpriseId, new
                 {
-                    type = "message.status", messageId = e.MessageId.ToString(), jobId = e.JobId.ToString(), to = e.Recipient,
-                    status = e.Status, error = e.Error, price = e.Status == MessageStatus.Delivered ? e.Price : 0, clientRef = e.ClientRef,
+                    type = "message.status",
+                    messageId = e.MessageId.ToString(),
+                    jobId = e.JobId.ToString(),
+                    to = e.Recipient,
+                    status = e.Status,
+                    error = e.Error,
+                    price = e.Status == MessageStatus.Delivered ? e.Price : 0,
+                    clientRef = e.ClientRef,
                     at = DateTimeOffset.FromUnixTimeMilliseconds(e.At),
                 }));
             }
@@ -196,7 +202,8 @@ public sealed class StatusWriter(Database database, TimeProvider time, Messaging
                 "ended_unsent = ended_unsent + @unsent WHERE id = @job",
                 new
                 {
-                    job, sent = sent.GetValueOrDefault(job),
+                    job,
+                    sent = sent.GetValueOrDefault(job),
                     delivered = mine.Count(e => e.Status == MessageStatus.Delivered),
                     failed = mine.Count(e => e.Status == MessageStatus.Failed),
                     expired = mine.Count(e => e.Status == MessageStatus.Expired),
