@@ -244,7 +244,6 @@ public sealed class SmppSession : IAsyncDisposable
     /// <summary>Parses every complete frame in the buffer; false when the stream cannot be trusted any more.</summary>
     private bool ProcessFrames(ref ReadOnlySequence<byte> buffer)
     {
-        Span<byte> header = stackalloc byte[PduCodec.HeaderLength];
         Span<byte> lengthBytes = stackalloc byte[4];
         while (buffer.Length >= 4)
         {
@@ -260,12 +259,12 @@ public sealed class SmppSession : IAsyncDisposable
             var frame = buffer.Slice(0, length);
             buffer = buffer.Slice(length);
             Touch();
-            HandleFrame(frame, header);
+            HandleFrame(frame);
         }
         return true;
     }
 
-    private void HandleFrame(ReadOnlySequence<byte> frame, Span<byte> header)
+    private void HandleFrame(ReadOnlySequence<byte> frame)
     {
         byte[]? rented = null;
         ReadOnlySpan<byte> span;
