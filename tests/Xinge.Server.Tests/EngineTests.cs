@@ -142,6 +142,75 @@ public abstract class EngineTests(XingeServer server, string numberBase)
         await session.CloseAsync();
     }
 
+    private async Task<(string SystemId, string Password)> SmppAccountAsync(Tenant tenant)
+    {
+        var systemId = "esme" + tenant.Id;
+        var password = "pw" + tenant.Id;
+        var r = await tenant.Admin.PostAsJsonAsync($"/api/v1/admin/enterprises/{tenant.Id}/smpp-accounts", new { systemId, password });
+        if (r.StatusCode != HttpStatusCode.Conflict) Assert.Equal(HttpStatusCode.Created, r.StatusCode);
+        return (systemId, password);
+    }
+
+    private static Xinge.Smpp.SubmitSm Submit(string to, byte[] shortMessage, byte esmClass = 0, byte registeredDelivery = 1) => new()
+    {
+        DestAddrTon = 1, DestAddrNpi = 1, DestinationAddr = to, DataCoding = 8, EsmClass = esmClass,
+        RegisteredDelivery = registeredDelivery, ShortMessage = shortMessage,
+    };
+
+    [Fact]
+    public async Task An_esme_gets_receipts_for_its_submits_and_its_concatenated_submits_arrive_whole()
+    {
+        var tenant = await server.CreateTenantAsync();
+        var (systemId, password) = await SmppAccountAsync(tenant);
+        var inbox = new Inbox();
+        var session = await Xinge.Smpp.SmppClient.BindAsync("127.0.0.1", server.SmppPort, Xinge.Smpp.BindType.Transceiver, systemId, password, "", inbox, null, default);
+        var n = NewNumber();
+        var text = $"【{tenant.Signature}】" + string.Concat(Enumerable.Repeat("长短信分段提交测试", 12));
+        var parts = Xinge.Text.SmsText.Encode(text, Xinge.Text.SmsEncoding.Ucs2, 0x5A);
+        Assert.Equal(2, parts.Count);
+        var responses = await Task.WhenAll(parts.Select(p => session.SendRequestAsync(Submit("86" + n, p.ShortMessage, Xinge.Smpp.EsmClass.UdhIndicator))));
+        var ids = responses.Cast<Xinge.Smpp.SubmitSmResp>().Select(r => (r.Status, r.MessageId)).Distinct().ToList();
+        var (status, id) = Assert.Single(ids);
+        Assert.Equal(Xinge.Smpp.CommandStatus.EsmeRok, status);
+        await tenant.WaitForStatusAsync(id, "delivered");
+        Assert.Equal(text, Assert.Single(await HandsetAsync(n))["text"]!.GetValue<string>());
+
+        await Wait.Until(() => Task.FromResult(inbox.Received.OfType<Xinge.Smpp.DeliverSm>().Any()), "the receipt reaches the ESME");
+        var receipt = Xinge.Smpp.DeliveryReceipt.FromDeliverSm(inbox.Received.OfType<Xinge.Smpp.DeliverSm>().Single())!;
+        Assert.Equal((id, "DELIVRD"), (receipt.MessageId, receipt.Stat));
+        var text2 = System.Text.Encoding.ASCII.GetString(inbox.Received.OfType<Xinge.Smpp.DeliverSm>().Single().ShortMessage);
+        Assert.Matches(@"^id:\d+ sub:001 dlvrd:001 submit date:\d{10} done date:\d{10} stat:DELIVRD err:000 text:", text2);
+
+        // A reply from the handset reaches the bound ESME as deliver_sm too.
+        var from = (await tenant.GetAsync($"/api/v1/messages/{id}")).Str("from");
+        (await server.Http.PostAsJsonAsync($"/api/v1/simulator/handsets/{E164(n)}/messages", new { to = from, text = "好的，收到" })).EnsureSuccessStatusCode();
+        await Wait.Until(() => Task.FromResult(inbox.Received.OfType<Xinge.Smpp.DeliverSm>().Count() == 2), "the reply reaches the ESME");
+        var mo = inbox.Received.OfType<Xinge.Smpp.DeliverSm>().Last();
+        Assert.Equal(("86" + n, "好的，收到"), (mo.SourceAddr, Xinge.Text.SmsText.Decode(mo.ShortMessage, mo.DataCoding)));
+        await session.CloseAsync();
+    }
+
+    [Fact]
+    public async Task Receipts_wait_for_an_esme_that_is_not_bound_and_reach_it_when_it_binds()
+    {
+        var tenant = await server.CreateTenantAsync();
+        var (systemId, password) = await SmppAccountAsync(tenant);
+        var transmitter = await Xinge.Smpp.SmppClient.BindAsync("127.0.0.1", server.SmppPort, Xinge.Smpp.BindType.Transmitter, systemId, password, "", new Inbox(), null, default);
+        var resp = (Xinge.Smpp.SubmitSmResp)await transmitter.SendRequestAsync(Submit("86" + NewNumber(), Xinge.Text.Ucs2.Encode($"【{tenant.Signature}】先发后收")));
+        await transmitter.CloseAsync();
+        await tenant.WaitForStatusAsync(resp.MessageId, "delivered");
+        await Task.Delay(300);
+
+        var inbox = new Inbox();
+        var receiver = await Xinge.Smpp.SmppClient.BindAsync("127.0.0.1", server.SmppPort, Xinge.Smpp.BindType.Receiver, systemId, password, "", inbox, null, default);
+        await Wait.Until(() => Task.FromResult(!inbox.Received.IsEmpty), "the kept receipt arrives after the bind");
+        var receipt = Xinge.Smpp.DeliveryReceipt.FromDeliverSm((Xinge.Smpp.DeliverSm)inbox.Received.Single())!;
+        Assert.Equal((resp.MessageId, "DELIVRD"), (receipt.MessageId, receipt.Stat));
+        await Task.Delay(500);
+        Assert.Single(inbox.Received);
+        await receiver.CloseAsync();
+    }
+
     [Fact]
     public async Task Smpp_requests_before_bind_are_refused_and_garbage_does_not_stop_the_server()
     {

@@ -5,6 +5,7 @@ using Xinge.Server.Features.Accounts;
 using Xinge.Server.Features.Billing;
 using Xinge.Server.Features.Compliance;
 using Xinge.Server.Features.Messaging;
+using Xinge.Server.Features.SmppServer;
 
 namespace Xinge.Server.Data;
 
@@ -31,6 +32,7 @@ public abstract class XingeDb(DbContextOptions options) : DbContext(options)
     public DbSet<Webhook> Webhooks => Set<Webhook>();
     public DbSet<WebhookDelivery> WebhookDeliveries => Set<WebhookDelivery>();
     public DbSet<IdempotentRequest> IdempotentRequests => Set<IdempotentRequest>();
+    public DbSet<SmppOutboxItem> SmppOutbox => Set<SmppOutboxItem>();
 
     protected override void OnModelCreating(ModelBuilder b)
     {
@@ -120,6 +122,11 @@ public abstract class XingeDb(DbContextOptions options) : DbContext(options)
         {
             e.ToTable("webhook_deliveries");
             e.HasIndex(x => x.NextAttemptAt).HasDatabaseName("ix_webhook_due").HasFilter("done = false");
+        });
+        b.Entity<SmppOutboxItem>(e =>
+        {
+            e.ToTable("smpp_outbox");
+            e.HasIndex(x => new { x.EnterpriseId, x.Id });
         });
         b.Entity<IdempotentRequest>(e =>
         {

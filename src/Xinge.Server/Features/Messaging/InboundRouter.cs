@@ -13,7 +13,7 @@ public sealed class InboundRouter(MessagingOptions options, ILogger<InboundRoute
 
     public static bool IsOptOut(string text) => OptOutKeywords.Contains(text.Trim());
 
-    public async Task<(long EnterpriseId, object Payload)?> StoreAsync(DbConnection c, DbTransaction tx, MoReceived mo)
+    public async Task<(InboundMessage Message, object Payload)?> StoreAsync(DbConnection c, DbTransaction tx, MoReceived mo)
     {
         var recipient = mo.Recipient.TrimStart('+');
         if (!recipient.StartsWith(options.SenderPrefix, StringComparison.Ordinal))
@@ -39,7 +39,8 @@ public sealed class InboundRouter(MessagingOptions options, ILogger<InboundRoute
         var id = await c.ExecuteScalarAsync<long>(
             "INSERT INTO inbound_messages (enterprise_id, sender, recipient, text, received_at) VALUES (@e, @s, @r, @t, @at) RETURNING id",
             new { e = match.Id, s = sender, r = recipient, t = mo.Text, at = mo.At }, tx);
-        return (match.Id, new
+        var message = new InboundMessage { Id = id, EnterpriseId = match.Id, Sender = sender, Recipient = recipient, Text = mo.Text, ReceivedAt = mo.At };
+        return (message, new
         {
             type = "inbound",
             id = id.ToString(),

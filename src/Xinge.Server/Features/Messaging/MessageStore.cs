@@ -28,6 +28,7 @@ public sealed class StoreRequest
     public required string Status { get; init; }
     public long? SendAt { get; init; }
     public string? ClientRef { get; init; }
+    public string? Origin { get; init; }
     public required int Total { get; init; }
     public required List<NewMessage> Messages { get; init; }
     public required List<(int Line, string Recipient, string Reason)> Rejections { get; init; }
@@ -181,7 +182,7 @@ public sealed class MessageStore(Database database, TimeProvider time, DispatchS
         return outcomes;
     }
 
-    private const string MessageColumns = "id, enterprise_id, job_id, recipient, sender, text, category, priority, encoding, segments, price, status, send_at, attempts, created_at, client_ref";
+    private const string MessageColumns = "id, enterprise_id, job_id, recipient, sender, text, category, priority, encoding, segments, price, status, send_at, attempts, created_at, client_ref, origin";
 
     private static void InsertSqlite(SqliteConnection c, SqliteTransaction tx, List<(StoreRequest Request, NewMessage Message)> messages,
         List<(long JobId, int Line, string Recipient, string Reason)> rejections, long now)
@@ -190,8 +191,8 @@ public sealed class MessageStore(Database database, TimeProvider time, DispatchS
         using (var cmd = c.CreateCommand())
         {
             cmd.Transaction = tx;
-            cmd.CommandText = $"INSERT INTO messages ({MessageColumns}) VALUES ($id, $e, $job, $to, $from, $text, $cat, $prio, $enc, $seg, $price, $status, $sendAt, 0, $now, $ref)";
-            var p = new[] { "$id", "$e", "$job", "$to", "$from", "$text", "$cat", "$prio", "$enc", "$seg", "$price", "$status", "$sendAt", "$now", "$ref" }
+            cmd.CommandText = $"INSERT INTO messages ({MessageColumns}) VALUES ($id, $e, $job, $to, $from, $text, $cat, $prio, $enc, $seg, $price, $status, $sendAt, 0, $now, $ref, $origin)";
+            var p = new[] { "$id", "$e", "$job", "$to", "$from", "$text", "$cat", "$prio", "$enc", "$seg", "$price", "$status", "$sendAt", "$now", "$ref", "$origin" }
                 .Select(n => cmd.Parameters.Add(new SqliteParameter { ParameterName = n })).ToArray();
             cmd.Prepare();
             foreach (var (r, m) in messages)
@@ -200,6 +201,7 @@ public sealed class MessageStore(Database database, TimeProvider time, DispatchS
                 p[5].Value = m.Text; p[6].Value = r.Category; p[7].Value = Category.Priority(r.Category); p[8].Value = m.Encoding;
                 p[9].Value = m.Segments; p[10].Value = m.Price; p[11].Value = r.Status; p[12].Value = (object?)r.SendAt ?? DBNull.Value;
                 p[13].Value = now; p[14].Value = (object?)r.ClientRef ?? DBNull.Value;
+                p[15].Value = (object?)r.Origin ?? DBNull.Value;
                 cmd.ExecuteNonQuery();
             }
         }
@@ -242,6 +244,7 @@ public sealed class MessageStore(Database database, TimeProvider time, DispatchS
                 await importer.WriteAsync(0, NpgsqlDbType.Integer, ct);
                 await importer.WriteAsync(now, NpgsqlDbType.Bigint, ct);
                 if (r.ClientRef is { } cr) await importer.WriteAsync(cr, NpgsqlDbType.Text, ct); else await importer.WriteNullAsync(ct);
+                if (r.Origin is { } origin) await importer.WriteAsync(origin, NpgsqlDbType.Text, ct); else await importer.WriteNullAsync(ct);
             }
             await importer.CompleteAsync(ct);
         }
@@ -259,6 +262,14 @@ public sealed class MessageStore(Database database, TimeProvider time, DispatchS
             await importer.CompleteAsync(ct);
         }
     }
+}
+
+/// <summary>A wake-up signal owned by one worker type, so each worker can be woken on its own.</summary>
+public sealed class WakeSignalFor<T>
+{
+    private readonly WakeSignal _signal = new();
+    public void Set() => _signal.Set();
+    public Task WaitAsync(TimeSpan timeout, CancellationToken ct) => _signal.WaitAsync(timeout, ct);
 }
 
 public sealed class DispatchSignal

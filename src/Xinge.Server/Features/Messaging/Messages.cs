@@ -53,6 +53,8 @@ public sealed class Message
     public long? SubmittedAt { get; set; }
     public long? DoneAt { get; set; }
     public string? ClientRef { get; set; }
+    /// <summary><c>smpp:&lt;system_id&gt;</c> when an ESME submitted it and asked for a receipt (registered_delivery).</summary>
+    public string? Origin { get; set; }
 }
 
 /// <summary>One submit_sm of a message: the SMSC's message id for it and the state its receipt reported.</summary>

@@ -10,7 +10,7 @@ public sealed record Recipient(string Raw, IReadOnlyDictionary<string, string>? 
 
 public sealed record SendCommand(
     long EnterpriseId, IReadOnlyList<Recipient> Recipients, string? Signature, string? Category, string? Text,
-    DateTimeOffset? SendAt, string? ClientRef, string? IdempotencyKey);
+    DateTimeOffset? SendAt, string? ClientRef, string? IdempotencyKey, string? Origin = null);
 
 public sealed record AcceptedMessage(long Id, string To, int Segments, long Price);
 public sealed record Rejection(int Line, string To, string Reason);
@@ -152,7 +152,7 @@ public sealed class MessagingService(Database database, MessageStore store, Comp
             Sender = SenderOf(enterprise.Extension),
             Status = scheduled ? MessageStatus.Scheduled : MessageStatus.Queued,
             SendAt = scheduled ? cmd.SendAt!.Value.ToUnixTimeMilliseconds() : null,
-            ClientRef = cmd.ClientRef,
+            ClientRef = cmd.ClientRef, Origin = cmd.Origin,
             Total = cmd.Recipients.Count,
             Messages = accepted,
             Rejections = rejected.Select(r => (r.Line, r.To, r.Reason)).ToList(),

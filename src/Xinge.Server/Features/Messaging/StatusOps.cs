@@ -8,7 +8,12 @@ namespace Xinge.Server.Features.Messaging;
 /// <summary>A message reaching its end: from which status, to which, why and when.</summary>
 public readonly record struct EndRequest(long MessageId, string From, string Status, string? Error, long At);
 
-public sealed record Ended(long MessageId, long EnterpriseId, long Price, string Recipient, long JobId, string? ClientRef, string Status, string? Error, long At, string From);
+public sealed record Ended(long MessageId, long EnterpriseId, long Price, string Recipient, long JobId, string? ClientRef, string Status, string? Error, long At, string From)
+{
+    public string? Origin { get; init; }
+    public string Sender { get; init; } = "";
+    public long CreatedAt { get; init; }
+}
 
 public readonly record struct MatchedReceipt(ReceiptReceived Receipt, long MessageId, int Parts);
 
@@ -105,11 +110,14 @@ public sealed class SqliteStatusOps(DbConnection c, DbTransaction tx) : IStatusO
         if (requests.Count == 0) return ended;
         using var finish = new Prepared(c, tx,
             "UPDATE messages SET status = @status, error = @error, done_at = @at, lease_until = NULL WHERE id = @id AND status = @from " +
-            "RETURNING enterprise_id, price, recipient, job_id, client_ref", "status", "error", "at", "id", "from");
+            "RETURNING enterprise_id, price, recipient, job_id, client_ref, origin, sender, created_at", "status", "error", "at", "id", "from");
         foreach (var e in requests)
         {
             using var r = finish.Reader(e.Status, e.Error, e.At, e.MessageId, e.From);
-            if (r.Read()) ended.Add(new Ended(e.MessageId, r.GetInt64(0), r.GetInt64(1), r.GetString(2), r.GetInt64(3), r.IsDBNull(4) ? null : r.GetString(4), e.Status, e.Error, e.At, e.From));
+            if (r.Read()) ended.Add(new Ended(e.MessageId, r.GetInt64(0), r.GetInt64(1), r.GetString(2), r.GetInt64(3), r.IsDBNull(4) ? null : r.GetString(4), e.Status, e.Error, e.At, e.From)
+            {
+                Origin = r.IsDBNull(5) ? null : r.GetString(5), Sender = r.GetString(6), CreatedAt = r.GetInt64(7),
+            });
         }
         return ended;
     }
@@ -231,12 +239,15 @@ public sealed class PostgresStatusOps(NpgsqlConnection c, NpgsqlTransaction tx) 
         if (requests.Count == 0) return ended;
         using var batch = Batch(requests,
             "UPDATE messages SET status = $1, error = $2, done_at = $3, lease_until = NULL WHERE id = $4 AND status = $5 " +
-            "RETURNING enterprise_id, price, recipient, job_id, client_ref",
+            "RETURNING enterprise_id, price, recipient, job_id, client_ref, origin, sender, created_at",
             e => [e.Status, e.Error, e.At, e.MessageId, e.From]);
         ForEachRow(batch, (i, r) =>
         {
             var e = requests[i];
-            ended.Add(new Ended(e.MessageId, r.GetInt64(0), r.GetInt64(1), r.GetString(2), r.GetInt64(3), r.IsDBNull(4) ? null : r.GetString(4), e.Status, e.Error, e.At, e.From));
+            ended.Add(new Ended(e.MessageId, r.GetInt64(0), r.GetInt64(1), r.GetString(2), r.GetInt64(3), r.IsDBNull(4) ? null : r.GetString(4), e.Status, e.Error, e.At, e.From)
+            {
+                Origin = r.IsDBNull(5) ? null : r.GetString(5), Sender = r.GetString(6), CreatedAt = r.GetInt64(7),
+            });
         });
         return ended;
     }

@@ -27,8 +27,19 @@ public sealed record MoReceived(string Connector, string Sender, string Recipien
 /// and every message that reaches its end is settled in the same transaction (charge on DELIVRD, refund otherwise)
 /// with its webhook event in the outbox. A message ends once: the status change is the key of the settlement.
 /// </summary>
+/// <summary>
+/// Another feature's part in the engine's transactions (the SMPP server's outbox): called inside the transaction
+/// that ends messages or stores replies, and once more after it commits.
+/// </summary>
+public interface IMessagingObserver
+{
+    Task OnEndedAsync(DbConnection c, DbTransaction tx, IReadOnlyList<Ended> ended);
+    Task OnInboundAsync(DbConnection c, DbTransaction tx, InboundMessage mo);
+    void AfterCommit();
+}
+
 public sealed class StatusWriter(Database database, TimeProvider time, MessagingOptions options, InboundRouter inbound,
-    WebhookSignal webhooks, ILogger<StatusWriter> logger) : BackgroundService
+    WebhookSignal webhooks, IEnumerable<IMessagingObserver> observers, ILogger<StatusWriter> logger) : BackgroundService
 {
     private const int MaxBatch = 5000;
     /// <summary>A receipt may arrive before its submit_sm_resp is recorded; it waits this long for its message.</summary>
@@ -129,12 +140,15 @@ public sealed class StatusWriter(Database database, TimeProvider time, Messaging
         }
         var ended = ops.End(ends);
         await CountAsync(c, tx, sent, ended);
+        foreach (var o in observers) await o.OnEndedAsync(c, tx, ended);
 
         // 4. Replies.
         var events = new List<(long EnterpriseId, object Payload)>();
         foreach (var mo in batch.OfType<MoReceived>())
         {
-            if (await inbound.StoreAsync(c, tx, mo) is { } stored) events.Add(stored);
+            if (await inbound.StoreAsync(c, tx, mo) is not { } stored) continue;
+            events.Add((stored.Message.EnterpriseId, stored.Payload));
+            foreach (var o in observers) await o.OnInboundAsync(c, tx, stored.Message);
         }
 
         // 5. Settle what ended, per enterprise, in one statement each.
@@ -174,19 +188,16 @@ public sealed class StatusWriter(Database database, TimeProvider time, Messaging
         if (events.Count > 0)
         {
             var subscribers = (await c.QueryAsync<long>("SELECT enterprise_id FROM webhooks", transaction: tx)).ToHashSet();
-            using var outbox = new Prepared(c, tx, "INSERT INTO webhook_deliveries (enterprise_id, payload, attempts, next_attempt_at, done) VALUES (@e, @p, 0, @now, @done)", "e", "p", "now", "done");
-            foreach (var (enterpriseId, payload) in events)
-            {
-                if (!subscribers.Contains(enterpriseId)) continue;
-                outbox.Execute(enterpriseId, JsonSerializer.Serialize(payload, JsonSerializerOptions.Web), now, false);
-                queued++;
-            }
+            queued = Batches.Execute(c, tx, "INSERT INTO webhook_deliveries (enterprise_id, payload, attempts, next_attempt_at, done) VALUES ($1, $2, 0, $3, $4)",
+                events.Where(e => subscribers.Contains(e.EnterpriseId)).ToList(),
+                e => [e.EnterpriseId, JsonSerializer.Serialize(e.Payload, JsonSerializerOptions.Web), now, false]);
         }
         await tx.CommitAsync(ct);
         _orphans.Clear();
         _orphans.AddRange(orphans);
         if (sweep) _nextSweep = now + 30_000;
         foreach (var e in batch) e.Committed?.Invoke();
+        foreach (var o in observers) o.AfterCommit();
         if (queued > 0) webhooks.Set();
     }
 

@@ -15,6 +15,9 @@ public static class SmppServerSetup
     {
         services.AddSingleton<SmppServerHost>();
         services.AddHostedService(sp => sp.GetRequiredService<SmppServerHost>());
+        services.AddSingleton<WakeSignalFor<SmppOutbox>>();
+        services.AddSingleton<IMessagingObserver, SmppOutbox>();
+        services.AddHostedService<SmppOutboxWorker>();
         return services;
     }
 }
@@ -22,19 +25,30 @@ public static class SmppServerSetup
 /// <summary>
 /// The SMPP 3.4 server enterprises bind to as ESMEs (CONTRACT.md §3, port 2775): binds are checked against the
 /// enterprise's SMPP accounts (hashed passwords, lock-out after repeated failures), and submit_sm goes through the
-/// same pipeline as the HTTP API.
+/// same pipeline as the HTTP API (concatenated submits are reassembled first); receipts and replies go back through
+/// the <see cref="SmppOutboxWorker"/> to the enterprise's bound receivers.
 /// </summary>
-public sealed class SmppServerHost(IConfiguration config, Database database, MessagingService messaging, TimeProvider time, ILogger<SmppServerHost> logger) : IHostedService
+public sealed class SmppServerHost(IConfiguration config, Database database, MessagingService messaging, TimeProvider timeProvider, ILogger<SmppServerHost> logger) : IHostedService
 {
     private const int MaxFailures = 5;
     private static readonly TimeSpan LockOut = TimeSpan.FromMinutes(5);
     private readonly ConcurrentDictionary<string, (int Failures, DateTimeOffset Until)> _failures = new();
+    private static readonly TimeSpan PartPatience = TimeSpan.FromSeconds(60);
+    private readonly ConcurrentDictionary<SmppSession, long> _receivers = new();
     private SmppListener? _listener;
     private ILogger Logger => logger;
+    private TimeProvider Time => timeProvider;
 
     public bool Enabled => config.GetValue("Xinge:Smpp:Port", 2775) != 0;
     public bool IsListening => _listener is not null;
     public int Port => _listener?.Port ?? 0;
+
+    /// <summary>Bound sessions that can take deliver_sm (receivers and transceivers), with their enterprise.</summary>
+    public IReadOnlyList<(SmppSession Session, long EnterpriseId)> Receivers =>
+        _receivers.Where(kv => kv.Key.IsOpen).Select(kv => (kv.Key, kv.Value)).ToList();
+
+    /// <summary>Raised when a receiver binds, so what waits for it goes at once.</summary>
+    public event Action? ReceiverBound;
 
     public Task StartAsync(CancellationToken ct)
     {
@@ -60,7 +74,7 @@ public sealed class SmppServerHost(IConfiguration config, Database database, Mes
 
     private async Task<(CommandStatus Status, long EnterpriseId)> AuthenticateAsync(Bind bind)
     {
-        var now = time.GetUtcNow();
+        var now = timeProvider.GetUtcNow();
         if (_failures.TryGetValue(bind.SystemId, out var f) && f.Failures >= MaxFailures && f.Until > now)
             return (CommandStatus.EsmeRbindfail, 0);
         await using var c = await database.OpenAsync();
@@ -101,53 +115,60 @@ public sealed class SmppServerHost(IConfiguration config, Database database, Mes
         _ => Category.Notification,
     };
 
-    private async ValueTask SubmitAsync(SmppSession session, long enterpriseId, SubmitSm submit)
+    /// <summary>The concatenation of a submit: the UDH's (esm_class 0x40) or the sar_* TLVs'; null for a single part.</summary>
+    private static (Concatenation? Concatenation, string Text, bool Malformed) Read(SubmitSm submit)
     {
         var data = submit.UserData;
         var body = (ReadOnlySpan<byte>)data;
+        Concatenation? concatenation = null;
         if ((submit.EsmClass & EsmClass.UdhIndicator) != 0)
         {
-            if (!Concatenation.TryParse(data, out var concatenation, out var offset))
-            {
-                session.Send(submit.CreateResponse(CommandStatus.EsmeRinvesmclass));
-                return;
-            }
-            if (concatenation is { Total: > 1 })
-            {
-                // Concatenated submits from ESMEs are reassembled in the next step of the SMPP server (issue 3);
-                // until then they are refused whole rather than sent in pieces.
-                session.Send(submit.CreateResponse(CommandStatus.EsmeRinvesmclass));
-                return;
-            }
+            if (!Concatenation.TryParse(data, out concatenation, out var offset)) return (null, "", true);
             body = body[offset..];
         }
-        var text = SmsText.Decode(body, submit.DataCoding);
+        else if (submit.GetTlv(TlvTag.SarMsgRefNum) is { Length: 2 } sarRef && submit.GetTlv(TlvTag.SarTotalSegments) is { Length: 1 } sarTotal
+                 && submit.GetTlv(TlvTag.SarSegmentSeqnum) is { Length: 1 } sarSeq)
+        {
+            concatenation = new Concatenation((sarRef[0] << 8) | sarRef[1], sarTotal[0], sarSeq[0]);
+        }
+        if (concatenation is { } c && (c.Total < 1 || c.Sequence < 1 || c.Sequence > c.Total)) return (null, "", true);
+        return (concatenation is { Total: > 1 } ? concatenation : null, SmsText.Decode(body, submit.DataCoding), false);
+    }
+
+    /// <summary>Sends the reassembled text through the pipeline and answers every part with the one message id.</summary>
+    private async Task SubmitAsync(SmppSession session, long enterpriseId, IReadOnlyList<SubmitSm> parts, string text)
+    {
+        var first = parts[0];
+        var (status, messageId) = await SendAsync(session, enterpriseId, first, text);
+        foreach (var part in parts) session.Send(new SubmitSmResp { Sequence = part.Sequence, Status = status, MessageId = messageId });
+    }
+
+    private async Task<(CommandStatus, string)> SendAsync(SmppSession session, long enterpriseId, SubmitSm submit, string text)
+    {
         var (signature, message) = SplitSignature(text);
-        if (signature is null)
-        {
-            session.Send(submit.CreateResponse(CommandStatus.EsmeRsubmitfail));
-            return;
-        }
+        // The 【signature】 starts the text an ESME submits, as the operators' gateways require.
+        if (signature is null) return (CommandStatus.EsmeRsubmitfail, "");
         var to = submit.DestAddrTon == 1 && !submit.DestinationAddr.StartsWith('+') ? "+" + submit.DestinationAddr : submit.DestinationAddr;
+        var origin = (submit.RegisteredDelivery & 0x03) != 0 ? "smpp:" + session.SystemId : null;
         var (result, refusal) = await messaging.SendAsync(new SendCommand(enterpriseId, [new Recipient(to, null)], signature,
-            CategoryOf(submit.ServiceType), message, null, null, null));
-        if (refusal is not null || result is null || result.Messages.Count == 0)
+            CategoryOf(submit.ServiceType), message, null, null, null, origin));
+        if (refusal is null && result is { Messages.Count: > 0 }) return (CommandStatus.EsmeRok, result.Messages[0].Id.ToString());
+        return (refusal?.Type switch
         {
-            var status = refusal?.Type switch
-            {
-                "no-valid-recipients" => CommandStatus.EsmeRinvdstadr,
-                "insufficient-balance" => CommandStatus.EsmeRsubmitfail,
-                _ => CommandStatus.EsmeRsubmitfail,
-            };
-            session.Send(submit.CreateResponse(status));
-            return;
-        }
-        session.Send(new SubmitSmResp { Sequence = submit.Sequence, MessageId = result.Messages[0].Id.ToString() });
+            "no-valid-recipients" when refusal.Extensions?.ToString()?.Contains("opted_out") == true => CommandStatus.EsmeRsubmitfail,
+            "no-valid-recipients" => CommandStatus.EsmeRinvdstadr,
+            "insufficient-balance" => CommandStatus.EsmeRsubmitfail,
+            "text-too-long" => CommandStatus.EsmeRinvmsglen,
+            _ => CommandStatus.EsmeRsubmitfail,
+        }, "");
     }
 
     private sealed class EsmeSession(SmppServerHost host) : ISmppRequestHandler
     {
+        private readonly Dictionary<(string Dest, int Reference), (SubmitSm?[] Parts, string?[] Texts, DateTimeOffset FirstSeen)> _partial = [];
         private long _enterpriseId;
+
+        public void OnClosed(SmppSession session) => host._receivers.TryRemove(session, out _);
 
         public async ValueTask HandleAsync(SmppSession session, Pdu request)
         {
@@ -167,7 +188,15 @@ public sealed class SmppServerHost(IConfiguration config, Database database, Mes
                     session.Tag = enterpriseId;
                 }
                 session.Send(new BindResp(bind.Type) { Sequence = bind.Sequence, Status = status, SystemId = "XINGE" });
-                if (status != CommandStatus.EsmeRok) host.Logger.LogWarning("SMPP bind refused for {SystemId}: {Status}", bind.SystemId, status);
+                if (status != CommandStatus.EsmeRok)
+                {
+                    host.Logger.LogWarning("SMPP bind refused for {SystemId}: {Status}", bind.SystemId, status);
+                }
+                else if (session.CanReceive)
+                {
+                    host._receivers[session] = enterpriseId;
+                    host.ReceiverBound?.Invoke();
+                }
                 return;
             }
             if (session.BoundAs is null)
@@ -182,11 +211,58 @@ public sealed class SmppServerHost(IConfiguration config, Database database, Mes
                     session.Send(submit.CreateResponse(CommandStatus.EsmeRinvbndsts));
                     break;
                 case SubmitSm submit:
-                    await host.SubmitAsync(session, _enterpriseId, submit);
+                    await SubmitAsync(session, submit);
                     break;
                 default:
                     Refuse(session, request, CommandStatus.EsmeRinvcmdid);
                     break;
+            }
+        }
+
+        private async Task SubmitAsync(SmppSession session, SubmitSm submit)
+        {
+            var (concatenation, text, malformed) = Read(submit);
+            if (malformed)
+            {
+                session.Send(submit.CreateResponse(CommandStatus.EsmeRinvesmclass));
+                return;
+            }
+            if (concatenation is not { } c)
+            {
+                await host.SubmitAsync(session, _enterpriseId, [submit], text);
+                return;
+            }
+            List<SubmitSm>? complete = null;
+            string? whole = null;
+            lock (_partial)
+            {
+                DropStale(session);
+                var key = (submit.DestinationAddr, c.Reference);
+                if (!_partial.TryGetValue(key, out var entry) || entry.Parts.Length != c.Total)
+                {
+                    entry = (new SubmitSm?[c.Total], new string?[c.Total], host.Time.GetUtcNow());
+                    _partial[key] = entry;
+                }
+                entry.Parts[c.Sequence - 1] = submit;
+                entry.Texts[c.Sequence - 1] = text;
+                if (entry.Parts.All(p => p is not null))
+                {
+                    _partial.Remove(key);
+                    complete = entry.Parts.Select(p => p!).ToList();
+                    whole = string.Concat(entry.Texts);
+                }
+            }
+            // The parts' responses wait until the whole message is in: they all carry its one message id.
+            if (complete is not null) await host.SubmitAsync(session, _enterpriseId, complete, whole!);
+        }
+
+        private void DropStale(SmppSession session)
+        {
+            var now = host.Time.GetUtcNow();
+            foreach (var (key, entry) in _partial.Where(kv => now - kv.Value.FirstSeen > PartPatience).ToList())
+            {
+                _partial.Remove(key);
+                foreach (var part in entry.Parts.Where(p => p is not null)) session.Send(part!.CreateResponse(CommandStatus.EsmeRsubmitfail));
             }
         }
 

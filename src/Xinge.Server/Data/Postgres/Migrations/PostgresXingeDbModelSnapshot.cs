@@ -574,6 +574,10 @@ namespace Xinge.Server.Data.Postgres.Migrations
                         .HasColumnType("bigint")
                         .HasColumnName("lease_until");
 
+                    b.Property<string>("Origin")
+                        .HasColumnType("text")
+                        .HasColumnName("origin");
+
                     b.Property<long>("Price")
                         .HasColumnType("bigint")
                         .HasColumnName("price");
@@ -734,6 +738,62 @@ namespace Xinge.Server.Data.Postgres.Migrations
                         .HasFilter("done = false");
 
                     b.ToTable("webhook_deliveries", (string)null);
+                });
+
+            modelBuilder.Entity("Xinge.Server.Features.SmppServer.SmppOutboxItem", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint")
+                        .HasColumnName("id");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("bigint")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("DestAddr")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("dest_addr");
+
+                    b.Property<long>("EnterpriseId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("enterprise_id");
+
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("kind");
+
+                    b.Property<int>("MessageState")
+                        .HasColumnType("integer")
+                        .HasColumnName("message_state");
+
+                    b.Property<string>("ReceiptedId")
+                        .HasColumnType("text")
+                        .HasColumnName("receipted_id");
+
+                    b.Property<string>("SourceAddr")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("source_addr");
+
+                    b.Property<string>("SystemId")
+                        .HasColumnType("text")
+                        .HasColumnName("system_id");
+
+                    b.Property<string>("Text")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("text");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("EnterpriseId", "Id");
+
+                    b.ToTable("smpp_outbox", (string)null);
                 });
 #pragma warning restore 612, 618
         }

@@ -551,6 +551,10 @@ namespace Xinge.Server.Data.Sqlite.Migrations
                         .HasColumnType("INTEGER")
                         .HasColumnName("lease_until");
 
+                    b.Property<string>("Origin")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("origin");
+
                     b.Property<long>("Price")
                         .HasColumnType("INTEGER")
                         .HasColumnName("price");
@@ -707,6 +711,60 @@ namespace Xinge.Server.Data.Sqlite.Migrations
                         .HasFilter("done = false");
 
                     b.ToTable("webhook_deliveries", (string)null);
+                });
+
+            modelBuilder.Entity("Xinge.Server.Features.SmppServer.SmppOutboxItem", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("id");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("DestAddr")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("dest_addr");
+
+                    b.Property<long>("EnterpriseId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("enterprise_id");
+
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("kind");
+
+                    b.Property<int>("MessageState")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("message_state");
+
+                    b.Property<string>("ReceiptedId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("receipted_id");
+
+                    b.Property<string>("SourceAddr")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("source_addr");
+
+                    b.Property<string>("SystemId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("system_id");
+
+                    b.Property<string>("Text")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("text");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("EnterpriseId", "Id");
+
+                    b.ToTable("smpp_outbox", (string)null);
                 });
 #pragma warning restore 612, 618
         }

@@ -178,7 +178,8 @@ namespace Xinge.Server.Data.Sqlite.Migrations
                     created_at = table.Column<long>(type: "INTEGER", nullable: false),
                     submitted_at = table.Column<long>(type: "INTEGER", nullable: true),
                     done_at = table.Column<long>(type: "INTEGER", nullable: true),
-                    client_ref = table.Column<string>(type: "TEXT", nullable: true)
+                    client_ref = table.Column<string>(type: "TEXT", nullable: true),
+                    origin = table.Column<string>(type: "TEXT", nullable: true)
                 },
                 constraints: table =>
                 {
@@ -261,6 +262,27 @@ namespace Xinge.Server.Data.Sqlite.Migrations
                 constraints: table =>
                 {
                     table.PrimaryKey("PK_smpp_accounts", x => x.id);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "smpp_outbox",
+                columns: table => new
+                {
+                    id = table.Column<long>(type: "INTEGER", nullable: false)
+                        .Annotation("Sqlite:Autoincrement", true),
+                    enterprise_id = table.Column<long>(type: "INTEGER", nullable: false),
+                    system_id = table.Column<string>(type: "TEXT", nullable: true),
+                    kind = table.Column<string>(type: "TEXT", nullable: false),
+                    source_addr = table.Column<string>(type: "TEXT", nullable: false),
+                    dest_addr = table.Column<string>(type: "TEXT", nullable: false),
+                    text = table.Column<string>(type: "TEXT", nullable: false),
+                    receipted_id = table.Column<string>(type: "TEXT", nullable: true),
+                    message_state = table.Column<int>(type: "INTEGER", nullable: false),
+                    created_at = table.Column<long>(type: "INTEGER", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_smpp_outbox", x => x.id);
                 });
 
             migrationBuilder.CreateTable(
@@ -390,6 +412,11 @@ namespace Xinge.Server.Data.Sqlite.Migrations
                 unique: true);
 
             migrationBuilder.CreateIndex(
+                name: "IX_smpp_outbox_enterprise_id_id",
+                table: "smpp_outbox",
+                columns: new[] { "enterprise_id", "id" });
+
+            migrationBuilder.CreateIndex(
                 name: "IX_users_username",
                 table: "users",
                 column: "username",
@@ -446,6 +473,9 @@ namespace Xinge.Server.Data.Sqlite.Migrations
 
             migrationBuilder.DropTable(
                 name: "smpp_accounts");
+
+            migrationBuilder.DropTable(
+                name: "smpp_outbox");
 
             migrationBuilder.DropTable(
                 name: "users");

@@ -179,7 +179,8 @@ namespace Xinge.Server.Data.Postgres.Migrations
                     created_at = table.Column<long>(type: "bigint", nullable: false),
                     submitted_at = table.Column<long>(type: "bigint", nullable: true),
                     done_at = table.Column<long>(type: "bigint", nullable: true),
-                    client_ref = table.Column<string>(type: "text", nullable: true)
+                    client_ref = table.Column<string>(type: "text", nullable: true),
+                    origin = table.Column<string>(type: "text", nullable: true)
                 },
                 constraints: table =>
                 {
@@ -262,6 +263,27 @@ namespace Xinge.Server.Data.Postgres.Migrations
                 constraints: table =>
                 {
                     table.PrimaryKey("PK_smpp_accounts", x => x.id);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "smpp_outbox",
+                columns: table => new
+                {
+                    id = table.Column<long>(type: "bigint", nullable: false)
+                        .Annotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.IdentityByDefaultColumn),
+                    enterprise_id = table.Column<long>(type: "bigint", nullable: false),
+                    system_id = table.Column<string>(type: "text", nullable: true),
+                    kind = table.Column<string>(type: "text", nullable: false),
+                    source_addr = table.Column<string>(type: "text", nullable: false),
+                    dest_addr = table.Column<string>(type: "text", nullable: false),
+                    text = table.Column<string>(type: "text", nullable: false),
+                    receipted_id = table.Column<string>(type: "text", nullable: true),
+                    message_state = table.Column<int>(type: "integer", nullable: false),
+                    created_at = table.Column<long>(type: "bigint", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_smpp_outbox", x => x.id);
                 });
 
             migrationBuilder.CreateTable(
@@ -391,6 +413,11 @@ namespace Xinge.Server.Data.Postgres.Migrations
                 unique: true);
 
             migrationBuilder.CreateIndex(
+                name: "IX_smpp_outbox_enterprise_id_id",
+                table: "smpp_outbox",
+                columns: new[] { "enterprise_id", "id" });
+
+            migrationBuilder.CreateIndex(
                 name: "IX_users_username",
                 table: "users",
                 column: "username",
@@ -447,6 +474,9 @@ namespace Xinge.Server.Data.Postgres.Migrations
 
             migrationBuilder.DropTable(
                 name: "smpp_accounts");
+
+            migrationBuilder.DropTable(
+                name: "smpp_outbox");
 
             migrationBuilder.DropTable(
                 name: "users");
