@@ -54,6 +54,17 @@ public abstract class Pdu
         CommandId.EnquireLink => new EnquireLink(),
         CommandId.EnquireLinkResp => new EnquireLinkResp(),
         CommandId.AlertNotification => new AlertNotification(),
+        CommandId.Outbind => new Outbind(),
+        CommandId.QuerySm => new QuerySm(),
+        CommandId.QuerySmResp => new QuerySmResp(),
+        CommandId.CancelSm => new CancelSm(),
+        CommandId.CancelSmResp => new CancelSmResp(),
+        CommandId.ReplaceSm => new ReplaceSm(),
+        CommandId.ReplaceSmResp => new ReplaceSmResp(),
+        CommandId.DataSm => new DataSm(),
+        CommandId.DataSmResp => new DataSmResp(),
+        CommandId.SubmitMulti => new SubmitMulti(),
+        CommandId.SubmitMultiResp => new SubmitMultiResp(),
         _ => null,
     };
 }

@@ -212,6 +212,52 @@ public abstract class EngineTests(XingeServer server, string numberBase)
     }
 
     [Fact]
+    public async Task Esmes_can_query_cancel_send_data_sm_and_submit_multi()
+    {
+        var tenant = await server.CreateTenantAsync();
+        var (systemId, password) = await SmppAccountAsync(tenant);
+        var session = await Xinge.Smpp.SmppClient.BindAsync("127.0.0.1", server.SmppPort, Xinge.Smpp.BindType.Transceiver, systemId, password, "", new Inbox(), null, default);
+        var body = Xinge.Text.Ucs2.Encode($"【{tenant.Signature}】多种PDU");
+
+        var (a, b) = (NewNumber(), NewNumber());
+        var multi = new Xinge.Smpp.SubmitMulti
+        {
+            DataCoding = 8, RegisteredDelivery = 0, ShortMessage = body,
+            Destinations = [new(1, 1, "86" + a), new(1, 1, "86" + b), new(1, 1, "86000"), new(0, 0, "", "vip-list")],
+        };
+        var multiResp = (Xinge.Smpp.SubmitMultiResp)await session.SendRequestAsync(multi);
+        Assert.Equal(Xinge.Smpp.CommandStatus.EsmeRok, multiResp.Status);
+        Assert.Equal(
+            new[] { ("vip-list", Xinge.Smpp.CommandStatus.EsmeRinvdlname), ("86000", Xinge.Smpp.CommandStatus.EsmeRinvdstadr) }.Order(),
+            multiResp.Unsuccessful.Select(u => (u.Address, u.Error)).Order());
+        await Wait.Until(async () => (await HandsetAsync(a)).Count == 1 && (await HandsetAsync(b)).Count == 1, "both destinations receive it");
+
+        var data = new Xinge.Smpp.DataSm { DestAddrTon = 1, DestAddrNpi = 1, DestinationAddr = "86" + NewNumber(), DataCoding = 8, RegisteredDelivery = 1 };
+        data.SetTlv(Xinge.Smpp.TlvTag.MessagePayload, body);
+        var dataResp = (Xinge.Smpp.DataSmResp)await session.SendRequestAsync(data);
+        Assert.Equal(Xinge.Smpp.CommandStatus.EsmeRok, dataResp.Status);
+        await tenant.WaitForStatusAsync(dataResp.MessageId, "delivered");
+
+        var query = (Xinge.Smpp.QuerySmResp)await session.SendRequestAsync(new Xinge.Smpp.QuerySm { MessageId = dataResp.MessageId });
+        Assert.Equal((Xinge.Smpp.CommandStatus.EsmeRok, Xinge.Smpp.MessageState.Delivered), (query.Status, query.MessageState));
+        Assert.Matches(@"^\d{12}000\+$", query.FinalDate);
+        Assert.Equal(Xinge.Smpp.CommandStatus.EsmeRinvmsgid, (await session.SendRequestAsync(new Xinge.Smpp.QuerySm { MessageId = "12345" })).Status);
+
+        // A scheduled message can be withdrawn, once, and its price comes back.
+        var before = await tenant.BalanceAsync();
+        var later = await tenant.SendAsync(new { to = NewNumber(), signature = tenant.Signature, category = "notification", text = "明天再发", sendAt = DateTimeOffset.UtcNow.AddDays(1) });
+        var laterId = later["messages"]![0].Str("id");
+        Assert.Equal(Xinge.Smpp.CommandStatus.EsmeRok, (await session.SendRequestAsync(new Xinge.Smpp.CancelSm { MessageId = laterId })).Status);
+        Assert.Equal(Xinge.Smpp.CommandStatus.EsmeRcancelfail, (await session.SendRequestAsync(new Xinge.Smpp.CancelSm { MessageId = laterId })).Status);
+        Assert.Equal(Xinge.Smpp.CommandStatus.EsmeRcancelfail, (await session.SendRequestAsync(new Xinge.Smpp.CancelSm { MessageId = dataResp.MessageId })).Status);
+        var cancelled = await tenant.GetAsync($"/api/v1/messages/{laterId}");
+        Assert.Equal(("failed", "cancelled"), (cancelled.Str("status"), cancelled.Str("error")));
+        Assert.Equal(before, await tenant.BalanceAsync());
+        await tenant.AssertLedgerReconcilesAsync();
+        await session.CloseAsync();
+    }
+
+    [Fact]
     public async Task Smpp_requests_before_bind_are_refused_and_garbage_does_not_stop_the_server()
     {
         using var tcp = new System.Net.Sockets.TcpClient();

@@ -25,7 +25,8 @@ public sealed record SendRefusal(int Status, string Type, string Detail, object?
 /// prices the SMS, and hands the accepted rows with their reservation to the store. Every way in (HTTP, SMPP,
 /// the services) sends through here.
 /// </summary>
-public sealed class MessagingService(Database database, MessageStore store, Composer composer, IdGenerator ids, MessagingOptions options, TimeProvider time, ILogger<MessagingService> logger)
+public sealed class MessagingService(Database database, MessageStore store, StatusWriter writer, Composer composer, IdGenerator ids, MessagingOptions options,
+    TimeProvider time, ILogger<MessagingService> logger)
 {
     public const int MaxRecipientsPerJob = 200_000;
     private readonly ConcurrentDictionary<long, EnterpriseInfo> _verified = new();
@@ -173,6 +174,30 @@ public sealed class MessagingService(Database database, MessageStore store, Comp
             _ => Refuse(402, "insufficient-balance", $"the balance does not cover {request.TotalPrice} fen for {accepted.Count} messages",
                 new { required = request.TotalPrice }),
         };
+    }
+
+    /// <summary>Withdraws a message not yet sent (queued or scheduled); it ends failed with reason <c>cancelled</c> and is refunded.</summary>
+    public Task<bool> CancelAsync(long enterpriseId, long messageId)
+    {
+        var request = new CancelRequested(enterpriseId, messageId);
+        writer.Post(request);
+        return request.Result.Task;
+    }
+
+    public sealed class MessageState
+    {
+        public long Id { get; set; }
+        public string Status { get; set; } = "";
+        public string? Error { get; set; }
+        public long? DoneAt { get; set; }
+    }
+
+    public async Task<MessageState?> FindAsync(long enterpriseId, long messageId)
+    {
+        await using var c = await database.OpenAsync();
+        return await c.QuerySingleOrDefaultAsync<MessageState>(
+            "SELECT id AS Id, status AS Status, error AS Error, done_at AS DoneAt FROM messages WHERE id = @messageId AND enterprise_id = @enterpriseId",
+            new { enterpriseId, messageId });
     }
 
     private static (SendResult?, SendRefusal?) Refuse(int status, string type, string detail, object? extensions = null) =>

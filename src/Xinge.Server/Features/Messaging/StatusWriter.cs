@@ -20,6 +20,12 @@ public sealed record SubmitDeferred(long MessageId, long RetryAt, string Reason)
 /// <summary>A permanent refusal by the SMSC or the router: the message fails and is refunded.</summary>
 public sealed record SubmitRefused(long MessageId, string Reason) : EngineEvent;
 public sealed record ReceiptReceived(string Connector, string SmscId, string Stat, string Error, long At) : EngineEvent;
+/// <summary>An enterprise withdraws a message that has not gone out yet; <see cref="Result"/> says whether it was withdrawn.</summary>
+public sealed record CancelRequested(long EnterpriseId, long MessageId) : EngineEvent
+{
+    public TaskCompletionSource<bool> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+}
+
 public sealed record MoReceived(string Connector, string Sender, string Recipient, string Text, long At) : EngineEvent;
 
 /// <summary>
@@ -100,6 +106,16 @@ public sealed class StatusWriter(Database database, TimeProvider time, Messaging
         var sent = ops.MarkSubmitted(batch.OfType<PartsSubmitted>().ToList());
         ops.Defer(batch.OfType<SubmitDeferred>().ToList());
         foreach (var f in batch.OfType<SubmitRefused>()) ends.Add(new EndRequest(f.MessageId, MessageStatus.Queued, MessageStatus.Failed, f.Reason, now));
+        var cancels = batch.OfType<CancelRequested>().ToList();
+        foreach (var cancel in cancels)
+        {
+            // Only what no dispatcher holds: a claimed message may be on its way to the SMSC already.
+            var status = await c.QuerySingleOrDefaultAsync<string>(
+                "SELECT status FROM messages WHERE id = @MessageId AND enterprise_id = @EnterpriseId AND (lease_until IS NULL OR lease_until < @now)",
+                new { cancel.MessageId, cancel.EnterpriseId, now }, tx);
+            if (status is MessageStatus.Queued or MessageStatus.Scheduled)
+                ends.Add(new EndRequest(cancel.MessageId, status, MessageStatus.Failed, "cancelled", now));
+        }
 
         // 2. Receipts: mark the part, then end the message when its last part has reported.
         var firstSeen = new Dictionary<ReceiptReceived, long>(ReferenceEqualityComparer.Instance);
@@ -197,6 +213,7 @@ public sealed class StatusWriter(Database database, TimeProvider time, Messaging
         _orphans.AddRange(orphans);
         if (sweep) _nextSweep = now + 30_000;
         foreach (var e in batch) e.Committed?.Invoke();
+        foreach (var cancel in cancels) cancel.Result.TrySetResult(ended.Any(e => e.MessageId == cancel.MessageId));
         foreach (var o in observers) o.AfterCommit();
         if (queued > 0) webhooks.Set();
     }

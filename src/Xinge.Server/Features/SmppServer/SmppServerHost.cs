@@ -37,6 +37,7 @@ public sealed class SmppServerHost(IConfiguration config, Database database, Mes
     private readonly ConcurrentDictionary<SmppSession, long> _receivers = new();
     private SmppListener? _listener;
     private ILogger Logger => logger;
+    private MessagingService Messaging => messaging;
     private TimeProvider Time => timeProvider;
 
     public bool Enabled => config.GetValue("Xinge:Smpp:Port", 2775) != 0;
@@ -163,6 +164,80 @@ public sealed class SmppServerHost(IConfiguration config, Database database, Mes
         }, "");
     }
 
+    /// <summary>data_sm (SMPP 3.4 §4.7): the text is in message_payload.</summary>
+    private async Task DataAsync(SmppSession session, long enterpriseId, DataSm data)
+    {
+        var payload = data.GetTlv(TlvTag.MessagePayload) ?? [];
+        var submit = new SubmitSm
+        {
+            ServiceType = data.ServiceType, DestAddrTon = data.DestAddrTon, DestAddrNpi = data.DestAddrNpi, DestinationAddr = data.DestinationAddr,
+            RegisteredDelivery = data.RegisteredDelivery, DataCoding = data.DataCoding, ShortMessage = payload,
+        };
+        var (status, id) = await SendAsync(session, enterpriseId, submit, SmsText.Decode(payload, data.DataCoding));
+        session.Send(new DataSmResp { Sequence = data.Sequence, Status = status, MessageId = id });
+    }
+
+    /// <summary>submit_multi: one job to every SME address; distribution lists are not kept here, so those are refused per destination.</summary>
+    private async Task SubmitMultiAsync(SmppSession session, long enterpriseId, SubmitMulti multi)
+    {
+        var text = SmsText.Decode(multi.UserData, multi.DataCoding);
+        var (signature, message) = SplitSignature(text);
+        var resp = new SubmitMultiResp { Sequence = multi.Sequence };
+        foreach (var d in multi.Destinations.Where(d => d.DistributionList is not null)) resp.Unsuccessful.Add(new UnsuccessfulSme(0, 0, d.DistributionList!, CommandStatus.EsmeRinvdlname));
+        var smes = multi.Destinations.Where(d => d.DistributionList is null).ToList();
+        if (signature is null || smes.Count == 0)
+        {
+            resp.Status = signature is null ? CommandStatus.EsmeRsubmitfail : CommandStatus.EsmeRinvnumdests;
+            session.Send(resp);
+            return;
+        }
+        var recipients = smes.Select(d => new Recipient(d.Ton == 1 && !d.Address.StartsWith('+') ? "+" + d.Address : d.Address, null)).ToList();
+        var origin = (multi.RegisteredDelivery & 0x03) != 0 ? "smpp:" + session.SystemId : null;
+        var (result, refusal) = await messaging.SendAsync(new SendCommand(enterpriseId, recipients, signature, CategoryOf(multi.ServiceType), message, null, null, null, origin));
+        if (result is not null)
+        {
+            resp.MessageId = result.Messages[0].Id.ToString();
+            foreach (var r in result.Rejected)
+            {
+                var d = smes[r.Line - 1];
+                resp.Unsuccessful.Add(new UnsuccessfulSme(d.Ton, d.Npi, d.Address, r.Reason == "invalid_number" ? CommandStatus.EsmeRinvdstadr : CommandStatus.EsmeRsubmitfail));
+            }
+        }
+        else
+        {
+            resp.Status = refusal!.Type == "no-valid-recipients" ? CommandStatus.EsmeRinvdstadr : CommandStatus.EsmeRsubmitfail;
+            resp.Unsuccessful.Clear();
+        }
+        session.Send(resp);
+    }
+
+    /// <summary>query_sm: the state of one of this enterprise's messages.</summary>
+    private async Task QueryAsync(SmppSession session, long enterpriseId, QuerySm query)
+    {
+        var found = long.TryParse(query.MessageId, out var id) ? await messaging.FindAsync(enterpriseId, id) : null;
+        if (found is null)
+        {
+            session.Send(query.CreateResponse(CommandStatus.EsmeRinvmsgid));
+            return;
+        }
+        var state = found.Status switch
+        {
+            MessageStatus.Delivered => MessageState.Delivered,
+            MessageStatus.Expired => MessageState.Expired,
+            MessageStatus.Failed when found.Error == "undeliverable" => MessageState.Undeliverable,
+            MessageStatus.Failed when found.Error == "cancelled" => MessageState.Deleted,
+            MessageStatus.Failed or MessageStatus.Rejected => MessageState.Rejected,
+            MessageStatus.Submitted or MessageStatus.Queued or MessageStatus.Scheduled or MessageStatus.Held => MessageState.Enroute,
+            _ => MessageState.Unknown,
+        };
+        session.Send(new QuerySmResp
+        {
+            Sequence = query.Sequence, MessageId = query.MessageId, MessageState = state,
+            // SMPP 3.4 §7.1.1 absolute time format: YYMMDDhhmmsstnnp.
+            FinalDate = found.DoneAt is { } done ? DateTimeOffset.FromUnixTimeMilliseconds(done).UtcDateTime.ToString("yyMMddHHmmss") + "000+" : "",
+        });
+    }
+
     private sealed class EsmeSession(SmppServerHost host) : ISmppRequestHandler
     {
         private readonly Dictionary<(string Dest, int Reference), (SubmitSm?[] Parts, string?[] Texts, DateTimeOffset FirstSeen)> _partial = [];
@@ -212,6 +287,29 @@ public sealed class SmppServerHost(IConfiguration config, Database database, Mes
                     break;
                 case SubmitSm submit:
                     await SubmitAsync(session, submit);
+                    break;
+                case DataSm data when !session.CanTransmit:
+                    session.Send(data.CreateResponse(CommandStatus.EsmeRinvbndsts));
+                    break;
+                case DataSm data:
+                    await host.DataAsync(session, _enterpriseId, data);
+                    break;
+                case SubmitMulti multi when !session.CanTransmit:
+                    session.Send(multi.CreateResponse(CommandStatus.EsmeRinvbndsts));
+                    break;
+                case SubmitMulti multi:
+                    await host.SubmitMultiAsync(session, _enterpriseId, multi);
+                    break;
+                case QuerySm query:
+                    await host.QueryAsync(session, _enterpriseId, query);
+                    break;
+                case CancelSm cancel:
+                    var cancelled = long.TryParse(cancel.MessageId, out var cancelId) && await host.Messaging.CancelAsync(_enterpriseId, cancelId);
+                    session.Send(cancel.CreateResponse(cancelled ? CommandStatus.EsmeRok : CommandStatus.EsmeRcancelfail));
+                    break;
+                case ReplaceSm replace:
+                    // Messages go to the SMSC within moments of their submit; there is nothing left to replace.
+                    session.Send(replace.CreateResponse(CommandStatus.EsmeRreplacefail));
                     break;
                 default:
                     Refuse(session, request, CommandStatus.EsmeRinvcmdid);
