@@ -113,11 +113,12 @@ public static class SmsText
         return pieces;
     }
 
-    /// <summary>Decodes a short_message by data_coding (0 GSM, 3 Latin-1, 8 UCS-2; anything else as GSM, leniently).</summary>
+    /// <summary>Decodes a short_message by data_coding (0 GSM, 1 IA5/ASCII, 3 Latin-1, 8 UCS-2; anything else as GSM, leniently).</summary>
     public static string Decode(ReadOnlySpan<byte> body, byte dataCoding) => dataCoding switch
     {
         8 => Ucs2.Decode(body),
         3 => Encoding.Latin1.GetString(body),
+        1 => Encoding.Latin1.GetString(body),
         _ => Gsm7.Decode(body),
     };
 }

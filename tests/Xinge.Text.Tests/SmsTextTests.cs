@@ -170,6 +170,14 @@ public class SegmentationTests
         Assert.False(Concatenation.TryParse(new byte[] { 5, 0, 9, 1, 1, 1 }, out _, out _));
     }
 
+    [Theory]
+    [InlineData(0, new byte[] { 0x00, 0x02, 0x11 }, "@$_")]
+    [InlineData(1, new byte[] { 0x40, 0x24, 0x5F }, "@$_")]
+    [InlineData(3, new byte[] { 0xE9 }, "é")]
+    [InlineData(8, new byte[] { 0x4F, 0x60, 0x59, 0x7D }, "你好")]
+    public void Short_messages_decode_by_data_coding(byte dataCoding, byte[] body, string text) =>
+        Assert.Equal(text, SmsText.Decode(body, dataCoding));
+
     [Fact]
     public void A_single_part_has_no_header()
     {

@@ -1,0 +1,32 @@
+// An SMSC built on node-smpp (npm "smpp"), for interop tests: Xinge's connector binds to it.
+// Prints one JSON line per event; answers every submit_sm and sends a DELIVRD receipt for it.
+const smpp = require('smpp');
+const port = parseInt(process.argv[2], 10);
+let next = 0x5000;
+const stamp = () => new Date().toISOString().replace(/[-:T]/g, '').slice(2, 12);
+const server = smpp.createServer({}, (session) => {
+  const ok = (pdu) => session.send(pdu.response());
+  session.on('bind_transceiver', (pdu) => {
+    console.log(JSON.stringify({ event: 'bind', system_id: pdu.system_id }));
+    session.send(pdu.response({ system_id: 'NODESMSC' }));
+  });
+  session.on('enquire_link', ok);
+  session.on('unbind', (pdu) => { session.send(pdu.response()); session.close(); });
+  session.on('error', () => {});
+  session.on('submit_sm', (pdu) => {
+    const id = (next++).toString(16).toUpperCase();
+    const sm = pdu.short_message;
+    console.log(JSON.stringify({
+      event: 'submit_sm', id, dest: pdu.destination_addr, source: pdu.source_addr, data_coding: pdu.data_coding,
+      esm_class: pdu.esm_class, udh: sm.udh ? sm.udh.map((b) => b.toString('hex')) : null, message: sm.message,
+    }));
+    session.send(pdu.response({ message_id: id }));
+    const d = stamp();
+    setTimeout(() => session.deliver_sm({
+      source_addr: pdu.destination_addr, destination_addr: pdu.source_addr, esm_class: 4,
+      short_message: `id:${id} sub:001 dlvrd:001 submit date:${d} done date:${d} stat:DELIVRD err:000 text:`,
+      receipted_message_id: id, message_state: 2,
+    }), 5);
+  });
+});
+server.listen(port, '127.0.0.1', () => console.log(JSON.stringify({ event: 'listening' })));

@@ -1,0 +1,160 @@
+using System.Diagnostics;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+
+namespace Xinge.Server.Tests;
+
+/// <summary>node-smpp (npm "smpp" 0.5.1), installed by the test itself into a folder of its own.</summary>
+public static class NodeSmpp
+{
+    private static readonly Lazy<Task<string>> Installed = new(InstallAsync);
+
+    private static async Task<string> InstallAsync()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "xinge-interop-node");
+        Directory.CreateDirectory(dir);
+        if (!File.Exists(Path.Combine(dir, "node_modules", "smpp", "package.json")))
+        {
+            var (code, output) = await RunAsync("npm", ["install", "--no-audit", "--no-fund", "--prefix", dir, "smpp@0.5.1"], dir, TimeSpan.FromMinutes(3));
+            if (code != 0) throw new InvalidOperationException("npm install smpp@0.5.1 failed: " + output);
+        }
+        foreach (var script in Directory.GetFiles(Path.Combine(AppContext.BaseDirectory, "Interop"), "*.js"))
+            File.Copy(script, Path.Combine(dir, Path.GetFileName(script)), overwrite: true);
+        return dir;
+    }
+
+    public static async Task<Process> StartAsync(string script, params string[] args)
+    {
+        var dir = await Installed.Value;
+        var psi = new ProcessStartInfo("node") { WorkingDirectory = dir, RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add(Path.Combine(dir, script));
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        return Process.Start(psi)!;
+    }
+
+    public static async Task<(int Code, string Output)> RunAsync(string file, string[] args, string dir, TimeSpan timeout)
+    {
+        var psi = new ProcessStartInfo(file) { WorkingDirectory = dir, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        using var cts = new CancellationTokenSource(timeout);
+        try
+        {
+            await p.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            p.Kill(true);
+            return (-1, "timed out: " + await stdout + await stderr);
+        }
+        return (p.ExitCode, await stdout + await stderr);
+    }
+}
+
+/// <summary>Lines of JSON a peer prints, collected as they come.</summary>
+public sealed class PeerOutput
+{
+    private readonly List<JsonObject> _events = [];
+    private readonly List<string> _raw = [];
+
+    public PeerOutput(Process process)
+    {
+        process.OutputDataReceived += (_, e) => Add(e.Data);
+        process.ErrorDataReceived += (_, e) => Add(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+    }
+
+    private void Add(string? line)
+    {
+        if (line is null) return;
+        lock (_events)
+        {
+            _raw.Add(line);
+            try
+            {
+                if (JsonNode.Parse(line) is JsonObject o) _events.Add(o);
+            }
+            catch (System.Text.Json.JsonException)
+            {
+            }
+        }
+    }
+
+    public List<JsonObject> Events(string name)
+    {
+        lock (_events) return _events.Where(e => e["event"]?.GetValue<string>() == name).ToList();
+    }
+
+    public override string ToString()
+    {
+        lock (_events) return string.Join("\n", _raw);
+    }
+}
+
+/// <summary>Xinge against SMPP peers we did not write.</summary>
+public sealed class InteropTests(SqliteFixture fixture) : IClassFixture<SqliteFixture>
+{
+    [Fact]
+    public async Task Xinge_binds_to_a_node_smpp_smsc_and_its_receipts_settle_the_messages()
+    {
+        var port = Ports.Free();
+        using var smsc = await NodeSmpp.StartAsync("smsc.js", port.ToString());
+        var output = new PeerOutput(smsc);
+        try
+        {
+            await Wait.Until(() => Task.FromResult(output.Events("listening").Count == 1), "node-smpp listens", output.ToString);
+            await using var server = await XingeServer.StartAsync(Store.Sqlite,
+                "--Xinge:Simulator:Enabled=false", "--Xinge:Connectors:0:Name=node", "--Xinge:Connectors:0:Host=127.0.0.1",
+                $"--Xinge:Connectors:0:Port={port}", "--Xinge:Connectors:0:SystemId=xinge", "--Xinge:Connectors:0:Password=secret");
+            var tenant = await server.CreateTenantAsync();
+            var longText = string.Concat(Enumerable.Repeat("互通测试消息", 15));
+            var sent = await tenant.SendAsync(new { to = new[] { "13800138000", "13900139000" }, signature = tenant.Signature, category = "notification", text = longText });
+            foreach (var m in sent["messages"]!.AsArray()) await tenant.WaitForStatusAsync(m.Str("id"), "delivered");
+
+            var submits = output.Events("submit_sm");
+            Assert.Equal(4, submits.Count);
+            foreach (var dest in new[] { "8613800138000", "8613900139000" })
+            {
+                var parts = submits.Where(s => s.Str("dest") == dest).ToList();
+                Assert.Equal(2, parts.Count);
+                Assert.All(parts, p => Assert.Equal(8, p["data_coding"]!.GetValue<int>()));
+                // node-smpp read the UDH (05 00 03 ref 02 seq) and the UCS-2 text of each part.
+                var ordered = parts.OrderBy(p => p["udh"]![0]!.GetValue<string>()[^2..]).ToList();
+                Assert.Equal($"【{tenant.Signature}】{longText}", string.Concat(ordered.Select(p => p.Str("message"))));
+            }
+            Assert.Equal("xinge", Assert.Single(output.Events("bind")).Str("system_id"));
+            await tenant.AssertLedgerReconcilesAsync();
+        }
+        finally
+        {
+            smsc.Kill(true);
+        }
+    }
+
+    [Fact]
+    public async Task A_node_smpp_esme_binds_to_xinge_submits_and_gets_its_receipt()
+    {
+        var server = fixture.Server;
+        var tenant = await server.CreateTenantAsync();
+        var systemId = "node" + tenant.Id;
+        (await tenant.Admin.PostAsJsonAsync($"/api/v1/admin/enterprises/{tenant.Id}/smpp-accounts", new { systemId, password = "secret" })).EnsureSuccessStatusCode();
+        var text = $"【{tenant.Signature}】来自node-smpp的短信";
+        using var esme = await NodeSmpp.StartAsync("esme.js", server.SmppPort.ToString(), systemId, "secret", "8613700990077", text);
+        var output = new PeerOutput(esme);
+        await esme.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(40));
+        Assert.True(esme.ExitCode == 0, output.ToString());
+        Assert.Equal(0, Assert.Single(output.Events("bind_resp"))["status"]!.GetValue<int>());
+        var resp = Assert.Single(output.Events("submit_sm_resp"));
+        Assert.Equal(0, resp["status"]!.GetValue<int>());
+        var receipt = Assert.Single(output.Events("deliver_sm"));
+        Assert.Equal(4, receipt["esm_class"]!.GetValue<int>());
+        Assert.Equal(resp.Str("id"), receipt.Str("receipted"));
+        Assert.Contains($"id:{resp.Str("id")} ", receipt.Str("message"));
+        Assert.Contains("stat:DELIVRD", receipt.Str("message"));
+        var handset = await server.Http.GetFromJsonAsync<JsonArray>("/api/v1/simulator/handsets/+8613700990077/messages");
+        Assert.Equal(text, Assert.Single(handset!)!.Str("text"));
+    }
+}
