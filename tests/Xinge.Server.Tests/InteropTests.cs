@@ -97,11 +97,13 @@ public sealed class PeerOutput
 /// <summary>Xinge against SMPP peers we did not write.</summary>
 public sealed class InteropTests(SqliteFixture fixture) : IClassFixture<SqliteFixture>
 {
-    [Fact]
-    public async Task Xinge_binds_to_a_node_smpp_smsc_and_its_receipts_settle_the_messages()
+    [Theory]
+    [InlineData("plain")]
+    [InlineData("tricky")]
+    public async Task Xinge_binds_to_a_node_smpp_smsc_and_its_receipts_settle_the_messages(string mode)
     {
         var port = Ports.Free();
-        using var smsc = await NodeSmpp.StartAsync("smsc.js", port.ToString());
+        using var smsc = await NodeSmpp.StartAsync("smsc.js", port.ToString(), mode);
         var output = new PeerOutput(smsc);
         try
         {

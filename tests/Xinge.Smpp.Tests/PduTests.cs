@@ -169,3 +169,21 @@ public class SessionTests
         return PduCodec.Decode(frame);
     }
 }
+
+public class SmscMessageIdTests
+{
+    [Theory]
+    [InlineData("0000A1b2", "A1B2")]
+    [InlineData(" 0012345\0", "12345")]
+    [InlineData("000", "0")]
+    public void Ids_compare_without_case_or_leading_zeros(string raw, string canonical) => Assert.Equal(canonical, SmscMessageId.Canonical(raw));
+
+    [Fact]
+    public void An_id_is_also_tried_in_the_other_base()
+    {
+        Assert.Equal(new[] { "A1B2" }, SmscMessageId.OtherBases("41394").Where(x => x == "A1B2"));
+        Assert.Contains("41394", SmscMessageId.OtherBases("A1B2"));
+        Assert.Empty(SmscMessageId.OtherBases("XYZ"));
+        Assert.Empty(SmscMessageId.OtherBases("123456789012345678901234567890"));
+    }
+}

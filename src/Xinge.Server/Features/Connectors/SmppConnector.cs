@@ -218,7 +218,7 @@ public sealed class SmppConnector : ISmppRequestHandler, IAsyncDisposable
                 _logger.LogWarning("Connector {Connector} sent a receipt that could not be read", Name);
                 return;
             }
-            _writer.Post(new ReceiptReceived(Name, receipt.MessageId, receipt.Stat, receipt.Error, now));
+            _writer.Post(new ReceiptReceived(Name, SmscMessageId.Canonical(receipt.MessageId), receipt.Stat, receipt.Error, now));
             return;
         }
         var data = deliver.UserData;

@@ -151,7 +151,7 @@ public sealed class Dispatcher(Database database, ConnectorRegistry connectors, 
                 submits[i] = connector.SubmitAsync(pdu, ct);
             }
             var ids = await Task.WhenAll(submits);
-            writer.Post(new PartsSubmitted(m.Id, connector.Name, ids, time.GetUtcNow().ToUnixTimeMilliseconds()) { Committed = committed });
+            writer.Post(new PartsSubmitted(m.Id, connector.Name, ids.Select(SmscMessageId.Canonical).ToList(), time.GetUtcNow().ToUnixTimeMilliseconds()) { Committed = committed });
         }
         catch (SubmitFailedException e) when (e.Temporary)
         {

@@ -125,10 +125,22 @@ public sealed class StatusWriter(Database database, TimeProvider time, Messaging
         var matched = ops.MarkParts(receipts);
         var matchedSet = new HashSet<ReceiptReceived>(matched.Select(m => m.Receipt), ReferenceEqualityComparer.Instance);
         var unmatched = receipts.Where(r => !matchedSet.Contains(r)).ToList();
-        var known = ops.Known(unmatched);
+        // The id in the receipt may be the submit_sm_resp's id written in the other base: try that before giving up.
+        var aliases = unmatched.SelectMany(r => SmscMessageId.OtherBases(r.SmscId).Select(id => (Alias: r with { SmscId = id }, Original: r))).ToList();
+        var byAlias = new Dictionary<ReceiptReceived, ReceiptReceived>(ReferenceEqualityComparer.Instance);
+        foreach (var (alias, original) in aliases) byAlias[alias] = original;
+        foreach (var m in ops.MarkParts(aliases.Select(a => a.Alias).ToList()))
+        {
+            var original = byAlias[m.Receipt];
+            if (!matchedSet.Add(original)) continue;
+            matched.Add(m with { Receipt = original });
+        }
+        unmatched = unmatched.Where(r => !matchedSet.Contains(r)).ToList();
+        var known = ops.Known(unmatched.Concat(aliases.Where(a => !matchedSet.Contains(a.Original)).Select(a => a.Alias)).ToList());
+        bool Known(ReceiptReceived r) => known.Contains((r.Connector, r.SmscId)) || SmscMessageId.OtherBases(r.SmscId).Any(id => known.Contains((r.Connector, id)));
         // A receipt for a known part was a repeat (ignored: exactly once); one for an unknown part may have come
         // before its submit_sm_resp was recorded, and waits a while for it.
-        var orphans = unmatched.Where(r => !known.Contains((r.Connector, r.SmscId)) && now - firstSeen[r] < OrphanPatience.TotalMilliseconds)
+        var orphans = unmatched.Where(r => !Known(r) && now - firstSeen[r] < OrphanPatience.TotalMilliseconds)
             .Select(r => (r, firstSeen[r])).ToList();
         var tallies = ops.Tally(matched.Where(m => m.Parts > 1).Select(m => m.MessageId).ToHashSet());
         foreach (var m in matched)
