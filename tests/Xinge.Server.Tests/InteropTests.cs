@@ -100,6 +100,7 @@ public sealed class InteropTests(SqliteFixture fixture) : IClassFixture<SqliteFi
     [Theory]
     [InlineData("plain")]
     [InlineData("tricky")]
+    [InlineData("throttle")]
     public async Task Xinge_binds_to_a_node_smpp_smsc_and_its_receipts_settle_the_messages(string mode)
     {
         var port = Ports.Free();
@@ -118,6 +119,8 @@ public sealed class InteropTests(SqliteFixture fixture) : IClassFixture<SqliteFi
 
             var submits = output.Events("submit_sm");
             Assert.Equal(4, submits.Count);
+            // Throttled submits were slowed down and retried, not failed.
+            Assert.Equal(mode == "throttle" ? 3 : 0, output.Events("throttled").Count);
             foreach (var dest in new[] { "8613800138000", "8613900139000" })
             {
                 var parts = submits.Where(s => s.Str("dest") == dest).ToList();

@@ -5,6 +5,8 @@ const port = parseInt(process.argv[2], 10);
 // "tricky": the receipt comes before submit_sm_resp, the resp's id is hex with leading zeros and the receipt's is
 // decimal, in the text only, as some operators' SMSCs do.
 const tricky = process.argv[3] === 'tricky';
+// "throttle": the first three submit_sm are answered ESME_RTHROTTLED (0x58).
+let throttles = process.argv[3] === 'throttle' ? 3 : 0;
 let next = 0x5000;
 const stamp = () => new Date().toISOString().replace(/[-:T]/g, '').slice(2, 12);
 const server = smpp.createServer({}, (session) => {
@@ -17,6 +19,12 @@ const server = smpp.createServer({}, (session) => {
   session.on('unbind', (pdu) => { session.send(pdu.response()); session.close(); });
   session.on('error', () => {});
   session.on('submit_sm', (pdu) => {
+    if (throttles > 0) {
+      throttles--;
+      console.log(JSON.stringify({ event: 'throttled', dest: pdu.destination_addr }));
+      session.send(pdu.response({ command_status: 0x58 }));
+      return;
+    }
     const n = next++;
     const id = tricky ? n.toString(16).toUpperCase().padStart(10, '0') : n.toString(16).toUpperCase();
     const receiptId = tricky ? String(n) : id;

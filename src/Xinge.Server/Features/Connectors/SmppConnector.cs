@@ -25,10 +25,12 @@ public sealed class ConnectorOptions
     public int Binds { get; set; } = 1;
 }
 
-public sealed class SubmitFailedException(string reason, bool temporary) : Exception(reason)
+public sealed class SubmitFailedException(string reason, bool temporary, TimeSpan? retryAfter = null) : Exception(reason)
 {
     public string Reason { get; } = reason;
     public bool Temporary { get; } = temporary;
+    /// <summary>Set when the SMSC asked us to slow down: retry after this, without counting it as a failed attempt.</summary>
+    public TimeSpan? RetryAfter { get; } = retryAfter;
 }
 
 /// <summary>
@@ -47,6 +49,8 @@ public sealed class SmppConnector : ISmppRequestHandler, IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _loops = [];
     private int _next;
+    private long _throttledUntil;
+    private long _throttleDelayMs;
 
     public SmppConnector(ConnectorOptions options, StatusWriter writer, TimeProvider time, ILogger logger)
     {
@@ -168,6 +172,8 @@ public sealed class SmppConnector : ISmppRequestHandler, IAsyncDisposable
         {
             using var lease = await _tps.AcquireAsync(1, ct);
         }
+        var pause = Interlocked.Read(ref _throttledUntil) - _time.GetUtcNow().ToUnixTimeMilliseconds();
+        if (pause > 0) await Task.Delay(TimeSpan.FromMilliseconds(pause), _time, ct);
         var session = PickTransmitter() ?? throw new SubmitFailedException("connector_not_bound", true);
         Pdu response;
         try
@@ -178,11 +184,20 @@ public sealed class SmppConnector : ISmppRequestHandler, IAsyncDisposable
         {
             throw new SubmitFailedException("smsc_no_response", true);
         }
+        if (response.Status is CommandStatus.EsmeRthrottled or CommandStatus.EsmeRmsgqful)
+        {
+            // SMPP 3.4: throttled and queue-full mean "slow down", not "fail": the whole connector pauses, doubling
+            // the pause while the SMSC keeps saying so (50 ms up to 2 s).
+            var delay = Math.Clamp(Interlocked.Read(ref _throttleDelayMs) * 2, 50, 2000);
+            Interlocked.Exchange(ref _throttleDelayMs, delay);
+            Interlocked.Exchange(ref _throttledUntil, _time.GetUtcNow().ToUnixTimeMilliseconds() + delay);
+            throw new SubmitFailedException($"smsc_busy:{response.Status}", true, TimeSpan.FromMilliseconds(delay));
+        }
+        if (response.Status == CommandStatus.EsmeRok) Interlocked.Exchange(ref _throttleDelayMs, 0);
         return response.Status switch
         {
             CommandStatus.EsmeRok => ((SubmitSmResp)response).MessageId,
-            // SMPP 3.4: throttled and queue-full mean "slow down", not "fail".
-            CommandStatus.EsmeRthrottled or CommandStatus.EsmeRmsgqful or CommandStatus.EsmeRsyserr => throw new SubmitFailedException($"smsc_busy:{response.Status}", true),
+            CommandStatus.EsmeRsyserr => throw new SubmitFailedException($"smsc_busy:{response.Status}", true),
             CommandStatus.EsmeRinvdstadr => throw new SubmitFailedException("invalid_number", false),
             var s => throw new SubmitFailedException($"smsc_rejected:{s}", false),
         };

@@ -18,7 +18,8 @@ public sealed class Dispatcher(Database database, ConnectorRegistry connectors, 
     private readonly ConcurrentDictionary<long, byte> _inFlight = new();
     private long _nextPromotion;
 
-    private sealed record Claimed(long Id, string Recipient, string Sender, string Text, int Encoding, int Attempts);
+    /// <param name="Retried">It was deferred before: some of its parts may already be with the SMSC.</param>
+    private sealed record Claimed(long Id, string Recipient, string Sender, string Text, int Encoding, int Attempts, bool Retried);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -105,11 +106,11 @@ public sealed class Dispatcher(Database database, ConnectorRegistry connectors, 
         await using var c = await database.OpenAsync(ct);
         await using var tx = await c.BeginTransactionAsync(ct);
         using var claim = new Prepared(c, tx,
-            $"UPDATE messages SET lease_until = @lease, lease_owner = @node WHERE id IN ({pick}) RETURNING id, recipient, sender, text, encoding, attempts", "lease", "node", "now", "n");
+            $"UPDATE messages SET lease_until = @lease, lease_owner = @node WHERE id IN ({pick}) RETURNING id, recipient, sender, text, encoding, attempts, error", "lease", "node", "now", "n");
         var list = new List<Claimed>();
         using (var r = claim.Reader(lease, ids.Node, now, n))
         {
-            while (r.Read()) list.Add(new Claimed(r.GetInt64(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetInt32(4), r.GetInt32(5)));
+            while (r.Read()) list.Add(new Claimed(r.GetInt64(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetInt32(4), r.GetInt32(5), !r.IsDBNull(6)));
         }
         await tx.CommitAsync(ct);
         // RETURNING gives no order; keep the lanes' order for submission.
@@ -131,9 +132,16 @@ public sealed class Dispatcher(Database database, ConnectorRegistry connectors, 
         {
             var encoding = (SmsEncoding)m.Encoding;
             var parts = SmsText.Encode(m.Text, encoding, (byte)(m.Id ^ (m.Id >> 8)));
+            // A retried message may have parts the SMSC already took: only the others go again.
+            var accepted = parts.Count > 1 && m.Retried ? await AcceptedPartsAsync(m.Id, connector.Name, ct) : [];
             var submits = new Task<string>[parts.Count];
             for (var i = 0; i < parts.Count; i++)
             {
+                if (accepted.TryGetValue(i + 1, out var known))
+                {
+                    submits[i] = Task.FromResult(known);
+                    continue;
+                }
                 var part = parts[i];
                 var pdu = new SubmitSm
                 {
@@ -150,16 +158,26 @@ public sealed class Dispatcher(Database database, ConnectorRegistry connectors, 
                 };
                 submits[i] = connector.SubmitAsync(pdu, ct);
             }
-            var ids = await Task.WhenAll(submits);
-            writer.Post(new PartsSubmitted(m.Id, connector.Name, ids.Select(SmscMessageId.Canonical).ToList(), time.GetUtcNow().ToUnixTimeMilliseconds()) { Committed = committed });
-        }
-        catch (SubmitFailedException e) when (e.Temporary)
-        {
-            Defer(m, e.Reason, committed);
-        }
-        catch (SubmitFailedException e)
-        {
-            writer.Post(new SubmitRefused(m.Id, e.Reason) { Committed = committed });
+            try
+            {
+                await Task.WhenAll(submits);
+            }
+            catch (Exception)
+            {
+                // Looked at part by part below.
+            }
+            if (submits.All(t => t.IsCompletedSuccessfully))
+            {
+                var ids = submits.Select(t => SmscMessageId.Canonical(t.Result)).ToList();
+                writer.Post(new PartsSubmitted(m.Id, connector.Name, ids, time.GetUtcNow().ToUnixTimeMilliseconds()) { Committed = committed });
+                return;
+            }
+            var taken = Enumerable.Range(0, parts.Count).Where(i => submits[i].IsCompletedSuccessfully && !accepted.ContainsKey(i + 1))
+                .Select(i => (Part: i + 1, SmscId: SmscMessageId.Canonical(submits[i].Result))).ToList();
+            if (taken.Count > 0) writer.Post(new PartsAccepted(m.Id, connector.Name, taken, parts.Count));
+            var errors = submits.Where(t => t.IsFaulted).Select(t => t.Exception!.InnerException!).ToList();
+            throw errors.OfType<SubmitFailedException>().OrderBy(e => e.Temporary).ThenBy(e => e.RetryAfter is null).FirstOrDefault()
+                ?? errors.FirstOrDefault(e => e is OperationCanceledException) ?? errors[0];
         }
         catch (OperationCanceledException)
         {
@@ -171,6 +189,25 @@ public sealed class Dispatcher(Database database, ConnectorRegistry connectors, 
             logger.LogError(e, "Submitting message {MessageId} failed", m.Id);
             Defer(m, "internal_error", committed);
         }
+    }
+
+    private async Task<Dictionary<int, string>> AcceptedPartsAsync(long messageId, string connector, CancellationToken ct)
+    {
+        await using var c = await database.OpenAsync(ct);
+        await using var cmd = c.CreateCommand();
+        cmd.CommandText = "SELECT part, smsc_id FROM message_parts WHERE message_id = @id AND connector = @c";
+        var id = cmd.CreateParameter();
+        id.ParameterName = "id";
+        id.Value = messageId;
+        var conn = cmd.CreateParameter();
+        conn.ParameterName = "c";
+        conn.Value = connector;
+        cmd.Parameters.Add(id);
+        cmd.Parameters.Add(conn);
+        var parts = new Dictionary<int, string>();
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        while (await r.ReadAsync(ct)) parts[r.GetInt32(0)] = r.GetString(1);
+        return parts;
     }
 
     private void Defer(Claimed m, string reason, Action committed)

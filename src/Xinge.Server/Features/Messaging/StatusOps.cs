@@ -60,8 +60,8 @@ public sealed class SqliteStatusOps(DbConnection c, DbTransaction tx) : IStatusO
     public void Defer(IReadOnlyList<SubmitDeferred> deferred)
     {
         if (deferred.Count == 0) return;
-        using var defer = new Prepared(c, tx, "UPDATE messages SET lease_until = @retry, lease_owner = NULL, attempts = attempts + 1, error = @reason WHERE id = @id AND status = 'queued'", "retry", "reason", "id");
-        foreach (var d in deferred) defer.Execute(d.RetryAt, d.Reason, d.MessageId);
+        using var defer = new Prepared(c, tx, "UPDATE messages SET lease_until = @retry, lease_owner = NULL, attempts = attempts + @n, error = @reason WHERE id = @id AND status = 'queued'", "retry", "n", "reason", "id");
+        foreach (var d in deferred) defer.Execute(d.RetryAt, d.CountsAsAttempt ? 1 : 0, d.Reason, d.MessageId);
     }
 
     public List<MatchedReceipt> MarkParts(IReadOnlyList<ReceiptReceived> receipts)
@@ -195,8 +195,8 @@ public sealed class PostgresStatusOps(NpgsqlConnection c, NpgsqlTransaction tx) 
     {
         if (deferred.Count == 0) return;
         using var batch = Batch(deferred,
-            "UPDATE messages SET lease_until = $1, lease_owner = NULL, attempts = attempts + 1, error = $2 WHERE id = $3 AND status = 'queued'",
-            d => [d.RetryAt, d.Reason, d.MessageId]);
+            "UPDATE messages SET lease_until = $1, lease_owner = NULL, attempts = attempts + $2, error = $3 WHERE id = $4 AND status = 'queued'",
+            d => [d.RetryAt, d.CountsAsAttempt ? 1 : 0, d.Reason, d.MessageId]);
         batch.ExecuteNonQuery();
     }
 

@@ -15,8 +15,10 @@ public abstract record EngineEvent
 }
 /// <summary>Every part of a message was taken by the SMSC (submit_sm_resp OK); the ids are in part order.</summary>
 public sealed record PartsSubmitted(long MessageId, string Connector, IReadOnlyList<string> SmscIds, long At) : EngineEvent;
+/// <summary>Some parts of a message were taken by the SMSC, others not (yet): the taken ones are kept, so a retry sends only the rest.</summary>
+public sealed record PartsAccepted(long MessageId, string Connector, IReadOnlyList<(int Part, string SmscId)> Parts, int Total) : EngineEvent;
 /// <summary>A temporary failure (throttled, no bind, time-out): try again at <see cref="RetryAt"/>.</summary>
-public sealed record SubmitDeferred(long MessageId, long RetryAt, string Reason) : EngineEvent;
+public sealed record SubmitDeferred(long MessageId, long RetryAt, string Reason, bool CountsAsAttempt = true) : EngineEvent;
 /// <summary>A permanent refusal by the SMSC or the router: the message fails and is refunded.</summary>
 public sealed record SubmitRefused(long MessageId, string Reason) : EngineEvent;
 public sealed record ReceiptReceived(string Connector, string SmscId, string Stat, string Error, long At) : EngineEvent;
@@ -103,6 +105,8 @@ public sealed class StatusWriter(Database database, TimeProvider time, Messaging
         var ends = new List<EndRequest>();
 
         // 1. Submit results first, so receipts in the same batch find their parts.
+        Batches.Execute(c, tx, "INSERT INTO message_parts (connector, smsc_id, message_id, part, parts, state) VALUES ($1, $2, $3, $4, $5, 'submitted') ON CONFLICT DO NOTHING",
+            batch.OfType<PartsAccepted>().SelectMany(a => a.Parts.Select(p => (a, p))).ToList(), x => [x.a.Connector, x.p.SmscId, x.a.MessageId, x.p.Part, x.a.Total]);
         var sent = ops.MarkSubmitted(batch.OfType<PartsSubmitted>().ToList());
         ops.Defer(batch.OfType<SubmitDeferred>().ToList());
         foreach (var f in batch.OfType<SubmitRefused>()) ends.Add(new EndRequest(f.MessageId, MessageStatus.Queued, MessageStatus.Failed, f.Reason, now));
