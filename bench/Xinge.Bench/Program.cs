@@ -2,6 +2,7 @@ using BenchmarkDotNet.Running;
 using Xinge.Bench;
 
 // e2e: the engine end to end (HTTP job → store → dispatch → simulator → receipts → settlement).
+// smpp: sustained submit_sm rate of SMPP binds against the simulator over loopback.
 // codec: BenchmarkDotNet micro-benchmarks of the SMPP and SMS text codecs.
 var mode = args.FirstOrDefault() ?? "e2e";
 switch (mode)
@@ -9,11 +10,14 @@ switch (mode)
     case "e2e":
         await EndToEnd.RunAsync(args.Skip(1).ToArray());
         break;
+    case "smpp":
+        await SmppThroughput.RunAsync(args.Skip(1).ToArray());
+        break;
     case "codec":
         BenchmarkSwitcher.FromTypes([typeof(CodecBenchmarks)]).Run(args.Skip(1).ToArray());
         break;
     default:
-        Console.Error.WriteLine("usage: Xinge.Bench e2e [--recipients N] [--runs N] [--postgres CONNSTR] | codec [BenchmarkDotNet args]");
+        Console.Error.WriteLine("usage: Xinge.Bench e2e [--recipients N] [--runs N] [--postgres CONNSTR] | smpp [--messages N] [--binds N] [--window N] [--runs N] | codec [BenchmarkDotNet args]");
         return 2;
 }
 return 0;
