@@ -57,6 +57,7 @@ public static class XingeApp
         app.MapCompliance();
         app.MapMessaging();
         app.MapBilling();
+        app.MapConnectors();
         app.MapSimulator(() => app.Services.GetRequiredService<ConnectorRegistry>().Simulator);
         return app;
     }

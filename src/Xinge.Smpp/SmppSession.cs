@@ -50,6 +50,7 @@ public sealed class SmppSession : IAsyncDisposable
     private long _lastActivity;
     private ITimer? _timer;
     private int _closeStarted;
+    private long _enquireLinks;
 
     private sealed class Pending(TaskCompletionSource<Pdu> completion, long deadline)
     {
@@ -77,6 +78,8 @@ public sealed class SmppSession : IAsyncDisposable
     public Task Closed => _closed.Task;
     public bool IsOpen => _closeStarted == 0;
     public int Outstanding => _pending.Count;
+    /// <summary>enquire_link PDUs the peer sent (and this session answered).</summary>
+    public long EnquireLinksReceived => Interlocked.Read(ref _enquireLinks);
 
     public bool CanTransmit => BoundAs is BindType.Transmitter or BindType.Transceiver;
     public bool CanReceive => BoundAs is BindType.Receiver or BindType.Transceiver;
@@ -309,6 +312,7 @@ public sealed class SmppSession : IAsyncDisposable
         switch (pdu)
         {
             case EnquireLink:
+                Interlocked.Increment(ref _enquireLinks);
                 Send(pdu.CreateResponse());
                 return;
             case Unbind:

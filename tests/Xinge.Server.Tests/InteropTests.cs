@@ -140,6 +140,77 @@ public sealed class InteropTests(SqliteFixture fixture) : IClassFixture<SqliteFi
     }
 
     [Fact]
+    public async Task After_the_smsc_drops_the_connector_binds_again_and_sending_goes_on()
+    {
+        var port = Ports.Free();
+        var smsc = await NodeSmpp.StartAsync("smsc.js", port.ToString());
+        var output = new PeerOutput(smsc);
+        try
+        {
+            await Wait.Until(() => Task.FromResult(output.Events("listening").Count == 1), "node-smpp listens", output.ToString);
+            await using var server = await XingeServer.StartAsync(Store.Sqlite,
+                "--Xinge:Simulator:Enabled=false", "--Xinge:Connectors:0:Name=node", "--Xinge:Connectors:0:Host=127.0.0.1",
+                $"--Xinge:Connectors:0:Port={port}", "--Xinge:Connectors:0:SystemId=xinge", "--Xinge:Connectors:0:Password=secret");
+            var tenant = await server.CreateTenantAsync();
+            var first = await tenant.SendAsync(new { to = "13800138000", signature = tenant.Signature, category = "otp", text = "验证码 1111" });
+            await tenant.WaitForStatusAsync(first["messages"]![0].Str("id"), "delivered");
+
+            smsc.Kill(true);
+            await smsc.WaitForExitAsync();
+            await Wait.Until(async () => !(await server.Http.GetAsync("/healthz")).IsSuccessStatusCode, "the server sees the link down");
+            // Sent while the SMSC is away: it waits, and goes once the bind is back.
+            var second = await tenant.SendAsync(new { to = "13800138000", signature = tenant.Signature, category = "otp", text = "验证码 2222" });
+            smsc = await NodeSmpp.StartAsync("smsc.js", port.ToString());
+            output = new PeerOutput(smsc);
+            await tenant.WaitForStatusAsync(second["messages"]![0].Str("id"), "delivered");
+            Assert.Equal($"【{tenant.Signature}】验证码 2222", Assert.Single(output.Events("submit_sm")).Str("message"));
+            Assert.True((await server.Http.GetAsync("/healthz")).IsSuccessStatusCode);
+        }
+        finally
+        {
+            smsc.Kill(true);
+        }
+    }
+
+    [Fact]
+    public async Task The_operator_adds_a_connector_that_takes_its_prefix_and_removes_it_with_an_unbind()
+    {
+        var server = fixture.Server;
+        var port = Ports.Free();
+        using var smsc = await NodeSmpp.StartAsync("smsc.js", port.ToString());
+        var output = new PeerOutput(smsc);
+        try
+        {
+            await Wait.Until(() => Task.FromResult(output.Events("listening").Count == 1), "node-smpp listens", output.ToString);
+            var tenant = await server.CreateTenantAsync();
+            var bad = await tenant.Admin.PostAsJsonAsync("/api/v1/admin/connectors", new { name = "Bad Name", host = "127.0.0.1", port, systemId = "x", password = "y" });
+            Assert.Equal(System.Net.HttpStatusCode.BadRequest, bad.StatusCode);
+            var created = await tenant.Admin.PostAsJsonAsync("/api/v1/admin/connectors",
+                new { name = "unicom", host = "127.0.0.1", port, systemId = "xinge", password = "secret", prefixes = new[] { "+86186" }, windowSize = 50, binds = 2 });
+            Assert.Equal(System.Net.HttpStatusCode.Created, created.StatusCode);
+            await Wait.Until(async () => (await tenant.Admin.GetFromJsonAsync<JsonArray>("/api/v1/admin/connectors"))!
+                .Any(c => c.Str("name") == "unicom" && c!["bound"]!.GetValue<bool>()), "the new connector binds");
+            Assert.Equal(2, output.Events("bind").Count);
+            Assert.Equal(System.Net.HttpStatusCode.Conflict, (await tenant.Admin.DeleteAsync("/api/v1/admin/connectors/simulator")).StatusCode);
+
+            var sent = await tenant.SendAsync(new { to = new[] { "18612345678", "13812345678" }, signature = tenant.Signature, category = "notification", text = "按号段路由" });
+            foreach (var m in sent["messages"]!.AsArray()) await tenant.WaitForStatusAsync(m.Str("id"), "delivered");
+            // +86186… went to the operator's SMSC, +86138… to the simulator (the catch-all).
+            Assert.Equal("8618612345678", Assert.Single(output.Events("submit_sm")).Str("dest"));
+            Assert.Single((await server.Http.GetFromJsonAsync<JsonArray>("/api/v1/simulator/handsets/+8613812345678/messages"))!);
+
+            Assert.Equal(System.Net.HttpStatusCode.NoContent, (await tenant.Admin.DeleteAsync("/api/v1/admin/connectors/unicom")).StatusCode);
+            await Wait.Until(() => Task.FromResult(output.Events("unbind").Count == 2), "both binds unbind gracefully", output.ToString);
+            Assert.DoesNotContain((await tenant.Admin.GetFromJsonAsync<JsonArray>("/api/v1/admin/connectors"))!, c => c.Str("name") == "unicom");
+            Assert.Equal(System.Net.HttpStatusCode.NotFound, (await tenant.Admin.DeleteAsync("/api/v1/admin/connectors/unicom")).StatusCode);
+        }
+        finally
+        {
+            smsc.Kill(true);
+        }
+    }
+
+    [Fact]
     public async Task A_node_smpp_esme_binds_to_xinge_submits_and_gets_its_receipt()
     {
         var server = fixture.Server;

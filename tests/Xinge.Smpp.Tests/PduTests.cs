@@ -136,6 +136,50 @@ public class SessionTests
         await session.CloseAsync();
     }
 
+    private sealed class Silent : ISmppRequestHandler
+    {
+        public ValueTask HandleAsync(SmppSession session, Pdu request)
+        {
+            if (request is Bind b)
+            {
+                session.BoundAs = b.Type;
+                session.Send(b.CreateResponse());
+            }
+            // Submits are swallowed: the client must time out.
+            return ValueTask.CompletedTask;
+        }
+    }
+
+    [Fact]
+    public async Task An_unanswered_request_times_out_and_frees_its_window_slot()
+    {
+        await using var listener = new SmppListener(IPAddress.Loopback, 0, () => new Silent());
+        listener.Start();
+        var session = await SmppClient.BindAsync("127.0.0.1", listener.Port, BindType.Transceiver, "a", "b", "", new Echo(),
+            new SmppSessionOptions { WindowSize = 1, ResponseTimeout = TimeSpan.FromSeconds(1), EnquireLinkInterval = TimeSpan.Zero }, default);
+        await Assert.ThrowsAsync<TimeoutException>(() => session.SendRequestAsync(new SubmitSm { DestinationAddr = "1" }));
+        Assert.Equal(0, session.Outstanding);
+        // The one window slot is free again: an enquire_link (answered by the peer's session) goes through.
+        Assert.IsType<EnquireLinkResp>(await session.SendRequestAsync(new EnquireLink()));
+        await session.CloseAsync();
+    }
+
+    [Fact]
+    public async Task An_idle_bound_session_sends_enquire_link()
+    {
+        var peers = new List<SmppSession>();
+        await using var listener = new SmppListener(IPAddress.Loopback, 0, () => new Echo());
+        listener.Start();
+        var session = await SmppClient.BindAsync("127.0.0.1", listener.Port, BindType.Transceiver, "a", "b", "", new Echo(),
+            new SmppSessionOptions { EnquireLinkInterval = TimeSpan.FromSeconds(1) }, default);
+        var server = listener.Sessions.Single();
+        Assert.Equal(0, server.EnquireLinksReceived);
+        await Task.Delay(2500);
+        Assert.True(server.EnquireLinksReceived >= 1, "no enquire_link reached the peer");
+        Assert.True(session.IsOpen);
+        await session.CloseAsync();
+    }
+
     [Fact]
     public async Task Malformed_pdu_gets_generic_nack_and_the_session_keeps_serving()
     {

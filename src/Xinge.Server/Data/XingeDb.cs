@@ -4,6 +4,7 @@ using Microsoft.EntityFrameworkCore.Design;
 using Xinge.Server.Features.Accounts;
 using Xinge.Server.Features.Billing;
 using Xinge.Server.Features.Compliance;
+using Xinge.Server.Features.Connectors;
 using Xinge.Server.Features.Messaging;
 using Xinge.Server.Features.SmppServer;
 
@@ -33,6 +34,7 @@ public abstract class XingeDb(DbContextOptions options) : DbContext(options)
     public DbSet<WebhookDelivery> WebhookDeliveries => Set<WebhookDelivery>();
     public DbSet<IdempotentRequest> IdempotentRequests => Set<IdempotentRequest>();
     public DbSet<SmppOutboxItem> SmppOutbox => Set<SmppOutboxItem>();
+    public DbSet<ConnectorDefinition> Connectors => Set<ConnectorDefinition>();
 
     protected override void OnModelCreating(ModelBuilder b)
     {
@@ -122,6 +124,11 @@ public abstract class XingeDb(DbContextOptions options) : DbContext(options)
         {
             e.ToTable("webhook_deliveries");
             e.HasIndex(x => x.NextAttemptAt).HasDatabaseName("ix_webhook_due").HasFilter("done = false");
+        });
+        b.Entity<ConnectorDefinition>(e =>
+        {
+            e.ToTable("connectors");
+            e.HasIndex(x => x.Name).IsUnique();
         });
         b.Entity<SmppOutboxItem>(e =>
         {

@@ -16,7 +16,7 @@ const server = smpp.createServer({}, (session) => {
     session.send(pdu.response({ system_id: 'NODESMSC' }));
   });
   session.on('enquire_link', ok);
-  session.on('unbind', (pdu) => { session.send(pdu.response()); session.close(); });
+  session.on('unbind', (pdu) => { console.log(JSON.stringify({ event: 'unbind' })); session.send(pdu.response()); session.close(); });
   session.on('error', () => {});
   session.on('submit_sm', (pdu) => {
     if (throttles > 0) {

@@ -1,4 +1,5 @@
-using Microsoft.Extensions.Options;
+using Dapper;
+using Xinge.Server.Data;
 using Xinge.Server.Features.Messaging;
 using Xinge.Simulator;
 
@@ -14,31 +15,37 @@ public sealed class SimulatorSettings
 /// The SMSC connectors: those configured under <c>Xinge:Connectors</c>, and the built-in simulator's when it is on.
 /// Routes a number to the connector with the longest matching prefix.
 /// </summary>
-public sealed class ConnectorRegistry(IConfiguration config, StatusWriter writer, TimeProvider time, ILoggerFactory loggers) : IHostedService
+public sealed class ConnectorRegistry(IConfiguration config, Database database, StatusWriter writer, TimeProvider time, ILoggerFactory loggers) : BackgroundService
 {
     public const string SimulatorConnector = "simulator";
-    private readonly List<SmppConnector> _connectors = [];
     private readonly ILogger _logger = loggers.CreateLogger<ConnectorRegistry>();
+    private readonly SemaphoreSlim _changes = new(1, 1);
+    private readonly HashSet<string> _fromApi = [];
+    // Copy on write: routing reads the array without a lock.
+    private volatile SmppConnector[] _connectors = [];
 
     public SmscSimulator? Simulator { get; private set; }
     public IReadOnlyList<SmppConnector> Connectors => _connectors;
 
-    public Task StartAsync(CancellationToken ct)
+    /// <summary>Where a connector comes from: configuration, the operator API, or the built-in simulator.</summary>
+    public string SourceOf(SmppConnector c) => c.Name == SimulatorConnector && Simulator is not null ? "simulator" : _fromApi.Contains(c.Name) ? "api" : "config";
+
+    public override async Task StartAsync(CancellationToken ct)
     {
         var simulator = config.GetSection("Xinge:Simulator").Get<SimulatorSettings>() ?? new SimulatorSettings();
+        var list = new List<SmppConnector>();
         foreach (var section in config.GetSection("Xinge:Connectors").GetChildren())
         {
             var options = section.Get<ConnectorOptions>() ?? new ConnectorOptions();
             if (string.IsNullOrEmpty(options.Name)) options.Name = "connector-" + section.Key;
-            options.Prefixes = options.Prefixes.Select(p => p.Trim().TrimStart('+')).Where(p => p.Length > 0).ToList();
-            _connectors.Add(new SmppConnector(options, writer, time, loggers.CreateLogger("Xinge.Connectors." + options.Name)));
+            list.Add(Create(options));
         }
         if (simulator.Enabled)
         {
             Simulator = new SmscSimulator(new SimulatorOptions { Port = simulator.Port, KeepMessages = config.GetValue("Xinge:Simulator:KeepMessages", true) }, time);
             Simulator.Start();
             _logger.LogInformation("SMSC simulator listening on 127.0.0.1:{Port}", Simulator.Port);
-            _connectors.Add(new SmppConnector(new ConnectorOptions
+            list.Add(Create(new ConnectorOptions
             {
                 Name = SimulatorConnector,
                 Host = "127.0.0.1",
@@ -47,10 +54,77 @@ public sealed class ConnectorRegistry(IConfiguration config, StatusWriter writer
                 Password = "xinge",
                 WindowSize = config.GetValue("Xinge:Simulator:WindowSize", 1000),
                 Binds = config.GetValue("Xinge:Simulator:Binds", 2),
-            }, writer, time, loggers.CreateLogger("Xinge.Connectors.simulator")));
+            }));
         }
-        foreach (var c in _connectors) c.Start();
-        return Task.CompletedTask;
+        foreach (var c in list) c.Start();
+        _connectors = list.ToArray();
+        await RefreshAsync(ct);
+        await base.StartAsync(ct);
+    }
+
+    private SmppConnector Create(ConnectorOptions options)
+    {
+        options.Prefixes = options.Prefixes.Select(p => p.Trim().TrimStart('+')).Where(p => p.Length > 0).ToList();
+        return new SmppConnector(options, writer, time, loggers.CreateLogger("Xinge.Connectors." + options.Name));
+    }
+
+    /// <summary>Every node follows the connectors table: what the operator added anywhere binds here too.</summary>
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(TimeSpan.FromSeconds(10), time, stoppingToken);
+                await RefreshAsync(stoppingToken);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                _logger.LogError(e, "Reading the connectors table failed");
+            }
+        }
+    }
+
+    public async Task RefreshAsync(CancellationToken ct)
+    {
+        await _changes.WaitAsync(ct);
+        try
+        {
+            List<ConnectorDefinition> stored;
+            await using (var c = await database.OpenAsync(ct))
+            {
+                stored = (await c.QueryAsync<ConnectorDefinition>(
+                    "SELECT name AS Name, host AS Host, port AS Port, system_id AS SystemId, password AS Password, system_type AS SystemType, " +
+                    "bind_mode AS BindMode, window_size AS WindowSize, max_tps AS MaxTps, prefixes AS Prefixes, binds AS Binds FROM connectors")).ToList();
+            }
+            var current = _connectors;
+            var wanted = stored.ToDictionary(d => d.Name);
+            var removed = current.Where(c => _fromApi.Contains(c.Name) && !wanted.ContainsKey(c.Name)).ToList();
+            var added = stored.Where(d => current.All(c => c.Name != d.Name)).Select(d => Create(d.ToOptions())).ToList();
+            if (removed.Count == 0 && added.Count == 0) return;
+            foreach (var a in added)
+            {
+                _fromApi.Add(a.Name);
+                a.Start();
+                _logger.LogInformation("Connector {Connector} added", a.Name);
+            }
+            _connectors = current.Except(removed).Concat(added).ToArray();
+            foreach (var r in removed)
+            {
+                _fromApi.Remove(r.Name);
+                // Graceful: unbind, then close.
+                await r.DisposeAsync();
+                _logger.LogInformation("Connector {Connector} removed", r.Name);
+            }
+        }
+        finally
+        {
+            _changes.Release();
+        }
     }
 
     /// <summary>The connector for an E.164 number: the longest matching prefix; a catch-all configured connector before the simulator.</summary>
@@ -71,8 +145,9 @@ public sealed class ConnectorRegistry(IConfiguration config, StatusWriter writer
         return best;
     }
 
-    public async Task StopAsync(CancellationToken ct)
+    public override async Task StopAsync(CancellationToken ct)
     {
+        await base.StopAsync(ct);
         foreach (var c in _connectors) await c.DisposeAsync();
         if (Simulator is not null) await Simulator.DisposeAsync();
     }

@@ -179,6 +179,18 @@ public sealed class Dispatcher(Database database, ConnectorRegistry connectors, 
             throw errors.OfType<SubmitFailedException>().OrderBy(e => e.Temporary).ThenBy(e => e.RetryAfter is null).FirstOrDefault()
                 ?? errors.FirstOrDefault(e => e is OperationCanceledException) ?? errors[0];
         }
+        catch (SubmitFailedException e) when (e.RetryAfter is { } after)
+        {
+            writer.Post(new SubmitDeferred(m.Id, (time.GetUtcNow() + after).ToUnixTimeMilliseconds(), e.Reason, CountsAsAttempt: false) { Committed = committed });
+        }
+        catch (SubmitFailedException e) when (e.Temporary)
+        {
+            Defer(m, e.Reason, committed);
+        }
+        catch (SubmitFailedException e)
+        {
+            writer.Post(new SubmitRefused(m.Id, e.Reason) { Committed = committed });
+        }
         catch (OperationCanceledException)
         {
             // Shutting down: the claim is taken back when this node starts again.

@@ -23,6 +23,15 @@ public readonly record struct MatchedReceipt(ReceiptReceived Receipt, long Messa
 /// </summary>
 public interface IStatusOps
 {
+    /// <summary>
+    /// SMSCs reuse message ids (a restart resets the counter, counters wrap): another message's new part takes the place
+    /// of a finished one with the same id, so its receipt finds it. A part still waiting for its receipt is never
+    /// displaced, and a part recorded again for its own message (a retry after a partial submit) keeps its state.
+    /// </summary>
+    public const string PartConflict =
+        "ON CONFLICT (connector, smsc_id) DO UPDATE SET message_id = excluded.message_id, part = excluded.part, parts = excluded.parts, state = 'submitted' " +
+        "WHERE message_parts.state <> 'submitted' AND message_parts.message_id <> excluded.message_id";
+
     /// <summary>Marks messages submitted and records their parts; returns how many changed, per job.</summary>
     Dictionary<long, int> MarkSubmitted(IReadOnlyList<PartsSubmitted> submitted);
     void Defer(IReadOnlyList<SubmitDeferred> deferred);
@@ -45,7 +54,7 @@ public sealed class SqliteStatusOps(DbConnection c, DbTransaction tx) : IStatusO
     {
         var perJob = new Dictionary<long, int>();
         if (submitted.Count == 0) return perJob;
-        using var part = new Prepared(c, tx, "INSERT INTO message_parts (connector, smsc_id, message_id, part, parts, state) VALUES (@c, @s, @m, @p, @n, 'submitted') ON CONFLICT DO NOTHING", "c", "s", "m", "p", "n");
+        using var part = new Prepared(c, tx, "INSERT INTO message_parts (connector, smsc_id, message_id, part, parts, state) VALUES (@c, @s, @m, @p, @n, 'submitted') " + IStatusOps.PartConflict, "c", "s", "m", "p", "n");
         using var update = new Prepared(c, tx, "UPDATE messages SET status = 'submitted', submitted_at = @at, connector = @c, lease_until = NULL WHERE id = @id AND status = 'queued' RETURNING job_id", "at", "c", "id");
         foreach (var s in submitted)
         {
@@ -181,7 +190,7 @@ public sealed class PostgresStatusOps(NpgsqlConnection c, NpgsqlTransaction tx) 
         if (parts.Count == 0) return perJob;
         using var insert = Command(
             "INSERT INTO message_parts (connector, smsc_id, message_id, part, parts, state) " +
-            "SELECT c, s, m, p, n, 'submitted' FROM unnest(@c, @s, @m, @p, @n) AS t(c, s, m, p, n) ON CONFLICT DO NOTHING",
+            "SELECT c, s, m, p, n, 'submitted' FROM unnest(@c, @s, @m, @p, @n) AS t(c, s, m, p, n) " + IStatusOps.PartConflict,
             ("c", parts.Select(p => p.Connector).ToArray(), NpgsqlDbType.Text),
             ("s", parts.Select(p => p.SmscId).ToArray(), NpgsqlDbType.Text),
             ("m", parts.Select(p => p.MessageId).ToArray(), NpgsqlDbType.Bigint),

@@ -105,7 +105,7 @@ public sealed class StatusWriter(Database database, TimeProvider time, Messaging
         var ends = new List<EndRequest>();
 
         // 1. Submit results first, so receipts in the same batch find their parts.
-        Batches.Execute(c, tx, "INSERT INTO message_parts (connector, smsc_id, message_id, part, parts, state) VALUES ($1, $2, $3, $4, $5, 'submitted') ON CONFLICT DO NOTHING",
+        Batches.Execute(c, tx, "INSERT INTO message_parts (connector, smsc_id, message_id, part, parts, state) VALUES ($1, $2, $3, $4, $5, 'submitted') " + IStatusOps.PartConflict,
             batch.OfType<PartsAccepted>().SelectMany(a => a.Parts.Select(p => (a, p))).ToList(), x => [x.a.Connector, x.p.SmscId, x.a.MessageId, x.p.Part, x.a.Total]);
         var sent = ops.MarkSubmitted(batch.OfType<PartsSubmitted>().ToList());
         ops.Defer(batch.OfType<SubmitDeferred>().ToList());

@@ -358,6 +358,78 @@ namespace Xinge.Server.Data.Postgres.Migrations
                     b.ToTable("signatures", (string)null);
                 });
 
+            modelBuilder.Entity("Xinge.Server.Features.Connectors.ConnectorDefinition", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint")
+                        .HasColumnName("id");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
+                    b.Property<string>("BindMode")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("bind_mode");
+
+                    b.Property<int>("Binds")
+                        .HasColumnType("integer")
+                        .HasColumnName("binds");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("bigint")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("Host")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("host");
+
+                    b.Property<int>("MaxTps")
+                        .HasColumnType("integer")
+                        .HasColumnName("max_tps");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("name");
+
+                    b.Property<string>("Password")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("password");
+
+                    b.Property<int>("Port")
+                        .HasColumnType("integer")
+                        .HasColumnName("port");
+
+                    b.Property<string>("Prefixes")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("prefixes");
+
+                    b.Property<string>("SystemId")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("system_id");
+
+                    b.Property<string>("SystemType")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("system_type");
+
+                    b.Property<int>("WindowSize")
+                        .HasColumnType("integer")
+                        .HasColumnName("window_size");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("Name")
+                        .IsUnique();
+
+                    b.ToTable("connectors", (string)null);
+                });
+
             modelBuilder.Entity("Xinge.Server.Features.Messaging.IdempotentRequest", b =>
                 {
                     b.Property<long>("EnterpriseId")

@@ -339,6 +339,76 @@ namespace Xinge.Server.Data.Sqlite.Migrations
                     b.ToTable("signatures", (string)null);
                 });
 
+            modelBuilder.Entity("Xinge.Server.Features.Connectors.ConnectorDefinition", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("id");
+
+                    b.Property<string>("BindMode")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("bind_mode");
+
+                    b.Property<int>("Binds")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("binds");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("Host")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("host");
+
+                    b.Property<int>("MaxTps")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("max_tps");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("name");
+
+                    b.Property<string>("Password")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("password");
+
+                    b.Property<int>("Port")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("port");
+
+                    b.Property<string>("Prefixes")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("prefixes");
+
+                    b.Property<string>("SystemId")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("system_id");
+
+                    b.Property<string>("SystemType")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("system_type");
+
+                    b.Property<int>("WindowSize")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("window_size");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("Name")
+                        .IsUnique();
+
+                    b.ToTable("connectors", (string)null);
+                });
+
             modelBuilder.Entity("Xinge.Server.Features.Messaging.IdempotentRequest", b =>
                 {
                     b.Property<long>("EnterpriseId")

@@ -29,6 +29,30 @@ namespace Xinge.Server.Data.Sqlite.Migrations
                 });
 
             migrationBuilder.CreateTable(
+                name: "connectors",
+                columns: table => new
+                {
+                    id = table.Column<long>(type: "INTEGER", nullable: false)
+                        .Annotation("Sqlite:Autoincrement", true),
+                    name = table.Column<string>(type: "TEXT", nullable: false),
+                    host = table.Column<string>(type: "TEXT", nullable: false),
+                    port = table.Column<int>(type: "INTEGER", nullable: false),
+                    system_id = table.Column<string>(type: "TEXT", nullable: false),
+                    password = table.Column<string>(type: "TEXT", nullable: false),
+                    system_type = table.Column<string>(type: "TEXT", nullable: false),
+                    bind_mode = table.Column<string>(type: "TEXT", nullable: false),
+                    window_size = table.Column<int>(type: "INTEGER", nullable: false),
+                    max_tps = table.Column<int>(type: "INTEGER", nullable: false),
+                    prefixes = table.Column<string>(type: "TEXT", nullable: false),
+                    binds = table.Column<int>(type: "INTEGER", nullable: false),
+                    created_at = table.Column<long>(type: "INTEGER", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_connectors", x => x.id);
+                });
+
+            migrationBuilder.CreateTable(
                 name: "enterprises",
                 columns: table => new
                 {
@@ -341,6 +365,12 @@ namespace Xinge.Server.Data.Sqlite.Migrations
                 unique: true);
 
             migrationBuilder.CreateIndex(
+                name: "IX_connectors_name",
+                table: "connectors",
+                column: "name",
+                unique: true);
+
+            migrationBuilder.CreateIndex(
                 name: "IX_enterprises_extension",
                 table: "enterprises",
                 column: "extension",
@@ -434,6 +464,9 @@ namespace Xinge.Server.Data.Sqlite.Migrations
         {
             migrationBuilder.DropTable(
                 name: "api_keys");
+
+            migrationBuilder.DropTable(
+                name: "connectors");
 
             migrationBuilder.DropTable(
                 name: "enterprises");

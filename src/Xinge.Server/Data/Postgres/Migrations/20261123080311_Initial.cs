@@ -30,6 +30,30 @@ namespace Xinge.Server.Data.Postgres.Migrations
                 });
 
             migrationBuilder.CreateTable(
+                name: "connectors",
+                columns: table => new
+                {
+                    id = table.Column<long>(type: "bigint", nullable: false)
+                        .Annotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.IdentityByDefaultColumn),
+                    name = table.Column<string>(type: "text", nullable: false),
+                    host = table.Column<string>(type: "text", nullable: false),
+                    port = table.Column<int>(type: "integer", nullable: false),
+                    system_id = table.Column<string>(type: "text", nullable: false),
+                    password = table.Column<string>(type: "text", nullable: false),
+                    system_type = table.Column<string>(type: "text", nullable: false),
+                    bind_mode = table.Column<string>(type: "text", nullable: false),
+                    window_size = table.Column<int>(type: "integer", nullable: false),
+                    max_tps = table.Column<int>(type: "integer", nullable: false),
+                    prefixes = table.Column<string>(type: "text", nullable: false),
+                    binds = table.Column<int>(type: "integer", nullable: false),
+                    created_at = table.Column<long>(type: "bigint", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_connectors", x => x.id);
+                });
+
+            migrationBuilder.CreateTable(
                 name: "enterprises",
                 columns: table => new
                 {
@@ -342,6 +366,12 @@ namespace Xinge.Server.Data.Postgres.Migrations
                 unique: true);
 
             migrationBuilder.CreateIndex(
+                name: "IX_connectors_name",
+                table: "connectors",
+                column: "name",
+                unique: true);
+
+            migrationBuilder.CreateIndex(
                 name: "IX_enterprises_extension",
                 table: "enterprises",
                 column: "extension",
@@ -435,6 +465,9 @@ namespace Xinge.Server.Data.Postgres.Migrations
         {
             migrationBuilder.DropTable(
                 name: "api_keys");
+
+            migrationBuilder.DropTable(
+                name: "connectors");
 
             migrationBuilder.DropTable(
                 name: "enterprises");

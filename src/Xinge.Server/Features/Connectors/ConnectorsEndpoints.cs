@@ -1,0 +1,83 @@
+using System.Text.RegularExpressions;
+using Dapper;
+using Xinge.Server.Data;
+
+namespace Xinge.Server.Features.Connectors;
+
+public sealed record CreateConnector(string? Name, string? Host, int? Port, string? SystemId, string? Password, string? SystemType,
+    string? BindMode, int? WindowSize, int? MaxTps, List<string>? Prefixes, int? Binds);
+
+/// <summary>The operator's SMSC connectors (CONTRACT.md §1 lists the same fields for configuration).</summary>
+public static partial class ConnectorsEndpoints
+{
+    [GeneratedRegex("^[a-z0-9][a-z0-9_-]{0,31}$")]
+    private static partial Regex NamePattern();
+
+    [GeneratedRegex(@"^\+?[1-9][0-9]{0,14}$")]
+    private static partial Regex PrefixPattern();
+
+    public static IEndpointRouteBuilder MapConnectors(this IEndpointRouteBuilder app)
+    {
+        var admin = app.MapGroup("/api/v1/admin/connectors").RequireAuthorization("operator").WithTags("Operator");
+        admin.MapGet("", (ConnectorRegistry registry) => Results.Ok(registry.Connectors.Select(c => new
+        {
+            name = c.Name, host = c.Options.Host, port = c.Options.Port, systemId = c.Options.SystemId, bindMode = c.Options.BindMode,
+            windowSize = c.Options.WindowSize, maxTps = c.Options.MaxTps, prefixes = c.Options.Prefixes.Select(p => "+" + p), binds = c.Options.Binds,
+            source = registry.SourceOf(c), bound = c.IsBound,
+        })));
+        admin.MapPost("", CreateAsync);
+        admin.MapDelete("/{name}", DeleteAsync);
+        return app;
+    }
+
+    private static string? Validate(CreateConnector b)
+    {
+        if (b.Name is null || !NamePattern().IsMatch(b.Name)) return "name is 1 to 32 lower-case letters, digits, '-' or '_'";
+        if (string.IsNullOrWhiteSpace(b.Host) || b.Host.Length > 253) return "host is required";
+        if (b.Port is not (>= 1 and <= 65535)) return "port is 1 to 65535";
+        if (string.IsNullOrEmpty(b.SystemId) || b.SystemId.Length > 15) return "systemId is 1 to 15 characters (SMPP 3.4)";
+        if (b.Password is null || b.Password.Length > 8) return "password is at most 8 characters (SMPP 3.4)";
+        if (b.SystemType is { Length: > 12 }) return "systemType is at most 12 characters";
+        if (b.BindMode is not (null or "transceiver" or "transmitter+receiver")) return "bindMode is transceiver or transmitter+receiver";
+        if (b.WindowSize is < 1 or > 10_000) return "windowSize is 1 to 10000";
+        if (b.MaxTps is < 0 or > 1_000_000) return "maxTps is 0 (unlimited) to 1000000";
+        if (b.Binds is < 1 or > 32) return "binds is 1 to 32";
+        if (b.Prefixes?.FirstOrDefault(p => p is null || !PrefixPattern().IsMatch(p)) is { } bad) return $"prefix '{bad}' is not the start of an E.164 number";
+        return null;
+    }
+
+    private static async Task<IResult> CreateAsync(CreateConnector body, ConnectorRegistry registry, Database database, TimeProvider time)
+    {
+        if (Validate(body) is { } error) return Problems.Validation(error);
+        if (registry.Connectors.Any(c => c.Name == body.Name)) return Problems.Conflict("connector-exists", $"a connector named {body.Name} exists");
+        await using (var c = await database.OpenAsync())
+        {
+            var inserted = await c.ExecuteAsync(
+                "INSERT INTO connectors (name, host, port, system_id, password, system_type, bind_mode, window_size, max_tps, prefixes, binds, created_at) " +
+                "VALUES (@Name, @Host, @Port, @SystemId, @Password, @SystemType, @BindMode, @WindowSize, @MaxTps, @Prefixes, @Binds, @now) ON CONFLICT DO NOTHING",
+                new
+                {
+                    body.Name, Host = body.Host!.Trim(), body.Port, body.SystemId, Password = body.Password ?? "", SystemType = body.SystemType ?? "",
+                    BindMode = body.BindMode ?? "transceiver", WindowSize = body.WindowSize ?? 100, MaxTps = body.MaxTps ?? 0,
+                    Prefixes = string.Join(",", (body.Prefixes ?? []).Select(p => p.TrimStart('+'))), Binds = body.Binds ?? 1,
+                    now = time.GetUtcNow().ToUnixTimeMilliseconds(),
+                });
+            if (inserted == 0) return Problems.Conflict("connector-exists", $"a connector named {body.Name} exists");
+        }
+        await registry.RefreshAsync(default);
+        return Results.Created($"/api/v1/admin/connectors/{body.Name}", new { name = body.Name });
+    }
+
+    private static async Task<IResult> DeleteAsync(string name, ConnectorRegistry registry, Database database)
+    {
+        var connector = registry.Connectors.FirstOrDefault(c => c.Name == name);
+        if (connector is not null && registry.SourceOf(connector) != "api")
+            return Problems.Conflict("connector-not-removable", $"{name} comes from {registry.SourceOf(connector)}; change the configuration to remove it");
+        await using (var c = await database.OpenAsync())
+        {
+            if (await c.ExecuteAsync("DELETE FROM connectors WHERE name = @name", new { name }) == 0) return Problems.NotFound("connector");
+        }
+        await registry.RefreshAsync(default);
+        return Results.NoContent();
+    }
+}
