@@ -57,6 +57,7 @@ public sealed class SmppListener : IAsyncDisposable
             var session = new SmppSession(client.GetStream(), _handlerFactory(), _options)
             {
                 RemoteEndPoint = client.Client.RemoteEndPoint?.ToString() ?? "",
+                RemoteAddress = (client.Client.RemoteEndPoint as IPEndPoint)?.Address,
             };
             lock (_sessions) _sessions.Add(session);
             _ = session.Closed.ContinueWith(_ =>

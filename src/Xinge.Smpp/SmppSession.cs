@@ -70,6 +70,8 @@ public sealed class SmppSession : IAsyncDisposable
     }
 
     public string RemoteEndPoint { get; init; } = "";
+    /// <summary>The peer's address, for allow-lists (set by the listener).</summary>
+    public System.Net.IPAddress? RemoteAddress { get; init; }
     /// <summary>Set by the application once a bind succeeded; null while open but unbound.</summary>
     public BindType? BoundAs { get; set; }
     public string SystemId { get; set; } = "";

@@ -258,6 +258,53 @@ public abstract class EngineTests(XingeServer server, string numberBase)
     }
 
     [Fact]
+    public async Task Smpp_accounts_enforce_their_address_list_bind_count_and_rate()
+    {
+        var tenant = await server.CreateTenantAsync();
+        async Task<string> Account(object extra)
+        {
+            var systemId = "lim" + Guid.NewGuid().ToString("N")[..8];
+            var body = System.Text.Json.JsonSerializer.SerializeToNode(extra)!.AsObject();
+            body["systemId"] = systemId;
+            body["password"] = "secret";
+            var r = await tenant.Admin.PostAsJsonAsync($"/api/v1/admin/enterprises/{tenant.Id}/smpp-accounts", body);
+            Assert.Equal(HttpStatusCode.Created, r.StatusCode);
+            return systemId;
+        }
+        Task<Xinge.Smpp.SmppSession> Bind(string systemId) =>
+            Xinge.Smpp.SmppClient.BindAsync("127.0.0.1", server.SmppPort, Xinge.Smpp.BindType.Transceiver, systemId, "secret", "", new Inbox(), null, default);
+
+        Assert.Equal(HttpStatusCode.BadRequest, (await tenant.Admin.PostAsJsonAsync($"/api/v1/admin/enterprises/{tenant.Id}/smpp-accounts",
+            new { systemId = "badip", password = "x", allowedIps = new[] { "not-an-ip" } })).StatusCode);
+        var elsewhere = await Account(new { allowedIps = new[] { "10.0.0.0/8" } });
+        Assert.Equal(Xinge.Smpp.CommandStatus.EsmeRbindfail, (await Assert.ThrowsAsync<Xinge.Smpp.SmppRequestFailedException>(() => Bind(elsewhere))).Status);
+        var local = await Account(new { allowedIps = new[] { "127.0.0.0/8", "::1" }, maxBinds = 1 });
+        var first = await Bind(local);
+        Assert.Equal(Xinge.Smpp.CommandStatus.EsmeRbindfail, (await Assert.ThrowsAsync<Xinge.Smpp.SmppRequestFailedException>(() => Bind(local))).Status);
+        await first.CloseAsync();
+        await Wait.Until(async () =>
+        {
+            try
+            {
+                await (await Bind(local)).CloseAsync();
+                return true;
+            }
+            catch (Xinge.Smpp.SmppRequestFailedException)
+            {
+                return false;
+            }
+        }, "the bind count frees up after an unbind");
+
+        var slow = await Account(new { maxTps = 3 });
+        var session = await Bind(slow);
+        var body = Xinge.Text.Ucs2.Encode($"【{tenant.Signature}】限速");
+        var answers = await Task.WhenAll(Enumerable.Range(0, 12).Select(_ => session.SendRequestAsync(Submit("86" + NewNumber(), body, registeredDelivery: 0))));
+        Assert.Contains(answers, a => a.Status == Xinge.Smpp.CommandStatus.EsmeRok);
+        Assert.True(answers.Count(a => a.Status == Xinge.Smpp.CommandStatus.EsmeRthrottled) >= 6, string.Join(",", answers.Select(a => a.Status)));
+        await session.CloseAsync();
+    }
+
+    [Fact]
     public async Task Smpp_requests_before_bind_are_refused_and_garbage_does_not_stop_the_server()
     {
         using var tcp = new System.Net.Sockets.TcpClient();

@@ -54,6 +54,12 @@ public sealed class SmppAccount
     public long EnterpriseId { get; set; }
     public string SystemId { get; set; } = "";
     public string PasswordHash { get; set; } = "";
+    /// <summary>Addresses or CIDR ranges binds may come from, comma-separated; empty allows any.</summary>
+    public string AllowedIps { get; set; } = "";
+    /// <summary>Sessions bound at once; 0 = no limit.</summary>
+    public int MaxBinds { get; set; }
+    /// <summary>submit_sm a second across its sessions; 0 = no limit. Beyond it: ESME_RTHROTTLED.</summary>
+    public int MaxTps { get; set; }
     public long CreatedAt { get; set; }
 }
 

@@ -9,7 +9,7 @@ public sealed record TokenRequest(string? Username, string? Password);
 public sealed record CreateEnterprise(string? Name, string? LicenceNumber, string[]? Hotlines, int? MaxHotlines, int? UnitPrice);
 public sealed record CreditRequest(long? Amount);
 public sealed record CreateUser(string? Username, string? Password, string? Role);
-public sealed record CreateSmppAccount(string? SystemId, string? Password);
+public sealed record CreateSmppAccount(string? SystemId, string? Password, List<string>? AllowedIps, int? MaxBinds, int? MaxTps);
 public sealed record CreateIntegrationKey(string? Name);
 
 public static class AccountsEndpoints
@@ -156,12 +156,22 @@ public static class AccountsEndpoints
             return Problems.Validation("systemId is 1 to 15 printable ASCII characters");
         if (string.IsNullOrEmpty(body.Password) || body.Password.Length > 8 || !body.Password.All(c => c is > ' ' and < '\x7f'))
             return Problems.Validation("password is 1 to 8 printable ASCII characters (SMPP 3.4 limit)");
+        if (body.AllowedIps?.FirstOrDefault(a => !System.Net.IPNetwork.TryParse(a.Contains('/') ? a : a + (a.Contains(':') ? "/128" : "/32"), out _)) is { } badIp)
+            return Problems.Validation($"allowedIps: '{badIp}' is not an IP address or CIDR range");
+        if (body.MaxBinds is < 0 or > 1000) return Problems.Validation("maxBinds is 0 (no limit) to 1000");
+        if (body.MaxTps is < 0 or > 1_000_000) return Problems.Validation("maxTps is 0 (no limit) to 1000000");
         if (!await db.Enterprises.AnyAsync(e => e.Id == id)) return Problems.NotFound("enterprise");
         if (await db.SmppAccounts.AnyAsync(a => a.SystemId == body.SystemId)) return Problems.Conflict("system-id-taken", "that systemId is taken");
-        var account = new SmppAccount { EnterpriseId = id, SystemId = body.SystemId, PasswordHash = Secrets.HashPassword(body.Password), CreatedAt = time.GetUtcNow().ToUnixTimeMilliseconds() };
+        var account = new SmppAccount
+        {
+            EnterpriseId = id, SystemId = body.SystemId, PasswordHash = Secrets.HashPassword(body.Password),
+            AllowedIps = string.Join(",", body.AllowedIps ?? []), MaxBinds = body.MaxBinds ?? 0, MaxTps = body.MaxTps ?? 0,
+            CreatedAt = time.GetUtcNow().ToUnixTimeMilliseconds(),
+        };
         db.SmppAccounts.Add(account);
         await db.SaveChangesAsync();
-        return Results.Created($"/api/v1/admin/enterprises/{id}/smpp-accounts/{account.Id}", new { id = account.Id, systemId = account.SystemId });
+        return Results.Created($"/api/v1/admin/enterprises/{id}/smpp-accounts/{account.Id}",
+            new { id = account.Id, systemId = account.SystemId, allowedIps = body.AllowedIps ?? [], maxBinds = account.MaxBinds, maxTps = account.MaxTps });
     }
 }
 

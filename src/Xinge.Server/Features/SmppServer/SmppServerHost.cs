@@ -71,16 +71,58 @@ public sealed class SmppServerHost(IConfiguration config, Database database, Mes
     {
         public long EnterpriseId { get; set; }
         public string PasswordHash { get; set; } = "";
+        public string AllowedIps { get; set; } = "";
+        public int MaxBinds { get; set; }
+        public int MaxTps { get; set; }
     }
 
-    private async Task<(CommandStatus Status, long EnterpriseId)> AuthenticateAsync(Bind bind)
+    private readonly ConcurrentDictionary<string, (int MaxTps, System.Threading.RateLimiting.RateLimiter Limiter)> _tps = new();
+
+    /// <summary>The account's submit rate across its sessions: false when this submit is over its MaxTps (answered ESME_RTHROTTLED).</summary>
+    private bool WithinTps(SmppSession session)
+    {
+        if (!_tps.TryGetValue(session.SystemId, out var tps)) return true;
+        using var lease = tps.Limiter.AttemptAcquire();
+        return lease.IsAcquired;
+    }
+
+    private void SetTps(string systemId, int maxTps)
+    {
+        if (maxTps <= 0)
+        {
+            _tps.TryRemove(systemId, out _);
+            return;
+        }
+        (int, System.Threading.RateLimiting.RateLimiter) Create() => (maxTps, new System.Threading.RateLimiting.TokenBucketRateLimiter(new()
+        {
+            TokenLimit = maxTps, TokensPerPeriod = maxTps, ReplenishmentPeriod = TimeSpan.FromSeconds(1), QueueLimit = 0, AutoReplenishment = true,
+        }));
+        // Another bind of the same account shares the bucket; a changed limit starts a new one.
+        _tps.AddOrUpdate(systemId, _ => Create(), (_, old) => old.MaxTps == maxTps ? old : Create());
+    }
+
+    private static bool Allowed(string allowedIps, System.Net.IPAddress? remote)
+    {
+        if (allowedIps.Length == 0) return true;
+        if (remote is null) return false;
+        var ip = remote.IsIPv4MappedToIPv6 ? remote.MapToIPv4() : remote;
+        foreach (var entry in allowedIps.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var cidr = entry.Contains('/') ? entry : entry + (entry.Contains(':') ? "/128" : "/32");
+            if (System.Net.IPNetwork.TryParse(cidr, out var network) && network.Contains(ip)) return true;
+        }
+        return false;
+    }
+
+    private async Task<(CommandStatus Status, long EnterpriseId)> AuthenticateAsync(SmppSession session, Bind bind)
     {
         var now = timeProvider.GetUtcNow();
         if (_failures.TryGetValue(bind.SystemId, out var f) && f.Failures >= MaxFailures && f.Until > now)
             return (CommandStatus.EsmeRbindfail, 0);
         await using var c = await database.OpenAsync();
         var account = await c.QuerySingleOrDefaultAsync<AccountRow>(
-            "SELECT enterprise_id AS EnterpriseId, password_hash AS PasswordHash FROM smpp_accounts WHERE system_id = @s", new { s = bind.SystemId });
+            "SELECT enterprise_id AS EnterpriseId, password_hash AS PasswordHash, allowed_ips AS AllowedIps, max_binds AS MaxBinds, max_tps AS MaxTps " +
+            "FROM smpp_accounts WHERE system_id = @s", new { s = bind.SystemId });
         if (account is null)
         {
             Fail(bind.SystemId, now);
@@ -92,6 +134,14 @@ public sealed class SmppServerHost(IConfiguration config, Database database, Mes
             return (CommandStatus.EsmeRinvpaswd, 0);
         }
         _failures.TryRemove(bind.SystemId, out _);
+        if (!Allowed(account.AllowedIps, session.RemoteAddress))
+        {
+            logger.LogWarning("SMPP bind for {SystemId} from {Remote} is outside its allowed addresses", bind.SystemId, session.RemoteEndPoint);
+            return (CommandStatus.EsmeRbindfail, 0);
+        }
+        if (account.MaxBinds > 0 && _listener!.Sessions.Count(s => s != session && s.IsOpen && s.BoundAs is not null && s.SystemId == bind.SystemId) >= account.MaxBinds)
+            return (CommandStatus.EsmeRbindfail, 0);
+        SetTps(bind.SystemId, account.MaxTps);
         return (CommandStatus.EsmeRok, account.EnterpriseId);
     }
 
@@ -254,7 +304,7 @@ public sealed class SmppServerHost(IConfiguration config, Database database, Mes
                     session.Send(bind.CreateResponse(CommandStatus.EsmeRalybnd));
                     return;
                 }
-                var (status, enterpriseId) = await host.AuthenticateAsync(bind);
+                var (status, enterpriseId) = await host.AuthenticateAsync(session, bind);
                 if (status == CommandStatus.EsmeRok)
                 {
                     _enterpriseId = enterpriseId;
@@ -284,6 +334,9 @@ public sealed class SmppServerHost(IConfiguration config, Database database, Mes
             {
                 case SubmitSm submit when !session.CanTransmit:
                     session.Send(submit.CreateResponse(CommandStatus.EsmeRinvbndsts));
+                    break;
+                case SubmitSm submit when !host.WithinTps(session):
+                    session.Send(submit.CreateResponse(CommandStatus.EsmeRthrottled));
                     break;
                 case SubmitSm submit:
                     await SubmitAsync(session, submit);

@@ -142,6 +142,11 @@ namespace Xinge.Server.Data.Postgres.Migrations
 
                     NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
 
+                    b.Property<string>("AllowedIps")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("allowed_ips");
+
                     b.Property<long>("CreatedAt")
                         .HasColumnType("bigint")
                         .HasColumnName("created_at");
@@ -149,6 +154,14 @@ namespace Xinge.Server.Data.Postgres.Migrations
                     b.Property<long>("EnterpriseId")
                         .HasColumnType("bigint")
                         .HasColumnName("enterprise_id");
+
+                    b.Property<int>("MaxBinds")
+                        .HasColumnType("integer")
+                        .HasColumnName("max_binds");
+
+                    b.Property<int>("MaxTps")
+                        .HasColumnType("integer")
+                        .HasColumnName("max_tps");
 
                     b.Property<string>("PasswordHash")
                         .IsRequired()

@@ -131,6 +131,11 @@ namespace Xinge.Server.Data.Sqlite.Migrations
                         .HasColumnType("INTEGER")
                         .HasColumnName("id");
 
+                    b.Property<string>("AllowedIps")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("allowed_ips");
+
                     b.Property<long>("CreatedAt")
                         .HasColumnType("INTEGER")
                         .HasColumnName("created_at");
@@ -138,6 +143,14 @@ namespace Xinge.Server.Data.Sqlite.Migrations
                     b.Property<long>("EnterpriseId")
                         .HasColumnType("INTEGER")
                         .HasColumnName("enterprise_id");
+
+                    b.Property<int>("MaxBinds")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("max_binds");
+
+                    b.Property<int>("MaxTps")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("max_tps");
 
                     b.Property<string>("PasswordHash")
                         .IsRequired()

@@ -282,6 +282,9 @@ namespace Xinge.Server.Data.Postgres.Migrations
                     enterprise_id = table.Column<long>(type: "bigint", nullable: false),
                     system_id = table.Column<string>(type: "text", nullable: false),
                     password_hash = table.Column<string>(type: "text", nullable: false),
+                    allowed_ips = table.Column<string>(type: "text", nullable: false),
+                    max_binds = table.Column<int>(type: "integer", nullable: false),
+                    max_tps = table.Column<int>(type: "integer", nullable: false),
                     created_at = table.Column<long>(type: "bigint", nullable: false)
                 },
                 constraints: table =>

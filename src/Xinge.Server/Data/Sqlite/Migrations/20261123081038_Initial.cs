@@ -281,6 +281,9 @@ namespace Xinge.Server.Data.Sqlite.Migrations
                     enterprise_id = table.Column<long>(type: "INTEGER", nullable: false),
                     system_id = table.Column<string>(type: "TEXT", nullable: false),
                     password_hash = table.Column<string>(type: "TEXT", nullable: false),
+                    allowed_ips = table.Column<string>(type: "TEXT", nullable: false),
+                    max_binds = table.Column<int>(type: "INTEGER", nullable: false),
+                    max_tps = table.Column<int>(type: "INTEGER", nullable: false),
                     created_at = table.Column<long>(type: "INTEGER", nullable: false)
                 },
                 constraints: table =>

@@ -11,7 +11,7 @@ using Xinge.Server.Data;
 namespace Xinge.Server.Data.Postgres.Migrations
 {
     [DbContext(typeof(PostgresXingeDb))]
-    [Migration("20261123080311_Initial")]
+    [Migration("20261123081053_Initial")]
     partial class Initial
     {
         /// <inheritdoc />
@@ -145,6 +145,11 @@ namespace Xinge.Server.Data.Postgres.Migrations
 
                     NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
 
+                    b.Property<string>("AllowedIps")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("allowed_ips");
+
                     b.Property<long>("CreatedAt")
                         .HasColumnType("bigint")
                         .HasColumnName("created_at");
@@ -152,6 +157,14 @@ namespace Xinge.Server.Data.Postgres.Migrations
                     b.Property<long>("EnterpriseId")
                         .HasColumnType("bigint")
                         .HasColumnName("enterprise_id");
+
+                    b.Property<int>("MaxBinds")
+                        .HasColumnType("integer")
+                        .HasColumnName("max_binds");
+
+                    b.Property<int>("MaxTps")
+                        .HasColumnType("integer")
+                        .HasColumnName("max_tps");
 
                     b.Property<string>("PasswordHash")
                         .IsRequired()

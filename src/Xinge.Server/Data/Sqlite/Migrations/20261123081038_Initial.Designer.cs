@@ -10,7 +10,7 @@ using Xinge.Server.Data;
 namespace Xinge.Server.Data.Sqlite.Migrations
 {
     [DbContext(typeof(SqliteXingeDb))]
-    [Migration("20261123080257_Initial")]
+    [Migration("20261123081038_Initial")]
     partial class Initial
     {
         /// <inheritdoc />
@@ -134,6 +134,11 @@ namespace Xinge.Server.Data.Sqlite.Migrations
                         .HasColumnType("INTEGER")
                         .HasColumnName("id");
 
+                    b.Property<string>("AllowedIps")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("allowed_ips");
+
                     b.Property<long>("CreatedAt")
                         .HasColumnType("INTEGER")
                         .HasColumnName("created_at");
@@ -141,6 +146,14 @@ namespace Xinge.Server.Data.Sqlite.Migrations
                     b.Property<long>("EnterpriseId")
                         .HasColumnType("INTEGER")
                         .HasColumnName("enterprise_id");
+
+                    b.Property<int>("MaxBinds")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("max_binds");
+
+                    b.Property<int>("MaxTps")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("max_tps");
 
                     b.Property<string>("PasswordHash")
                         .IsRequired()
