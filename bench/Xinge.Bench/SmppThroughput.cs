@@ -49,8 +49,11 @@ public static class SmppThroughput
                 {
                     var pdu = new SubmitSm
                     {
-                        DestAddrTon = 1, DestAddrNpi = 1, DestinationAddr = "86138" + (b * perBind + i).ToString("D8"),
-                        DataCoding = 8, ShortMessage = body,
+                        DestAddrTon = 1,
+                        DestAddrNpi = 1,
+                        DestinationAddr = "86138" + (b * perBind + i).ToString("D8"),
+                        DataCoding = 8,
+                        ShortMessage = body,
                     };
                     inFlight.Add(s.SendRequestAsync(pdu));
                     if (inFlight.Count == window)

@@ -153,8 +153,13 @@ public abstract class EngineTests(XingeServer server, string numberBase)
 
     private static Xinge.Smpp.SubmitSm Submit(string to, byte[] shortMessage, byte esmClass = 0, byte registeredDelivery = 1) => new()
     {
-        DestAddrTon = 1, DestAddrNpi = 1, DestinationAddr = to, DataCoding = 8, EsmClass = esmClass,
-        RegisteredDelivery = registeredDelivery, ShortMessage = shortMessage,
+        DestAddrTon = 1,
+        DestAddrNpi = 1,
+        DestinationAddr = to,
+        DataCoding = 8,
+        EsmClass = esmClass,
+        RegisteredDelivery = registeredDelivery,
+        ShortMessage = shortMessage,
     };
 
     [Fact]
@@ -222,7 +227,9 @@ public abstract class EngineTests(XingeServer server, string numberBase)
         var (a, b) = (NewNumber(), NewNumber());
         var multi = new Xinge.Smpp.SubmitMulti
         {
-            DataCoding = 8, RegisteredDelivery = 0, ShortMessage = body,
+            DataCoding = 8,
+            RegisteredDelivery = 0,
+            ShortMessage = body,
             Destinations = [new(1, 1, "86" + a), new(1, 1, "86" + b), new(1, 1, "86000"), new(0, 0, "", "vip-list")],
         };
         var multiResp = (Xinge.Smpp.SubmitMultiResp)await session.SendRequestAsync(multi);

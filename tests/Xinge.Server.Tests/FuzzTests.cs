@@ -97,7 +97,11 @@ public sealed class FuzzTests(SqliteFixture fixture) : IClassFixture<SqliteFixtu
         var session = await SmppClient.BindAsync("127.0.0.1", server.SmppPort, BindType.Transceiver, "fz" + tenant.Id, "pw", "", new Inbox(), null, default);
         var resp = (SubmitSmResp)await session.SendRequestAsync(new SubmitSm
         {
-            DestAddrTon = 1, DestAddrNpi = 1, DestinationAddr = "8613600990001", DataCoding = 8, ShortMessage = Xinge.Text.Ucs2.Encode($"【{tenant.Signature}】仍在服务"),
+            DestAddrTon = 1,
+            DestAddrNpi = 1,
+            DestinationAddr = "8613600990001",
+            DataCoding = 8,
+            ShortMessage = Xinge.Text.Ucs2.Encode($"【{tenant.Signature}】仍在服务"),
         });
         Assert.Equal(CommandStatus.EsmeRok, resp.Status);
         await tenant.WaitForStatusAsync(resp.MessageId, "delivered");

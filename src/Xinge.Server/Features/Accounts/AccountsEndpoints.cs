@@ -164,8 +164,12 @@ public static class AccountsEndpoints
         if (await db.SmppAccounts.AnyAsync(a => a.SystemId == body.SystemId)) return Problems.Conflict("system-id-taken", "that systemId is taken");
         var account = new SmppAccount
         {
-            EnterpriseId = id, SystemId = body.SystemId, PasswordHash = Secrets.HashPassword(body.Password),
-            AllowedIps = string.Join(",", body.AllowedIps ?? []), MaxBinds = body.MaxBinds ?? 0, MaxTps = body.MaxTps ?? 0,
+            EnterpriseId = id,
+            SystemId = body.SystemId,
+            PasswordHash = Secrets.HashPassword(body.Password),
+            AllowedIps = string.Join(",", body.AllowedIps ?? []),
+            MaxBinds = body.MaxBinds ?? 0,
+            MaxTps = body.MaxTps ?? 0,
             CreatedAt = time.GetUtcNow().ToUnixTimeMilliseconds(),
         };
         db.SmppAccounts.Add(account);

@@ -23,8 +23,16 @@ public sealed class ConnectorDefinition
 
     public ConnectorOptions ToOptions() => new()
     {
-        Name = Name, Host = Host, Port = Port, SystemId = SystemId, Password = Password, SystemType = SystemType, BindMode = BindMode,
-        WindowSize = WindowSize, MaxTps = MaxTps, Binds = Binds,
+        Name = Name,
+        Host = Host,
+        Port = Port,
+        SystemId = SystemId,
+        Password = Password,
+        SystemType = SystemType,
+        BindMode = BindMode,
+        WindowSize = WindowSize,
+        MaxTps = MaxTps,
+        Binds = Binds,
         Prefixes = Prefixes.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList(),
     };
 }

@@ -21,9 +21,17 @@ public static partial class ConnectorsEndpoints
         var admin = app.MapGroup("/api/v1/admin/connectors").RequireAuthorization("operator").WithTags("Operator");
         admin.MapGet("", (ConnectorRegistry registry) => Results.Ok(registry.Connectors.Select(c => new
         {
-            name = c.Name, host = c.Options.Host, port = c.Options.Port, systemId = c.Options.SystemId, bindMode = c.Options.BindMode,
-            windowSize = c.Options.WindowSize, maxTps = c.Options.MaxTps, prefixes = c.Options.Prefixes.Select(p => "+" + p), binds = c.Options.Binds,
-            source = registry.SourceOf(c), bound = c.IsBound,
+            name = c.Name,
+            host = c.Options.Host,
+            port = c.Options.Port,
+            systemId = c.Options.SystemId,
+            bindMode = c.Options.BindMode,
+            windowSize = c.Options.WindowSize,
+            maxTps = c.Options.MaxTps,
+            prefixes = c.Options.Prefixes.Select(p => "+" + p),
+            binds = c.Options.Binds,
+            source = registry.SourceOf(c),
+            bound = c.IsBound,
         })));
         admin.MapPost("", CreateAsync);
         admin.MapDelete("/{name}", DeleteAsync);
@@ -57,9 +65,17 @@ public static partial class ConnectorsEndpoints
                 "VALUES (@Name, @Host, @Port, @SystemId, @Password, @SystemType, @BindMode, @WindowSize, @MaxTps, @Prefixes, @Binds, @now) ON CONFLICT DO NOTHING",
                 new
                 {
-                    body.Name, Host = body.Host!.Trim(), body.Port, body.SystemId, Password = body.Password ?? "", SystemType = body.SystemType ?? "",
-                    BindMode = body.BindMode ?? "transceiver", WindowSize = body.WindowSize ?? 100, MaxTps = body.MaxTps ?? 0,
-                    Prefixes = string.Join(",", (body.Prefixes ?? []).Select(p => p.TrimStart('+'))), Binds = body.Binds ?? 1,
+                    body.Name,
+                    Host = body.Host!.Trim(),
+                    body.Port,
+                    body.SystemId,
+                    Password = body.Password ?? "",
+                    SystemType = body.SystemType ?? "",
+                    BindMode = body.BindMode ?? "transceiver",
+                    WindowSize = body.WindowSize ?? 100,
+                    MaxTps = body.MaxTps ?? 0,
+                    Prefixes = string.Join(",", (body.Prefixes ?? []).Select(p => p.TrimStart('+'))),
+                    Binds = body.Binds ?? 1,
                     now = time.GetUtcNow().ToUnixTimeMilliseconds(),
                 });
             if (inserted == 0) return Problems.Conflict("connector-exists", $"a connector named {body.Name} exists");

@@ -125,7 +125,9 @@ public sealed class SqliteStatusOps(DbConnection c, DbTransaction tx) : IStatusO
             using var r = finish.Reader(e.Status, e.Error, e.At, e.MessageId, e.From);
             if (r.Read()) ended.Add(new Ended(e.MessageId, r.GetInt64(0), r.GetInt64(1), r.GetString(2), r.GetInt64(3), r.IsDBNull(4) ? null : r.GetString(4), e.Status, e.Error, e.At, e.From)
             {
-                Origin = r.IsDBNull(5) ? null : r.GetString(5), Sender = r.GetString(6), CreatedAt = r.GetInt64(7),
+                Origin = r.IsDBNull(5) ? null : r.GetString(5),
+                Sender = r.GetString(6),
+                CreatedAt = r.GetInt64(7),
             });
         }
         return ended;
@@ -255,7 +257,9 @@ public sealed class PostgresStatusOps(NpgsqlConnection c, NpgsqlTransaction tx) 
             var e = requests[i];
             ended.Add(new Ended(e.MessageId, r.GetInt64(0), r.GetInt64(1), r.GetString(2), r.GetInt64(3), r.IsDBNull(4) ? null : r.GetString(4), e.Status, e.Error, e.At, e.From)
             {
-                Origin = r.IsDBNull(5) ? null : r.GetString(5), Sender = r.GetString(6), CreatedAt = r.GetInt64(7),
+                Origin = r.IsDBNull(5) ? null : r.GetString(5),
+                Sender = r.GetString(6),
+                CreatedAt = r.GetInt64(7),
             });
         });
         return ended;

@@ -96,9 +96,14 @@ public sealed class SmppOutboxWorker(SmppServerHost host, Database database, Wak
         {
             var receipt = new DeliverSm
             {
-                SourceAddrTon = 1, SourceAddrNpi = 1, SourceAddr = row.SourceAddr,
-                DestAddrTon = 0, DestAddrNpi = 1, DestinationAddr = row.DestAddr,
-                EsmClass = EsmClass.DeliveryReceipt, ShortMessage = Encoding.ASCII.GetBytes(row.Text),
+                SourceAddrTon = 1,
+                SourceAddrNpi = 1,
+                SourceAddr = row.SourceAddr,
+                DestAddrTon = 0,
+                DestAddrNpi = 1,
+                DestinationAddr = row.DestAddr,
+                EsmClass = EsmClass.DeliveryReceipt,
+                ShortMessage = Encoding.ASCII.GetBytes(row.Text),
             };
             receipt.SetTlv(TlvTag.ReceiptedMessageId, Encoding.ASCII.GetBytes(row.ReceiptedId + "\0"));
             receipt.SetTlv(TlvTag.MessageState, [(byte)row.MessageState]);
@@ -110,9 +115,15 @@ public sealed class SmppOutboxWorker(SmppServerHost host, Database database, Wak
         {
             yield return new DeliverSm
             {
-                SourceAddrTon = 1, SourceAddrNpi = 1, SourceAddr = row.SourceAddr,
-                DestAddrTon = 0, DestAddrNpi = 1, DestinationAddr = row.DestAddr,
-                EsmClass = part.HasUdh ? EsmClass.UdhIndicator : (byte)0, DataCoding = (byte)encoding, ShortMessage = part.ShortMessage,
+                SourceAddrTon = 1,
+                SourceAddrNpi = 1,
+                SourceAddr = row.SourceAddr,
+                DestAddrTon = 0,
+                DestAddrNpi = 1,
+                DestinationAddr = row.DestAddr,
+                EsmClass = part.HasUdh ? EsmClass.UdhIndicator : (byte)0,
+                DataCoding = (byte)encoding,
+                ShortMessage = part.ShortMessage,
             };
         }
     }

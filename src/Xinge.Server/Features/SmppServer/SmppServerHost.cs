@@ -95,7 +95,11 @@ public sealed class SmppServerHost(IConfiguration config, Database database, Mes
         }
         (int, System.Threading.RateLimiting.RateLimiter) Create() => (maxTps, new System.Threading.RateLimiting.TokenBucketRateLimiter(new()
         {
-            TokenLimit = maxTps, TokensPerPeriod = maxTps, ReplenishmentPeriod = TimeSpan.FromSeconds(1), QueueLimit = 0, AutoReplenishment = true,
+            TokenLimit = maxTps,
+            TokensPerPeriod = maxTps,
+            ReplenishmentPeriod = TimeSpan.FromSeconds(1),
+            QueueLimit = 0,
+            AutoReplenishment = true,
         }));
         // Another bind of the same account shares the bucket; a changed limit starts a new one.
         _tps.AddOrUpdate(systemId, _ => Create(), (_, old) => old.MaxTps == maxTps ? old : Create());
@@ -220,8 +224,13 @@ public sealed class SmppServerHost(IConfiguration config, Database database, Mes
         var payload = data.GetTlv(TlvTag.MessagePayload) ?? [];
         var submit = new SubmitSm
         {
-            ServiceType = data.ServiceType, DestAddrTon = data.DestAddrTon, DestAddrNpi = data.DestAddrNpi, DestinationAddr = data.DestinationAddr,
-            RegisteredDelivery = data.RegisteredDelivery, DataCoding = data.DataCoding, ShortMessage = payload,
+            ServiceType = data.ServiceType,
+            DestAddrTon = data.DestAddrTon,
+            DestAddrNpi = data.DestAddrNpi,
+            DestinationAddr = data.DestinationAddr,
+            RegisteredDelivery = data.RegisteredDelivery,
+            DataCoding = data.DataCoding,
+            ShortMessage = payload,
         };
         var (status, id) = await SendAsync(session, enterpriseId, submit, SmsText.Decode(payload, data.DataCoding));
         session.Send(new DataSmResp { Sequence = data.Sequence, Status = status, MessageId = id });
@@ -282,7 +291,9 @@ public sealed class SmppServerHost(IConfiguration config, Database database, Mes
         };
         session.Send(new QuerySmResp
         {
-            Sequence = query.Sequence, MessageId = query.MessageId, MessageState = state,
+            Sequence = query.Sequence,
+            MessageId = query.MessageId,
+            MessageState = state,
             // SMPP 3.4 §7.1.1 absolute time format: YYMMDDhhmmsstnnp.
             FinalDate = found.DoneAt is { } done ? DateTimeOffset.FromUnixTimeMilliseconds(done).UtcDateTime.ToString("yyMMddHHmmss") + "000+" : "",
         });
