@@ -97,6 +97,40 @@ public ref struct PduReader(ReadOnlySpan<byte> pdu)
         return value;
     }
 
+    /// <summary>Where a C-Octet String lies in the PDU (without its NUL), read without allocating.</summary>
+    public (int Offset, int Length) ReadCStringRange(int max)
+    {
+        var rest = _pdu[_position..];
+        var nul = rest.IndexOf((byte)0);
+        if (nul < 0) throw new SmppFormatException(CommandStatus.EsmeRinvcmdlen, "C-Octet String without its terminating NUL");
+        if (nul + 1 > max) throw new SmppFormatException(CommandStatus.EsmeRinvparlen, $"C-Octet String longer than {max - 1} octets");
+        var range = (_position, nul);
+        _position += nul + 1;
+        return range;
+    }
+
+    /// <summary>Where the next <paramref name="n"/> octets lie in the PDU.</summary>
+    public int ReadRange(int n)
+    {
+        Take(n);
+        return _position - n;
+    }
+
+    /// <summary>Checks the optional parameters' framing and returns where they lie, parsing nothing.</summary>
+    public (int Start, int End) SkipTlvs()
+    {
+        var start = _position;
+        while (Remaining > 0)
+        {
+            if (Remaining < 4) throw new SmppFormatException(CommandStatus.EsmeRinvoptparstream, "truncated optional parameter");
+            ReadUInt16();
+            var length = ReadUInt16();
+            if (length > Remaining) throw new SmppFormatException(CommandStatus.EsmeRinvoptparstream, "optional parameter longer than the PDU");
+            Take(length);
+        }
+        return (start, _position);
+    }
+
     public List<Tlv>? ReadTlvs()
     {
         List<Tlv>? tlvs = null;
@@ -127,10 +161,7 @@ public static class PduCodec
         writer.WriteUInt32((uint)pdu.Status);
         writer.WriteUInt32(pdu.Sequence);
         pdu.EncodeBody(ref writer);
-        if (pdu.Tlvs is { } tlvs)
-        {
-            foreach (var tlv in tlvs) writer.WriteTlv(tlv);
-        }
+        pdu.EncodeTlvs(ref writer);
         return writer.Finish();
     }
 
@@ -150,23 +181,33 @@ public static class PduCodec
          BinaryPrimitives.ReadUInt32BigEndian(header[12..]));
 
     /// <summary>Decodes one complete PDU. Unknown command ids and malformed bodies throw <see cref="SmppFormatException"/>.</summary>
-    public static Pdu Decode(ReadOnlySpan<byte> frame)
+    public static Pdu Decode(ReadOnlySpan<byte> frame) => Decode(frame, null);
+
+    /// <summary>
+    /// Decodes into <paramref name="reuse"/> when it is of the frame's type: with submit_sm and deliver_sm, whose fields
+    /// are read lazily from a buffer the PDU keeps, a steady stream decodes without allocating.
+    /// </summary>
+    public static Pdu Decode(ReadOnlySpan<byte> frame, Pdu? reuse)
     {
         if (frame.Length < HeaderLength) throw new SmppFormatException(CommandStatus.EsmeRinvcmdlen, "PDU shorter than its header");
         var (length, commandId, status, sequence) = ReadHeader(frame);
         if (length != frame.Length) throw new SmppFormatException(CommandStatus.EsmeRinvcmdlen, "command_length does not match the frame");
-        var pdu = Pdu.Create((CommandId)commandId)
+        var pdu = reuse is not null && reuse.CommandId == (CommandId)commandId ? reuse : Pdu.Create((CommandId)commandId)
             ?? throw new SmppFormatException(CommandStatus.EsmeRinvcmdid, $"unknown command_id 0x{commandId:X8}");
         pdu.Status = (CommandStatus)status;
         pdu.Sequence = sequence;
         var reader = new PduReader(frame);
         reader.Position = HeaderLength;
         // SMPP 3.4 §3.2: a response with an error status may carry no body at all.
+        var (start, end) = (0, 0);
         if (reader.Remaining > 0 || !pdu.IsResponse)
         {
             pdu.DecodeBody(ref reader);
-            pdu.Tlvs = reader.ReadTlvs();
+            (start, end) = reader.SkipTlvs();
         }
+        // Lazily read fields and optional parameters point into the frame: keep a copy of it (in a buffer a reused PDU keeps).
+        if (pdu.ReadsLazily || end > start) pdu.Capture(frame);
+        pdu.SetLazyTlvs(start, end);
         return pdu;
     }
 }

@@ -5,25 +5,104 @@ namespace Xinge.Smpp;
 /// <summary>An SMPP 3.4 PDU: the header fields, the body (in subclasses) and optional parameters.</summary>
 public abstract class Pdu
 {
+    private List<Tlv>? _tlvs;
+    private byte[] _raw = [];
+    private int _tlvStart;
+    private int _tlvEnd;
+
     public abstract CommandId CommandId { get; }
     public CommandStatus Status { get; set; }
     public uint Sequence { get; set; }
-    public List<Tlv>? Tlvs { get; set; }
+
+    /// <summary>The optional parameters; parsed from the decoded frame only when first asked for.</summary>
+    public List<Tlv>? Tlvs
+    {
+        get
+        {
+            if (_tlvs is null && _tlvEnd > _tlvStart)
+            {
+                var reader = new PduReader(_raw.AsSpan(0, _tlvEnd));
+                reader.Position = _tlvStart;
+                _tlvs = reader.ReadTlvs();
+                _tlvStart = _tlvEnd = 0;
+            }
+            return _tlvs;
+        }
+        set
+        {
+            _tlvs = value;
+            _tlvStart = _tlvEnd = 0;
+        }
+    }
+
+    /// <summary>The frame this PDU was decoded from, kept in a buffer the PDU reuses; lazily read fields point into it.</summary>
+    protected byte[] Raw => _raw;
 
     public bool IsResponse => ((uint)CommandId & 0x80000000) != 0;
 
     public virtual void EncodeBody(ref PduWriter writer) { }
     public virtual void DecodeBody(ref PduReader reader) { }
 
-    public byte[]? GetTlv(ushort tag)
+    /// <summary>Fields of this PDU point into the decoded frame instead of being copied out of it.</summary>
+    internal virtual bool ReadsLazily => false;
+
+    internal void Capture(ReadOnlySpan<byte> frame)
     {
-        if (Tlvs is null) return null;
-        foreach (var t in Tlvs)
-        {
-            if (t.Tag == tag) return t.Value;
-        }
-        return null;
+        if (_raw.Length < frame.Length) _raw = new byte[_raw.Length == 0 ? frame.Length : Math.Max(frame.Length, _raw.Length * 2)];
+        frame.CopyTo(_raw);
     }
+
+    internal void SetLazyTlvs(int start, int end)
+    {
+        _tlvs = null;
+        (_tlvStart, _tlvEnd) = (start, end);
+    }
+
+    internal void EncodeTlvs(ref PduWriter writer)
+    {
+        if (_tlvs is not null)
+        {
+            foreach (var tlv in _tlvs) writer.WriteTlv(tlv);
+        }
+        else if (_tlvEnd > _tlvStart)
+        {
+            writer.WriteBytes(_raw.AsSpan(_tlvStart, _tlvEnd - _tlvStart));
+        }
+    }
+
+    /// <summary>An optional parameter's value without copying it; false when the PDU has none with that tag.</summary>
+    public bool TryGetTlv(ushort tag, out ReadOnlySpan<byte> value)
+    {
+        if (_tlvs is null && _tlvEnd > _tlvStart)
+        {
+            var region = _raw.AsSpan(_tlvStart, _tlvEnd - _tlvStart);
+            while (region.Length >= 4)
+            {
+                var t = System.Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(region);
+                var length = System.Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(region[2..]);
+                if (t == tag)
+                {
+                    value = region.Slice(4, length);
+                    return true;
+                }
+                region = region[(4 + length)..];
+            }
+            value = default;
+            return false;
+        }
+        foreach (var t in _tlvs ?? [])
+        {
+            if (t.Tag == tag)
+            {
+                value = t.Value;
+                return true;
+            }
+        }
+        value = default;
+        return false;
+    }
+
+    public byte[]? GetTlv(ushort tag) => TryGetTlv(tag, out var value) ? value.ToArray() : null;
 
     public void SetTlv(ushort tag, byte[] value)
     {
@@ -134,73 +213,119 @@ public sealed class BindResp(BindType type) : Pdu
     public override void DecodeBody(ref PduReader r) => SystemId = r.ReadCString(16);
 }
 
-/// <summary>submit_sm and deliver_sm share their body (SMPP 3.4 §4.4.1 and §4.6.1).</summary>
+/// <summary>A C-Octet String field read from the frame only when asked for (the steady-state decode allocates nothing).</summary>
+internal struct LazyCString
+{
+    private string? _value;
+    private int _offset;
+    private int _length;
+
+    public string Get(byte[] raw) => _value ??= _length == 0 ? "" : Encoding.Latin1.GetString(raw, _offset, _length);
+
+    public void Set(string? value) => (_value, _offset, _length) = (value ?? "", 0, 0);
+
+    public void SetRaw((int Offset, int Length) range) => (_value, _offset, _length) = (null, range.Offset, range.Length);
+
+    public readonly void Write(ref PduWriter w, byte[] raw)
+    {
+        if (_value is not null)
+        {
+            w.WriteCString(_value);
+            return;
+        }
+        w.WriteBytes(raw.AsSpan(_offset, _length));
+        w.WriteByte(0);
+    }
+}
+
+/// <summary>submit_sm and deliver_sm share their body (SMPP 3.4 §4.4.1 and §4.6.1). Text fields are read lazily.</summary>
 public abstract class ShortMessagePdu : Pdu
 {
-    public string ServiceType { get; set; } = "";
+    private LazyCString _serviceType;
+    private LazyCString _sourceAddr;
+    private LazyCString _destinationAddr;
+    private LazyCString _scheduleDeliveryTime;
+    private LazyCString _validityPeriod;
+    private byte[]? _shortMessage = [];
+    private int _shortMessageOffset;
+    private int _shortMessageLength;
+
+    internal override bool ReadsLazily => true;
+
+    public string ServiceType { get => _serviceType.Get(Raw); set => _serviceType.Set(value); }
     public byte SourceAddrTon { get; set; }
     public byte SourceAddrNpi { get; set; }
-    public string SourceAddr { get; set; } = "";
+    public string SourceAddr { get => _sourceAddr.Get(Raw); set => _sourceAddr.Set(value); }
     public byte DestAddrTon { get; set; }
     public byte DestAddrNpi { get; set; }
-    public string DestinationAddr { get; set; } = "";
+    public string DestinationAddr { get => _destinationAddr.Get(Raw); set => _destinationAddr.Set(value); }
     public byte EsmClass { get; set; }
     public byte ProtocolId { get; set; }
     public byte PriorityFlag { get; set; }
-    public string ScheduleDeliveryTime { get; set; } = "";
-    public string ValidityPeriod { get; set; } = "";
+    public string ScheduleDeliveryTime { get => _scheduleDeliveryTime.Get(Raw); set => _scheduleDeliveryTime.Set(value); }
+    public string ValidityPeriod { get => _validityPeriod.Get(Raw); set => _validityPeriod.Set(value); }
     public byte RegisteredDelivery { get; set; }
     public byte ReplaceIfPresentFlag { get; set; }
     public byte DataCoding { get; set; }
     public byte SmDefaultMsgId { get; set; }
-    public byte[] ShortMessage { get; set; } = [];
+
+    public byte[] ShortMessage
+    {
+        get => _shortMessage ??= Raw.AsSpan(_shortMessageOffset, _shortMessageLength).ToArray();
+        set => _shortMessage = value ?? [];
+    }
+
+    /// <summary>The short_message without copying it.</summary>
+    public ReadOnlySpan<byte> ShortMessageSpan => _shortMessage ?? Raw.AsSpan(_shortMessageOffset, _shortMessageLength);
 
     public override void EncodeBody(ref PduWriter w)
     {
-        w.WriteCString(ServiceType);
+        _serviceType.Write(ref w, Raw);
         w.WriteByte(SourceAddrTon);
         w.WriteByte(SourceAddrNpi);
-        w.WriteCString(SourceAddr);
+        _sourceAddr.Write(ref w, Raw);
         w.WriteByte(DestAddrTon);
         w.WriteByte(DestAddrNpi);
-        w.WriteCString(DestinationAddr);
+        _destinationAddr.Write(ref w, Raw);
         w.WriteByte(EsmClass);
         w.WriteByte(ProtocolId);
         w.WriteByte(PriorityFlag);
-        w.WriteCString(ScheduleDeliveryTime);
-        w.WriteCString(ValidityPeriod);
+        _scheduleDeliveryTime.Write(ref w, Raw);
+        _validityPeriod.Write(ref w, Raw);
         w.WriteByte(RegisteredDelivery);
         w.WriteByte(ReplaceIfPresentFlag);
         w.WriteByte(DataCoding);
         w.WriteByte(SmDefaultMsgId);
-        w.WriteByte((byte)ShortMessage.Length);
-        w.WriteBytes(ShortMessage);
+        var sm = ShortMessageSpan;
+        w.WriteByte((byte)sm.Length);
+        w.WriteBytes(sm);
     }
 
     public override void DecodeBody(ref PduReader r)
     {
-        ServiceType = r.ReadCString(6);
+        _serviceType.SetRaw(r.ReadCStringRange(6));
         SourceAddrTon = r.ReadByte();
         SourceAddrNpi = r.ReadByte();
-        SourceAddr = r.ReadCString(21);
+        _sourceAddr.SetRaw(r.ReadCStringRange(21));
         DestAddrTon = r.ReadByte();
         DestAddrNpi = r.ReadByte();
-        DestinationAddr = r.ReadCString(21);
+        _destinationAddr.SetRaw(r.ReadCStringRange(21));
         EsmClass = r.ReadByte();
         ProtocolId = r.ReadByte();
         PriorityFlag = r.ReadByte();
-        ScheduleDeliveryTime = r.ReadCString(17);
-        ValidityPeriod = r.ReadCString(17);
+        _scheduleDeliveryTime.SetRaw(r.ReadCStringRange(17));
+        _validityPeriod.SetRaw(r.ReadCStringRange(17));
         RegisteredDelivery = r.ReadByte();
         ReplaceIfPresentFlag = r.ReadByte();
         DataCoding = r.ReadByte();
         SmDefaultMsgId = r.ReadByte();
-        var length = r.ReadByte();
-        ShortMessage = r.ReadBytes(length).ToArray();
+        _shortMessageLength = r.ReadByte();
+        _shortMessageOffset = r.ReadRange(_shortMessageLength);
+        _shortMessage = null;
     }
 
     /// <summary>The user data: short_message, or message_payload when short_message is empty (SMPP 3.4 §5.3.2.32).</summary>
-    public byte[] UserData => ShortMessage.Length == 0 && GetTlv(TlvTag.MessagePayload) is { } payload ? payload : ShortMessage;
+    public byte[] UserData => ShortMessageSpan.Length == 0 && GetTlv(TlvTag.MessagePayload) is { } payload ? payload : ShortMessage;
 }
 
 public sealed class SubmitSm : ShortMessagePdu

@@ -22,6 +22,7 @@ public class PropertyTests
     public void Round_trips_byte_for_byte(CommandId command)
     {
         var random = new Random((int)command);
+        Pdu? reused = null;
         for (var i = 0; i < 500; i++)
         {
             var pdu = Pdu.Create(command)!;
@@ -30,7 +31,19 @@ public class PropertyTests
             var decoded = PduCodec.Decode(bytes);
             Assert.Equal(pdu.GetType(), decoded.GetType());
             Assert.Equal(bytes, PduCodec.EncodeToArray(decoded));
+            // Decoding into a reused PDU of the same type gives the same bytes, and so do its fields once read.
+            reused = PduCodec.Decode(bytes, reused);
+            Assert.Equal(bytes, PduCodec.EncodeToArray(reused));
+            Touch(reused);
+            Assert.Equal(bytes, PduCodec.EncodeToArray(reused));
         }
+    }
+
+    /// <summary>Reads every property, so lazily decoded fields are materialized.</summary>
+    private static void Touch(Pdu pdu)
+    {
+        foreach (var p in pdu.GetType().GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.GetIndexParameters().Length == 0 && p.PropertyType != typeof(ReadOnlySpan<byte>)))
+            _ = p.GetValue(pdu);
     }
 
     private static string RandomString(Random r, int max) =>
