@@ -260,6 +260,25 @@ public abstract class EngineTests(XingeServer server, string numberBase)
         var cancelled = await tenant.GetAsync($"/api/v1/messages/{laterId}");
         Assert.Equal(("failed", "cancelled"), (cancelled.Str("status"), cancelled.Str("error")));
         Assert.Equal(before, await tenant.BalanceAsync());
+
+        // Scheduled over SMPP (relative time, one day), then replaced by a longer text: the reservation follows the price.
+        var scheduled = Submit("86" + NewNumber(), body, registeredDelivery: 0);
+        scheduled.ScheduleDeliveryTime = "000001000000000R";
+        var scheduledResp = (Xinge.Smpp.SubmitSmResp)await session.SendRequestAsync(scheduled);
+        Assert.Equal(Xinge.Smpp.CommandStatus.EsmeRok, scheduledResp.Status);
+        Assert.Equal(("scheduled", 5L), ((await tenant.GetAsync($"/api/v1/messages/{scheduledResp.MessageId}")).Str("status"), (await tenant.GetAsync($"/api/v1/messages/{scheduledResp.MessageId}")).Long("price")));
+        var longer = Xinge.Text.Ucs2.Encode($"【{tenant.Signature}】" + string.Concat(Enumerable.Repeat("改期通知", 20)));
+        var replace = new Xinge.Smpp.ReplaceSm { MessageId = scheduledResp.MessageId, ShortMessage = longer };
+        Assert.Equal(Xinge.Smpp.CommandStatus.EsmeRok, (await session.SendRequestAsync(replace)).Status);
+        var replacedMessage = await tenant.GetAsync($"/api/v1/messages/{scheduledResp.MessageId}");
+        Assert.Equal((2L, 10L), (replacedMessage.Long("segments"), replacedMessage.Long("price")));
+        Assert.Equal((before.Balance - 10, before.Reserved + 10), await tenant.BalanceAsync());
+        var wrongSignature = new Xinge.Smpp.ReplaceSm { MessageId = scheduledResp.MessageId, ShortMessage = Xinge.Text.Ucs2.Encode("【别人】冒充") };
+        Assert.Equal(Xinge.Smpp.CommandStatus.EsmeRreplacefail, (await session.SendRequestAsync(wrongSignature)).Status);
+        Assert.Equal(Xinge.Smpp.CommandStatus.EsmeRreplacefail, (await session.SendRequestAsync(new Xinge.Smpp.ReplaceSm { MessageId = dataResp.MessageId, ShortMessage = longer })).Status);
+        var badTime = Submit("86" + NewNumber(), body);
+        badTime.ScheduleDeliveryTime = "yesterday";
+        Assert.Equal(Xinge.Smpp.CommandStatus.EsmeRinvsched, (await session.SendRequestAsync(badTime)).Status);
         await tenant.AssertLedgerReconcilesAsync();
         await session.CloseAsync();
     }

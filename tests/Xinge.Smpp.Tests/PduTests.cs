@@ -231,3 +231,36 @@ public class SmscMessageIdTests
         Assert.Empty(SmscMessageId.OtherBases("123456789012345678901234567890"));
     }
 }
+
+public class SmppTimeTests
+{
+    private static readonly DateTimeOffset Now = new(2026, 11, 23, 8, 0, 0, TimeSpan.Zero);
+
+    [Fact]
+    public void Absolute_times_carry_their_offset_in_quarter_hours()
+    {
+        Assert.True(SmppTime.TryParse("261124093000032+", Now, out var t));
+        Assert.Equal(new DateTimeOffset(2026, 11, 24, 9, 30, 0, TimeSpan.FromHours(8)), t);
+        Assert.True(SmppTime.TryParse("261124093000000-", Now, out var utc));
+        Assert.Equal(new DateTimeOffset(2026, 11, 24, 9, 30, 0, TimeSpan.Zero), utc);
+    }
+
+    [Fact]
+    public void Relative_times_add_to_now_and_empty_means_unset()
+    {
+        Assert.True(SmppTime.TryParse("000001020000000R", Now, out var t));
+        Assert.Equal(Now.AddDays(1).AddHours(2), t);
+        Assert.True(SmppTime.TryParse("", Now, out var none));
+        Assert.Null(none);
+    }
+
+    [Theory]
+    [InlineData("2611240930")]
+    [InlineData("261324093000032+")]
+    [InlineData("261124093000032X")]
+    [InlineData("26112409300003a+")]
+    public void Malformed_times_are_refused(string value) => Assert.False(SmppTime.TryParse(value, Now, out _));
+
+    [Fact]
+    public void Formatting_writes_utc() => Assert.Equal("261123080000000+", SmppTime.Format(Now));
+}

@@ -185,19 +185,52 @@ public sealed class MessagingService(Database database, MessageStore store, Stat
         return request.Result.Task;
     }
 
+    private sealed class Stored
+    {
+        public string Status { get; set; } = "";
+        public string Text { get; set; } = "";
+        public string Category { get; set; } = "";
+        public int Segments { get; set; }
+        public long Price { get; set; }
+    }
+
+    /// <summary>
+    /// Replaces the text of a message not yet sent (SMPP replace_sm): the same 【signature】 must start the new text; it is
+    /// composed, measured and priced afresh. False when the message has gone, or the text or balance does not allow it.
+    /// </summary>
+    public async Task<(bool Replaced, string? Error)> ReplaceAsync(long enterpriseId, long messageId, string signature, string body, DateTimeOffset? sendAt)
+    {
+        Stored? stored;
+        await using (var c = await database.OpenAsync())
+        {
+            stored = await c.QuerySingleOrDefaultAsync<Stored>(
+                "SELECT status AS Status, text AS Text, category AS Category, segments AS Segments, price AS Price FROM messages WHERE id = @messageId AND enterprise_id = @enterpriseId",
+                new { enterpriseId, messageId });
+        }
+        if (stored is null) return (false, "unknown message");
+        if (!stored.Text.StartsWith($"【{signature}】", StringComparison.Ordinal)) return (false, "the signature differs from the message's");
+        var (measured, error) = composer.Measure(Composer.Compose(signature, body, stored.Category), stored.Category);
+        if (measured is not { } m) return (false, error);
+        var unitPrice = stored.Segments == 0 ? 0 : stored.Price / stored.Segments;
+        var request = new ReplaceRequested(enterpriseId, messageId, m.Text, (int)m.Encoding, m.Segments, m.Segments * unitPrice, sendAt?.ToUnixTimeMilliseconds());
+        writer.Post(request);
+        return (await request.Result.Task, null);
+    }
+
     public sealed class MessageState
     {
         public long Id { get; set; }
         public string Status { get; set; } = "";
         public string? Error { get; set; }
         public long? DoneAt { get; set; }
+        public int Encoding { get; set; }
     }
 
     public async Task<MessageState?> FindAsync(long enterpriseId, long messageId)
     {
         await using var c = await database.OpenAsync();
         return await c.QuerySingleOrDefaultAsync<MessageState>(
-            "SELECT id AS Id, status AS Status, error AS Error, done_at AS DoneAt FROM messages WHERE id = @messageId AND enterprise_id = @enterpriseId",
+            "SELECT id AS Id, status AS Status, error AS Error, done_at AS DoneAt, encoding AS Encoding FROM messages WHERE id = @messageId AND enterprise_id = @enterpriseId",
             new { enterpriseId, messageId });
     }
 

@@ -28,6 +28,12 @@ public sealed record CancelRequested(long EnterpriseId, long MessageId) : Engine
     public TaskCompletionSource<bool> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 }
 
+/// <summary>An enterprise replaces the text (and maybe the time) of a message not yet sent; the reservation follows the new price.</summary>
+public sealed record ReplaceRequested(long EnterpriseId, long MessageId, string Text, int Encoding, int Segments, long Price, long? SendAt) : EngineEvent
+{
+    public TaskCompletionSource<bool> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+}
+
 public sealed record MoReceived(string Connector, string Sender, string Recipient, string Text, long At) : EngineEvent;
 
 /// <summary>
@@ -110,6 +116,8 @@ public sealed class StatusWriter(Database database, TimeProvider time, Messaging
         var sent = ops.MarkSubmitted(batch.OfType<PartsSubmitted>().ToList());
         ops.Defer(batch.OfType<SubmitDeferred>().ToList());
         foreach (var f in batch.OfType<SubmitRefused>()) ends.Add(new EndRequest(f.MessageId, MessageStatus.Queued, MessageStatus.Failed, f.Reason, now));
+        var replaced = new List<(ReplaceRequested Request, bool Done)>();
+        foreach (var r in batch.OfType<ReplaceRequested>()) replaced.Add((r, await ReplaceAsync(c, tx, r, now)));
         var cancels = batch.OfType<CancelRequested>().ToList();
         foreach (var cancel in cancels)
         {
@@ -230,8 +238,36 @@ public sealed class StatusWriter(Database database, TimeProvider time, Messaging
         if (sweep) _nextSweep = now + 30_000;
         foreach (var e in batch) e.Committed?.Invoke();
         foreach (var cancel in cancels) cancel.Result.TrySetResult(ended.Any(e => e.MessageId == cancel.MessageId));
+        foreach (var (request, done) in replaced) request.Result.TrySetResult(done);
         foreach (var o in observers) o.AfterCommit();
         if (queued > 0) webhooks.Set();
+    }
+
+    private sealed class Replaceable
+    {
+        public string Status { get; set; } = "";
+        public long Price { get; set; }
+    }
+
+    /// <summary>Replaces a queued or scheduled message no dispatcher holds, moving the reservation by the price difference.</summary>
+    private static async Task<bool> ReplaceAsync(DbConnection c, DbTransaction tx, ReplaceRequested r, long now)
+    {
+        var current = await c.QuerySingleOrDefaultAsync<Replaceable>(
+            "SELECT status AS Status, price AS Price FROM messages WHERE id = @MessageId AND enterprise_id = @EnterpriseId AND (lease_until IS NULL OR lease_until < @now)",
+            new { r.MessageId, r.EnterpriseId, now }, tx);
+        if (current is null || current.Status is not (MessageStatus.Queued or MessageStatus.Scheduled)) return false;
+        var delta = r.Price - current.Price;
+        if (await c.ExecuteAsync("UPDATE enterprises SET balance = balance - @delta, reserved = reserved + @delta WHERE id = @e AND balance >= @delta",
+                new { delta, e = r.EnterpriseId }, tx) == 0)
+            return false;
+        var status = r.SendAt is { } at ? (at > now ? MessageStatus.Scheduled : MessageStatus.Queued) : current.Status;
+        await c.ExecuteAsync(
+            "UPDATE messages SET text = @Text, encoding = @Encoding, segments = @Segments, price = @Price, status = @status, send_at = COALESCE(@SendAt, send_at) WHERE id = @MessageId",
+            new { r.Text, r.Encoding, r.Segments, r.Price, status, r.SendAt, r.MessageId }, tx);
+        if (delta != 0)
+            await c.ExecuteAsync("INSERT INTO ledger (enterprise_id, kind, amount, messages, reference, at) VALUES (@e, @kind, @amount, 0, @reference, @now)",
+                new { e = r.EnterpriseId, kind = delta > 0 ? LedgerKind.Reserve : LedgerKind.Refund, amount = Math.Abs(delta), reference = "replace:" + r.MessageId, now }, tx);
+        return true;
     }
 
     /// <summary>Keeps each job's counters in step with its messages, in the same transaction.</summary>

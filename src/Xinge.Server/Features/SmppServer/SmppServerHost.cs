@@ -203,10 +203,11 @@ public sealed class SmppServerHost(IConfiguration config, Database database, Mes
         var (signature, message) = SplitSignature(text);
         // The 【signature】 starts the text an ESME submits, as the operators' gateways require.
         if (signature is null) return (CommandStatus.EsmeRsubmitfail, "");
+        if (!SmppTime.TryParse(submit.ScheduleDeliveryTime, Time.GetUtcNow(), out var sendAt)) return (CommandStatus.EsmeRinvsched, "");
         var to = submit.DestAddrTon == 1 && !submit.DestinationAddr.StartsWith('+') ? "+" + submit.DestinationAddr : submit.DestinationAddr;
         var origin = (submit.RegisteredDelivery & 0x03) != 0 ? "smpp:" + session.SystemId : null;
         var (result, refusal) = await messaging.SendAsync(new SendCommand(enterpriseId, [new Recipient(to, null)], signature,
-            CategoryOf(submit.ServiceType), message, null, null, null, origin));
+            CategoryOf(submit.ServiceType), message, sendAt, null, null, origin));
         if (refusal is null && result is { Messages.Count: > 0 }) return (CommandStatus.EsmeRok, result.Messages[0].Id.ToString());
         return (refusal?.Type switch
         {
@@ -270,6 +271,20 @@ public sealed class SmppServerHost(IConfiguration config, Database database, Mes
         session.Send(resp);
     }
 
+    /// <summary>replace_sm: a new text (and time) for a message still waiting to go, such as a scheduled one.</summary>
+    private async Task<CommandStatus> ReplaceAsync(long enterpriseId, ReplaceSm replace)
+    {
+        if (!long.TryParse(replace.MessageId, out var id)) return CommandStatus.EsmeRinvmsgid;
+        if (!SmppTime.TryParse(replace.ScheduleDeliveryTime, Time.GetUtcNow(), out var sendAt)) return CommandStatus.EsmeRinvsched;
+        // replace_sm carries no data_coding: the new text is read in the original's.
+        if (await messaging.FindAsync(enterpriseId, id) is not { } original) return CommandStatus.EsmeRinvmsgid;
+        var text = SmsText.Decode(replace.ShortMessage, (byte)original.Encoding);
+        var (signature, body) = SplitSignature(text);
+        if (signature is null) return CommandStatus.EsmeRreplacefail;
+        var (replaced, _) = await messaging.ReplaceAsync(enterpriseId, id, signature, body, sendAt);
+        return replaced ? CommandStatus.EsmeRok : CommandStatus.EsmeRreplacefail;
+    }
+
     /// <summary>query_sm: the state of one of this enterprise's messages.</summary>
     private async Task QueryAsync(SmppSession session, long enterpriseId, QuerySm query)
     {
@@ -295,7 +310,7 @@ public sealed class SmppServerHost(IConfiguration config, Database database, Mes
             MessageId = query.MessageId,
             MessageState = state,
             // SMPP 3.4 §7.1.1 absolute time format: YYMMDDhhmmsstnnp.
-            FinalDate = found.DoneAt is { } done ? DateTimeOffset.FromUnixTimeMilliseconds(done).UtcDateTime.ToString("yyMMddHHmmss") + "000+" : "",
+            FinalDate = found.DoneAt is { } done ? SmppTime.Format(DateTimeOffset.FromUnixTimeMilliseconds(done)) : "",
         });
     }
 
@@ -372,8 +387,7 @@ public sealed class SmppServerHost(IConfiguration config, Database database, Mes
                     session.Send(cancel.CreateResponse(cancelled ? CommandStatus.EsmeRok : CommandStatus.EsmeRcancelfail));
                     break;
                 case ReplaceSm replace:
-                    // Messages go to the SMSC within moments of their submit; there is nothing left to replace.
-                    session.Send(replace.CreateResponse(CommandStatus.EsmeRreplacefail));
+                    session.Send(replace.CreateResponse(await host.ReplaceAsync(_enterpriseId, replace)));
                     break;
                 default:
                     Refuse(session, request, CommandStatus.EsmeRinvcmdid);
