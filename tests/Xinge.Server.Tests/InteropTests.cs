@@ -211,6 +211,41 @@ public sealed class InteropTests(SqliteFixture fixture) : IClassFixture<SqliteFi
     }
 
     [Fact]
+    public async Task An_smsc_that_outbinds_gets_a_bind_receiver_and_its_replies_reach_the_enterprise()
+    {
+        var server = fixture.Server;
+        var tenant = await server.CreateTenantAsync();
+        var created = await tenant.Admin.PostAsJsonAsync("/api/v1/admin/connectors",
+            new { name = "outbinder", host = "127.0.0.1", port = Ports.Free(), systemId = "xinge", password = "secret", prefixes = new[] { "+999" }, outbindPort = Ports.Free() });
+        Assert.Equal(System.Net.HttpStatusCode.Created, created.StatusCode);
+        var connector = (await tenant.Admin.GetFromJsonAsync<JsonArray>("/api/v1/admin/connectors"))!.Single(c => c.Str("name") == "outbinder")!;
+        var outbindPort = connector["outbindPort"]!.GetValue<int>();
+        Assert.True(outbindPort > 0);
+        var extension = (await tenant.Admin.GetFromJsonAsync<JsonObject>($"/api/v1/admin/enterprises/{tenant.Id}")).Str("extension");
+        try
+        {
+            using var wrong = await NodeSmpp.StartAsync("outbind.js", outbindPort.ToString(), "xinge", "wrong", "8613700990055", "10690" + extension, "x");
+            var wrongOutput = new PeerOutput(wrong);
+            await wrong.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(40));
+            Assert.Empty(wrongOutput.Events("bind_receiver"));
+
+            using var smsc = await NodeSmpp.StartAsync("outbind.js", outbindPort.ToString(), "xinge", "secret", "8613700990055", "10690" + extension, "经由outbind的回复");
+            var output = new PeerOutput(smsc);
+            await smsc.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(40));
+            Assert.True(smsc.ExitCode == 0, output.ToString());
+            Assert.Equal("xinge", Assert.Single(output.Events("bind_receiver")).Str("system_id"));
+            Assert.Equal(0, Assert.Single(output.Events("deliver_sm_resp"))["status"]!.GetValue<int>());
+            await Wait.Until(async () => (await tenant.Client.GetFromJsonAsync<JsonArray>("/api/v1/inbound"))!.Count == 1, "the reply reaches the enterprise");
+            var reply = (await tenant.Client.GetFromJsonAsync<JsonArray>("/api/v1/inbound"))![0]!;
+            Assert.Equal(("+8613700990055", "经由outbind的回复"), (reply.Str("from"), reply.Str("text")));
+        }
+        finally
+        {
+            await tenant.Admin.DeleteAsync("/api/v1/admin/connectors/outbinder");
+        }
+    }
+
+    [Fact]
     public async Task A_node_smpp_esme_binds_to_xinge_submits_and_gets_its_receipt()
     {
         var server = fixture.Server;

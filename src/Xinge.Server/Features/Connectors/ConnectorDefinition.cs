@@ -19,6 +19,8 @@ public sealed class ConnectorDefinition
     /// <summary>E.164 prefixes without '+', comma-separated; empty serves every number.</summary>
     public string Prefixes { get; set; } = "";
     public int Binds { get; set; }
+    public int OutbindPort { get; set; }
+    public string OutbindAddress { get; set; } = "127.0.0.1";
     public long CreatedAt { get; set; }
 
     public ConnectorOptions ToOptions() => new()
@@ -33,6 +35,8 @@ public sealed class ConnectorDefinition
         WindowSize = WindowSize,
         MaxTps = MaxTps,
         Binds = Binds,
+        OutbindPort = OutbindPort,
+        OutbindAddress = OutbindAddress,
         Prefixes = Prefixes.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList(),
     };
 }

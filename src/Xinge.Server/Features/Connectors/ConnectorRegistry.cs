@@ -99,7 +99,7 @@ public sealed class ConnectorRegistry(IConfiguration config, Database database, 
             {
                 stored = (await c.QueryAsync<ConnectorDefinition>(
                     "SELECT name AS Name, host AS Host, port AS Port, system_id AS SystemId, password AS Password, system_type AS SystemType, " +
-                    "bind_mode AS BindMode, window_size AS WindowSize, max_tps AS MaxTps, prefixes AS Prefixes, binds AS Binds FROM connectors")).ToList();
+                    "bind_mode AS BindMode, window_size AS WindowSize, max_tps AS MaxTps, prefixes AS Prefixes, binds AS Binds, outbind_port AS OutbindPort, outbind_address AS OutbindAddress FROM connectors")).ToList();
             }
             var current = _connectors;
             var wanted = stored.ToDictionary(d => d.Name);

@@ -5,7 +5,7 @@ using Xinge.Server.Data;
 namespace Xinge.Server.Features.Connectors;
 
 public sealed record CreateConnector(string? Name, string? Host, int? Port, string? SystemId, string? Password, string? SystemType,
-    string? BindMode, int? WindowSize, int? MaxTps, List<string>? Prefixes, int? Binds);
+    string? BindMode, int? WindowSize, int? MaxTps, List<string>? Prefixes, int? Binds, int? OutbindPort, string? OutbindAddress);
 
 /// <summary>The operator's SMSC connectors (CONTRACT.md §1 lists the same fields for configuration).</summary>
 public static partial class ConnectorsEndpoints
@@ -32,6 +32,7 @@ public static partial class ConnectorsEndpoints
             binds = c.Options.Binds,
             source = registry.SourceOf(c),
             bound = c.IsBound,
+            outbindPort = c.OutbindPort,
         })));
         admin.MapPost("", CreateAsync);
         admin.MapDelete("/{name}", DeleteAsync);
@@ -50,6 +51,8 @@ public static partial class ConnectorsEndpoints
         if (b.WindowSize is < 1 or > 10_000) return "windowSize is 1 to 10000";
         if (b.MaxTps is < 0 or > 1_000_000) return "maxTps is 0 (unlimited) to 1000000";
         if (b.Binds is < 1 or > 32) return "binds is 1 to 32";
+        if (b.OutbindPort is < 0 or > 65535) return "outbindPort is 0 (no outbind) to 65535";
+        if (b.OutbindAddress is not null && !System.Net.IPAddress.TryParse(b.OutbindAddress, out _)) return "outbindAddress is an IP address";
         if (b.Prefixes?.FirstOrDefault(p => p is null || !PrefixPattern().IsMatch(p)) is { } bad) return $"prefix '{bad}' is not the start of an E.164 number";
         return null;
     }
@@ -61,8 +64,8 @@ public static partial class ConnectorsEndpoints
         await using (var c = await database.OpenAsync())
         {
             var inserted = await c.ExecuteAsync(
-                "INSERT INTO connectors (name, host, port, system_id, password, system_type, bind_mode, window_size, max_tps, prefixes, binds, created_at) " +
-                "VALUES (@Name, @Host, @Port, @SystemId, @Password, @SystemType, @BindMode, @WindowSize, @MaxTps, @Prefixes, @Binds, @now) ON CONFLICT DO NOTHING",
+                "INSERT INTO connectors (name, host, port, system_id, password, system_type, bind_mode, window_size, max_tps, prefixes, binds, outbind_port, outbind_address, created_at) " +
+                "VALUES (@Name, @Host, @Port, @SystemId, @Password, @SystemType, @BindMode, @WindowSize, @MaxTps, @Prefixes, @Binds, @OutbindPort, @OutbindAddress, @now) ON CONFLICT DO NOTHING",
                 new
                 {
                     body.Name,
@@ -75,7 +78,7 @@ public static partial class ConnectorsEndpoints
                     WindowSize = body.WindowSize ?? 100,
                     MaxTps = body.MaxTps ?? 0,
                     Prefixes = string.Join(",", (body.Prefixes ?? []).Select(p => p.TrimStart('+'))),
-                    Binds = body.Binds ?? 1,
+                    Binds = body.Binds ?? 1, OutbindPort = body.OutbindPort ?? 0, OutbindAddress = body.OutbindAddress ?? "127.0.0.1",
                     now = time.GetUtcNow().ToUnixTimeMilliseconds(),
                 });
             if (inserted == 0) return Problems.Conflict("connector-exists", $"a connector named {body.Name} exists");

@@ -23,6 +23,9 @@ public sealed class ConnectorOptions
     /// <summary>E.164 prefixes this SMSC serves; empty serves every number.</summary>
     public List<string> Prefixes { get; set; } = [];
     public int Binds { get; set; } = 1;
+    /// <summary>Port on which the SMSC may connect and outbind (SMPP 3.4 §2.2.1); 0 = no outbind.</summary>
+    public int OutbindPort { get; set; }
+    public string OutbindAddress { get; set; } = "127.0.0.1";
 }
 
 public sealed class SubmitFailedException(string reason, bool temporary, TimeSpan? retryAfter = null) : Exception(reason)
@@ -48,6 +51,7 @@ public sealed class SmppConnector : ISmppRequestHandler, IAsyncDisposable
     private readonly ConcurrentDictionary<(string From, string To, int Ref), (string?[] Parts, long FirstSeen)> _moParts = new();
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _loops = [];
+    private SmppListener? _outbind;
     private int _next;
     private long _throttledUntil;
     private long _throttleDelayMs;
@@ -87,8 +91,17 @@ public sealed class SmppConnector : ISmppRequestHandler, IAsyncDisposable
 
     public int Window => _options.WindowSize * Math.Max(1, _options.Binds);
 
+    public int OutbindPort => _outbind?.Port ?? 0;
+
     public void Start()
     {
+        if (_options.OutbindPort > 0)
+        {
+            _outbind = new SmppListener(System.Net.IPAddress.Parse(_options.OutbindAddress), _options.OutbindPort, () => new OutbindHandler(this),
+                new SmppSessionOptions { WindowSize = _options.WindowSize, EnquireLinkInterval = TimeSpan.FromSeconds(30) });
+            _outbind.Start();
+            _logger.LogInformation("Connector {Connector} accepts outbind on {Address}:{Port}", Name, _options.OutbindAddress, _outbind.Port);
+        }
         var mode = _options.BindMode.Replace(" ", "").ToLowerInvariant();
         for (var i = 0; i < Math.Max(1, _options.Binds); i++)
         {
@@ -263,8 +276,58 @@ public sealed class SmppConnector : ISmppRequestHandler, IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// A connection the SMSC opened to us: it must identify itself with outbind (system_id and password as our bind
+    /// uses them); we answer with bind_receiver on the same connection, and receipts and replies then flow on it.
+    /// </summary>
+    private sealed class OutbindHandler(SmppConnector connector) : ISmppRequestHandler
+    {
+        public ValueTask HandleAsync(SmppSession session, Pdu request)
+        {
+            if (request is Outbind outbind)
+            {
+                if (outbind.SystemId != connector._options.SystemId || outbind.Password != connector._options.Password)
+                {
+                    connector._logger.LogWarning("Connector {Connector} refused an outbind from {Remote} with wrong credentials", connector.Name, session.RemoteEndPoint);
+                    _ = session.CloseAsync(graceful: false);
+                    return ValueTask.CompletedTask;
+                }
+                _ = BindBackAsync(session);
+                return ValueTask.CompletedTask;
+            }
+            if (session.BoundAs is null)
+            {
+                session.Send(new GenericNack { Sequence = request.Sequence, Status = CommandStatus.EsmeRinvbndsts });
+                return ValueTask.CompletedTask;
+            }
+            return connector.HandleAsync(session, request);
+        }
+
+        private async Task BindBackAsync(SmppSession session)
+        {
+            try
+            {
+                var bind = new Bind(BindType.Receiver) { SystemId = connector._options.SystemId, Password = connector._options.Password, SystemType = connector._options.SystemType };
+                var response = await session.SendRequestAsync(bind);
+                if (response.Status != CommandStatus.EsmeRok)
+                {
+                    await session.CloseAsync(graceful: false);
+                    return;
+                }
+                session.BoundAs = BindType.Receiver;
+                session.SystemId = connector._options.SystemId;
+                connector._logger.LogInformation("Connector {Connector} bound as receiver after an outbind from {Remote}", connector.Name, session.RemoteEndPoint);
+            }
+            catch (Exception e) when (e is IOException or TimeoutException or SmppFormatException)
+            {
+                await session.CloseAsync(graceful: false);
+            }
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
+        if (_outbind is not null) await _outbind.DisposeAsync();
         _stop.Cancel();
         try
         {

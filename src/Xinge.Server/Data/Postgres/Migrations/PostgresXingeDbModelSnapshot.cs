@@ -407,6 +407,15 @@ namespace Xinge.Server.Data.Postgres.Migrations
                         .HasColumnType("text")
                         .HasColumnName("name");
 
+                    b.Property<string>("OutbindAddress")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("outbind_address");
+
+                    b.Property<int>("OutbindPort")
+                        .HasColumnType("integer")
+                        .HasColumnName("outbind_port");
+
                     b.Property<string>("Password")
                         .IsRequired()
                         .HasColumnType("text")

@@ -386,6 +386,15 @@ namespace Xinge.Server.Data.Sqlite.Migrations
                         .HasColumnType("TEXT")
                         .HasColumnName("name");
 
+                    b.Property<string>("OutbindAddress")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("outbind_address");
+
+                    b.Property<int>("OutbindPort")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("outbind_port");
+
                     b.Property<string>("Password")
                         .IsRequired()
                         .HasColumnType("TEXT")

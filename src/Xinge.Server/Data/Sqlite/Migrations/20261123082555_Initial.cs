@@ -45,6 +45,8 @@ namespace Xinge.Server.Data.Sqlite.Migrations
                     max_tps = table.Column<int>(type: "INTEGER", nullable: false),
                     prefixes = table.Column<string>(type: "TEXT", nullable: false),
                     binds = table.Column<int>(type: "INTEGER", nullable: false),
+                    outbind_port = table.Column<int>(type: "INTEGER", nullable: false),
+                    outbind_address = table.Column<string>(type: "TEXT", nullable: false),
                     created_at = table.Column<long>(type: "INTEGER", nullable: false)
                 },
                 constraints: table =>

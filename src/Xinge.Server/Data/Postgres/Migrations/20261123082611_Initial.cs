@@ -46,6 +46,8 @@ namespace Xinge.Server.Data.Postgres.Migrations
                     max_tps = table.Column<int>(type: "integer", nullable: false),
                     prefixes = table.Column<string>(type: "text", nullable: false),
                     binds = table.Column<int>(type: "integer", nullable: false),
+                    outbind_port = table.Column<int>(type: "integer", nullable: false),
+                    outbind_address = table.Column<string>(type: "text", nullable: false),
                     created_at = table.Column<long>(type: "bigint", nullable: false)
                 },
                 constraints: table =>
