@@ -504,9 +504,9 @@ public abstract class EngineTests(XingeServer server, string numberBase)
     public async Task Replies_reach_the_inbox_and_a_signed_webhook_and_unsubscribe_stops_marketing()
     {
         var tenant = await server.CreateTenantAsync();
-        await using var hook = await WebhookSink.StartAsync();
+        await using var hook = await HttpSink.StartAsync(failFirst: true);
         const string secret = "webhook-secret-0123456789";
-        (await tenant.Client.PutAsJsonAsync("/api/v1/webhook", new { url = hook.Url, secret })).EnsureSuccessStatusCode();
+        (await tenant.Client.PutAsJsonAsync("/api/v1/webhook", new { url = hook.Url + "/hook", secret })).EnsureSuccessStatusCode();
         var n = NewNumber();
         var sent = await tenant.SendAsync(new { to = n, signature = tenant.Signature, category = "marketing", text = "双十一大促" });
         var id = sent["messages"]![0].Str("id");
@@ -518,13 +518,13 @@ public abstract class EngineTests(XingeServer server, string numberBase)
         Assert.Equal((E164(n), "退订"), (reply.Str("from"), reply.Str("text")));
         Assert.Empty((await tenant.Client.GetFromJsonAsync<JsonArray>($"/api/v1/inbound?after={reply.Str("id")}"))!);
 
-        await Wait.Until(() => Task.FromResult(hook.Received.Count >= 2), "both events reach the webhook", () => string.Join("\n", hook.Received.Select(x => x.Body)));
-        foreach (var (body, signature) in hook.Received)
+        await Wait.Until(() => Task.FromResult(hook.On("/hook").Count >= 2), "both events reach the webhook", () => string.Join("\n", hook.On("/hook").Select(x => x.Body)));
+        foreach (var (_, _, body, signature) in hook.On("/hook"))
         {
             var expected = "sha256=" + Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), Encoding.UTF8.GetBytes(body)));
             Assert.Equal(expected, signature);
         }
-        var events = hook.Received.Select(x => JsonNode.Parse(x.Body)!).ToList();
+        var events = hook.On("/hook").Select(x => JsonNode.Parse(x.Body)!).ToList();
         Assert.Contains(events, e => e.Str("type") == "message.status" && e.Str("messageId") == id && e.Str("status") == "delivered");
         Assert.Contains(events, e => e.Str("type") == "inbound" && e.Str("text") == "退订");
 
@@ -570,37 +570,4 @@ public sealed class Inbox : Xinge.Smpp.ISmppRequestHandler
         if (request is Xinge.Smpp.DeliverSm d) session.Send(d.CreateResponse());
         return ValueTask.CompletedTask;
     }
-}
-
-/// <summary>An enterprise's webhook endpoint: records each POST with its signature header. Fails the first call to prove retries.</summary>
-public sealed class WebhookSink : IAsyncDisposable
-{
-    private readonly WebApplication _app;
-    private int _calls;
-    public List<(string Body, string Signature)> Received { get; } = [];
-    public string Url { get; private set; } = "";
-
-    private WebhookSink(WebApplication app) => _app = app;
-
-    public static async Task<WebhookSink> StartAsync()
-    {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Logging.ClearProviders();
-        var app = builder.Build();
-        var sink = new WebhookSink(app);
-        app.MapPost("/hook", async (HttpRequest request) =>
-        {
-            if (Interlocked.Increment(ref sink._calls) == 1) return Results.StatusCode(503);
-            using var reader = new StreamReader(request.Body);
-            var body = await reader.ReadToEndAsync();
-            lock (sink.Received) sink.Received.Add((body, request.Headers["X-Xinge-Signature"].ToString()));
-            return Results.Ok();
-        });
-        await app.StartAsync();
-        sink.Url = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First() + "/hook";
-        return sink;
-    }
-
-    public async ValueTask DisposeAsync() => await _app.DisposeAsync();
 }

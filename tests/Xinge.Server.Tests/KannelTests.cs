@@ -11,35 +11,48 @@ using Microsoft.Extensions.Logging;
 
 namespace Xinge.Server.Tests;
 
-/// <summary>An HTTP endpoint that records every request (Kannel's dlr-url and get-url calls).</summary>
+public sealed record SinkRequest(string Path, IQueryCollection Query, string Body, string Signature);
+
+/// <summary>
+/// An HTTP endpoint that records every request: an enterprise's webhook, Kannel's dlr-url and get-url. With
+/// <c>failFirst</c> it answers the first request 503, to prove the caller retries.
+/// </summary>
 public sealed class HttpSink : IAsyncDisposable
 {
     private readonly WebApplication _app;
-    public List<(string Path, IQueryCollection Query)> Requests { get; } = [];
+    private int _calls;
+    public List<SinkRequest> Requests { get; } = [];
     public string Url { get; private set; } = "";
 
     private HttpSink(WebApplication app) => _app = app;
 
-    public static async Task<HttpSink> StartAsync()
+    public static async Task<HttpSink> StartAsync(bool failFirst = false)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.Logging.ClearProviders();
         var app = builder.Build();
         var sink = new HttpSink(app);
-        app.Run(context =>
+        app.Run(async context =>
         {
-            lock (sink.Requests) sink.Requests.Add((context.Request.Path.Value ?? "", context.Request.Query));
-            return context.Response.WriteAsync("");
+            if (failFirst && Interlocked.Increment(ref sink._calls) == 1)
+            {
+                context.Response.StatusCode = 503;
+                return;
+            }
+            using var reader = new StreamReader(context.Request.Body);
+            var body = await reader.ReadToEndAsync();
+            lock (sink.Requests)
+                sink.Requests.Add(new SinkRequest(context.Request.Path.Value ?? "", context.Request.Query, body, context.Request.Headers["X-Xinge-Signature"].ToString()));
         });
         await app.StartAsync();
         sink.Url = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         return sink;
     }
 
-    public List<IQueryCollection> On(string path)
+    public List<SinkRequest> On(string path)
     {
-        lock (Requests) return Requests.Where(r => r.Path == path).Select(r => r.Query).ToList();
+        lock (Requests) return Requests.Where(r => r.Path == path).ToList();
     }
 
     public async ValueTask DisposeAsync() => await _app.DisposeAsync();
@@ -162,14 +175,14 @@ public sealed class KannelTests(SqliteFixture fixture) : IClassFixture<SqliteFix
             Assert.Equal(text, received.Str("text"));
 
             await Wait.Until(() => Task.FromResult(sink.On("/dlr").Count > 0), "Kannel calls its dlr-url", () => Tail(dir));
-            var dlr = Assert.Single(sink.On("/dlr"));
+            var dlr = Assert.Single(sink.On("/dlr")).Query;
             Assert.Equal("1", dlr["type"].ToString());
             Assert.Contains("stat:DELIVRD", dlr["text"].ToString());
 
             // A reply reaches Kannel over the same bind, and its sms-service.
             (await server.Http.PostAsJsonAsync("/api/v1/simulator/handsets/+8613700990088/messages", new { to = received.Str("from"), text = "回复Kannel" })).EnsureSuccessStatusCode();
             await Wait.Until(() => Task.FromResult(sink.On("/mo").Count > 0), "the reply reaches Kannel's sms-service", () => Tail(dir));
-            var mo = Assert.Single(sink.On("/mo"));
+            var mo = Assert.Single(sink.On("/mo")).Query;
             Assert.Equal("回复Kannel", mo["text"].ToString());
             Assert.EndsWith("8613700990088", mo["from"].ToString());
         }

@@ -78,7 +78,9 @@ public static partial class ConnectorsEndpoints
                     WindowSize = body.WindowSize ?? 100,
                     MaxTps = body.MaxTps ?? 0,
                     Prefixes = string.Join(",", (body.Prefixes ?? []).Select(p => p.TrimStart('+'))),
-                    Binds = body.Binds ?? 1, OutbindPort = body.OutbindPort ?? 0, OutbindAddress = body.OutbindAddress ?? "127.0.0.1",
+                    Binds = body.Binds ?? 1,
+                    OutbindPort = body.OutbindPort ?? 0,
+                    OutbindAddress = body.OutbindAddress ?? "127.0.0.1",
                     now = time.GetUtcNow().ToUnixTimeMilliseconds(),
                 });
             if (inserted == 0) return Problems.Conflict("connector-exists", $"a connector named {body.Name} exists");

@@ -1,3 +1,4 @@
+using Dapper;
 using System.Collections.Concurrent;
 using Xinge.Server.Data;
 using Xinge.Server.Features.Connectors;
@@ -72,13 +73,7 @@ public sealed class Dispatcher(Database database, ConnectorRegistry connectors, 
     private async Task ReleaseOwnClaimsAsync(CancellationToken ct)
     {
         await using var c = await database.OpenAsync(ct);
-        await using var cmd = c.CreateCommand();
-        cmd.CommandText = "UPDATE messages SET lease_until = NULL, lease_owner = NULL WHERE status = 'queued' AND lease_owner = @node";
-        var p = cmd.CreateParameter();
-        p.ParameterName = "node";
-        p.Value = ids.Node;
-        cmd.Parameters.Add(p);
-        var released = await cmd.ExecuteNonQueryAsync(ct);
+        var released = await c.ExecuteAsync("UPDATE messages SET lease_until = NULL, lease_owner = NULL WHERE status = 'queued' AND lease_owner = @node", new { node = ids.Node });
         if (released > 0) logger.LogInformation("Took back {Count} messages this node had claimed before it restarted", released);
     }
 
@@ -88,13 +83,7 @@ public sealed class Dispatcher(Database database, ConnectorRegistry connectors, 
         if (now < _nextPromotion) return;
         _nextPromotion = now + 1000;
         await using var c = await database.OpenAsync(ct);
-        await using var cmd = c.CreateCommand();
-        cmd.CommandText = "UPDATE messages SET status = 'queued' WHERE status = 'scheduled' AND send_at <= @now";
-        var p = cmd.CreateParameter();
-        p.ParameterName = "now";
-        p.Value = now;
-        cmd.Parameters.Add(p);
-        await cmd.ExecuteNonQueryAsync(ct);
+        await c.ExecuteAsync("UPDATE messages SET status = 'queued' WHERE status = 'scheduled' AND send_at <= @now", new { now });
     }
 
     private async Task<List<Claimed>> ClaimAsync(int n, CancellationToken ct)
@@ -206,20 +195,9 @@ public sealed class Dispatcher(Database database, ConnectorRegistry connectors, 
     private async Task<Dictionary<int, string>> AcceptedPartsAsync(long messageId, string connector, CancellationToken ct)
     {
         await using var c = await database.OpenAsync(ct);
-        await using var cmd = c.CreateCommand();
-        cmd.CommandText = "SELECT part, smsc_id FROM message_parts WHERE message_id = @id AND connector = @c";
-        var id = cmd.CreateParameter();
-        id.ParameterName = "id";
-        id.Value = messageId;
-        var conn = cmd.CreateParameter();
-        conn.ParameterName = "c";
-        conn.Value = connector;
-        cmd.Parameters.Add(id);
-        cmd.Parameters.Add(conn);
-        var parts = new Dictionary<int, string>();
-        await using var r = await cmd.ExecuteReaderAsync(ct);
-        while (await r.ReadAsync(ct)) parts[r.GetInt32(0)] = r.GetString(1);
-        return parts;
+        var parts = await c.QueryAsync<(long Part, string SmscId)>(
+            "SELECT CAST(part AS BIGINT), smsc_id FROM message_parts WHERE message_id = @messageId AND connector = @connector", new { messageId, connector });
+        return parts.ToDictionary(p => (int)p.Part, p => p.SmscId);
     }
 
     private void Defer(Claimed m, string reason, Action committed)
