@@ -284,6 +284,23 @@ public abstract class EngineTests(XingeServer server, string numberBase)
     }
 
     [Fact]
+    public async Task Repeated_wrong_passwords_lock_the_smpp_account_out()
+    {
+        var tenant = await server.CreateTenantAsync();
+        var (systemId, password) = await SmppAccountAsync(tenant);
+        for (var i = 0; i < 5; i++)
+        {
+            var wrong = await Assert.ThrowsAsync<Xinge.Smpp.SmppRequestFailedException>(() => Xinge.Smpp.SmppClient.BindAsync("127.0.0.1", server.SmppPort,
+                Xinge.Smpp.BindType.Transceiver, systemId, "nope" + i, "", new Inbox(), null, default));
+            Assert.Equal(Xinge.Smpp.CommandStatus.EsmeRinvpaswd, wrong.Status);
+        }
+        // Locked out for a while: even the right password is refused now.
+        var locked = await Assert.ThrowsAsync<Xinge.Smpp.SmppRequestFailedException>(() => Xinge.Smpp.SmppClient.BindAsync("127.0.0.1", server.SmppPort,
+            Xinge.Smpp.BindType.Transceiver, systemId, password, "", new Inbox(), null, default));
+        Assert.Equal(Xinge.Smpp.CommandStatus.EsmeRbindfail, locked.Status);
+    }
+
+    [Fact]
     public async Task Smpp_accounts_enforce_their_address_list_bind_count_and_rate()
     {
         var tenant = await server.CreateTenantAsync();

@@ -140,6 +140,34 @@ public sealed class InteropTests(SqliteFixture fixture) : IClassFixture<SqliteFi
     }
 
     [Fact]
+    public async Task A_connector_never_submits_faster_than_its_max_tps()
+    {
+        var port = Ports.Free();
+        using var smsc = await NodeSmpp.StartAsync("smsc.js", port.ToString());
+        var output = new PeerOutput(smsc);
+        try
+        {
+            await Wait.Until(() => Task.FromResult(output.Events("listening").Count == 1), "node-smpp listens", output.ToString);
+            await using var server = await XingeServer.StartAsync(Store.Sqlite,
+                "--Xinge:Simulator:Enabled=false", "--Xinge:Connectors:0:Name=slow", "--Xinge:Connectors:0:Host=127.0.0.1",
+                $"--Xinge:Connectors:0:Port={port}", "--Xinge:Connectors:0:SystemId=xinge", "--Xinge:Connectors:0:Password=secret",
+                "--Xinge:Connectors:0:MaxTps=20");
+            var tenant = await server.CreateTenantAsync();
+            var numbers = Enumerable.Range(0, 40).Select(i => "1390000" + i.ToString("D4")).ToArray();
+            var sent = await tenant.SendAsync(new { to = numbers, signature = tenant.Signature, category = "notification", text = "限速发送" });
+            foreach (var m in sent["messages"]!.AsArray()) await tenant.WaitForStatusAsync(m.Str("id"), "delivered");
+            var times = output.Events("submit_sm").Select(e => e["at"]!.GetValue<long>()).Order().ToList();
+            Assert.Equal(40, times.Count);
+            // 40 submits at 20 a second cannot take less than about two seconds (the bucket may start full: 1.5 s at least).
+            Assert.True(times[^1] - times[0] >= 1500, $"40 submits went out in {times[^1] - times[0]} ms");
+        }
+        finally
+        {
+            smsc.Kill(true);
+        }
+    }
+
+    [Fact]
     public async Task After_the_smsc_drops_the_connector_binds_again_and_sending_goes_on()
     {
         var port = Ports.Free();

@@ -30,7 +30,7 @@ const server = smpp.createServer({}, (session) => {
     const receiptId = tricky ? String(n) : id;
     const sm = pdu.short_message;
     console.log(JSON.stringify({
-      event: 'submit_sm', id, dest: pdu.destination_addr, source: pdu.source_addr, data_coding: pdu.data_coding,
+      event: 'submit_sm', at: Date.now(), id, dest: pdu.destination_addr, source: pdu.source_addr, data_coding: pdu.data_coding,
       esm_class: pdu.esm_class, udh: sm.udh ? sm.udh.map((b) => b.toString('hex')) : null, message: sm.message,
     }));
     const d = stamp();
