@@ -66,7 +66,7 @@ public sealed class CrashTests(Xunit.Abstractions.ITestOutputHelper output)
                 {
                     job = await tenant.GetAsync($"/api/v1/jobs/{jobId}");
                     return job.Str("status") == "completed";
-                }, "the job completes after the restart", () => job?.ToJsonString() + second.Log(), seconds: 90);
+                }, "the job completes after the restart", () => job?.ToJsonString() + second.Log(), seconds: 180);
 
                 Assert.Equal(Recipients, job!["counts"].Long("delivered"));
                 Assert.Equal((1_000_000L - 5 * Recipients, 0L), await tenant.BalanceAsync());
@@ -148,7 +148,7 @@ public sealed class ServerProcess
         {
             if (_process.HasExited) throw new InvalidOperationException("the server exited: " + Log());
             return (await platform.Http.GetAsync("/healthz")).IsSuccessStatusCode;
-        }, "the server process is healthy", Log, seconds: 60);
+        }, "the server process is healthy", Log, seconds: 120);
 
     /// <summary>SIGKILL: no shutdown code runs.</summary>
     public void Kill()
