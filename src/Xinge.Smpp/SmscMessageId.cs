@@ -16,17 +16,16 @@ public static class SmscMessageId
         return stripped.Length == 0 && t.Length > 0 ? "0" : stripped;
     }
 
-    /// <summary>The canonical id read as a number in one base and written in the other: what the receipt may carry instead.</summary>
-    public static IEnumerable<string> OtherBases(string canonical)
+    /// <summary>
+    /// The id as Xinge compares it: canonical, and converted from hex to decimal when the SMSC writes it in hex.
+    /// An id that does not read as a number in that base is kept as it is.
+    /// </summary>
+    public static string Normalize(string id, bool hex)
     {
-        if (canonical.Length is 0 or > 20) yield break;
-        var decimalDigits = canonical.All(char.IsAsciiDigit);
-        if (decimalDigits && ulong.TryParse(canonical, NumberStyles.None, CultureInfo.InvariantCulture, out var asDecimal))
-            yield return asDecimal.ToString("X", CultureInfo.InvariantCulture);
-        if (canonical.All(char.IsAsciiHexDigit) && ulong.TryParse(canonical, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var asHex))
-        {
-            var other = asHex.ToString(CultureInfo.InvariantCulture);
-            if (other != canonical) yield return other;
-        }
+        var canonical = Canonical(id);
+        if (!hex) return canonical;
+        return ulong.TryParse(canonical, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var value)
+            ? value.ToString(CultureInfo.InvariantCulture)
+            : canonical;
     }
 }

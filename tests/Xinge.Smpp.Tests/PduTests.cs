@@ -223,12 +223,11 @@ public class SmscMessageIdTests
     public void Ids_compare_without_case_or_leading_zeros(string raw, string canonical) => Assert.Equal(canonical, SmscMessageId.Canonical(raw));
 
     [Fact]
-    public void An_id_is_also_tried_in_the_other_base()
+    public void Hex_ids_are_compared_in_decimal_when_the_smsc_writes_hex()
     {
-        Assert.Equal(new[] { "A1B2" }, SmscMessageId.OtherBases("41394").Where(x => x == "A1B2"));
-        Assert.Contains("41394", SmscMessageId.OtherBases("A1B2"));
-        Assert.Empty(SmscMessageId.OtherBases("XYZ"));
-        Assert.Empty(SmscMessageId.OtherBases("123456789012345678901234567890"));
+        Assert.Equal("41394", SmscMessageId.Normalize("0000a1b2", hex: true));
+        Assert.Equal("41394", SmscMessageId.Normalize("041394", hex: false));
+        Assert.Equal("XYZ", SmscMessageId.Normalize("xyz", hex: true));
     }
 }
 

@@ -23,6 +23,11 @@ public sealed class ConnectorOptions
     /// <summary>E.164 prefixes this SMSC serves; empty serves every number.</summary>
     public List<string> Prefixes { get; set; } = [];
     public int Binds { get; set; } = 1;
+    /// <summary>
+    /// How the SMSC writes message ids, as Kannel's msg-id-type: bit 0 set = submit_sm_resp ids are hex, bit 1 set =
+    /// receipt ids are hex; otherwise decimal or opaque. Ids are compared after both are brought to one form.
+    /// </summary>
+    public int MessageIdType { get; set; }
     /// <summary>Port on which the SMSC may connect and outbind (SMPP 3.4 §2.2.1); 0 = no outbind.</summary>
     public int OutbindPort { get; set; }
     public string OutbindAddress { get; set; } = "127.0.0.1";
@@ -92,6 +97,9 @@ public sealed class SmppConnector : ISmppRequestHandler, IAsyncDisposable
     public int Window => _options.WindowSize * Math.Max(1, _options.Binds);
 
     public int OutbindPort => _outbind?.Port ?? 0;
+
+    /// <summary>A submit_sm_resp id in the form receipts are matched by.</summary>
+    public string NormalizeSubmitId(string id) => SmscMessageId.Normalize(id, (_options.MessageIdType & 1) != 0);
 
     public void Start()
     {
@@ -221,8 +229,7 @@ public sealed class SmppConnector : ISmppRequestHandler, IAsyncDisposable
         switch (request)
         {
             case DeliverSm deliver:
-                session.Send(deliver.CreateResponse());
-                OnDeliver(deliver);
+                OnDeliver(session, deliver);
                 break;
             case AlertNotification alert:
                 // No response: SMPP 3.4 §4.12 defines none for alert_notification.
@@ -235,18 +242,40 @@ public sealed class SmppConnector : ISmppRequestHandler, IAsyncDisposable
         return ValueTask.CompletedTask;
     }
 
-    private void OnDeliver(DeliverSm deliver)
+    /// <summary>
+    /// A receipt or reply is acknowledged (deliver_sm_resp) only once it is on disk, so an SMSC whose deliver_sm went
+    /// unanswered because we crashed sends it again.
+    /// </summary>
+    private void OnDeliver(SmppSession session, DeliverSm deliver)
     {
         var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
-        if ((deliver.EsmClass & 0x3C) == EsmClass.DeliveryReceipt || deliver.GetTlv(Smpp.TlvTag.ReceiptedMessageId) is not null && (deliver.EsmClass & 0x3C) != 0)
+        void Acknowledge() => session.Send(deliver.CreateResponse());
+        var messageType = deliver.EsmClass & 0x3C;
+        if (messageType == 0x20)
+        {
+            // SMPP 3.4 §5.2.12: an intermediate delivery notification; the final receipt follows.
+            Acknowledge();
+            return;
+        }
+        if (messageType == EsmClass.DeliveryReceipt || deliver.GetTlv(Smpp.TlvTag.ReceiptedMessageId) is not null && messageType != 0)
         {
             var receipt = DeliveryReceipt.FromDeliverSm(deliver);
             if (receipt is null)
             {
                 _logger.LogWarning("Connector {Connector} sent a receipt that could not be read", Name);
+                Acknowledge();
                 return;
             }
-            _writer.Post(new ReceiptReceived(Name, SmscMessageId.Canonical(receipt.MessageId), receipt.Stat, receipt.Error, now));
+            if (receipt.Stat is "ENROUTE" or "ACCEPTD")
+            {
+                // Not final: the message is still on its way.
+                Acknowledge();
+                return;
+            }
+            _writer.Post(new ReceiptReceived(Name, SmscMessageId.Normalize(receipt.MessageId, (_options.MessageIdType & 2) != 0), receipt.Stat, receipt.Error, now)
+            {
+                Committed = Acknowledge,
+            });
             return;
         }
         var data = deliver.UserData;
@@ -256,19 +285,30 @@ public sealed class SmppConnector : ISmppRequestHandler, IAsyncDisposable
         var text = SmsText.Decode(body, deliver.DataCoding);
         if (concatenation is not { Total: > 1 } c)
         {
-            _writer.Post(new MoReceived(Name, deliver.SourceAddr, deliver.DestinationAddr, text, now));
+            _writer.Post(new MoReceived(Name, deliver.SourceAddr, deliver.DestinationAddr, text, now) { Committed = Acknowledge });
             return;
         }
         var key = (deliver.SourceAddr, deliver.DestinationAddr, c.Reference);
         var entry = _moParts.GetOrAdd(key, _ => (new string?[c.Total], now));
+        bool complete;
         lock (entry.Parts)
         {
-            if (c.Sequence < 1 || c.Sequence > entry.Parts.Length) return;
+            if (c.Sequence < 1 || c.Sequence > entry.Parts.Length)
+            {
+                Acknowledge();
+                return;
+            }
             entry.Parts[c.Sequence - 1] = text;
-            if (entry.Parts.Any(p => p is null)) return;
+            complete = entry.Parts.All(p => p is not null);
+        }
+        if (!complete)
+        {
+            // Earlier parts wait in memory for the last one; they are acknowledged as they come.
+            Acknowledge();
+            return;
         }
         _moParts.TryRemove(key, out _);
-        _writer.Post(new MoReceived(Name, deliver.SourceAddr, deliver.DestinationAddr, string.Concat(entry.Parts), now));
+        _writer.Post(new MoReceived(Name, deliver.SourceAddr, deliver.DestinationAddr, string.Concat(entry.Parts), now) { Committed = Acknowledge });
         foreach (var (k, v) in _moParts)
         {
             // Parts whose siblings never came are dropped after ten minutes.
@@ -308,13 +348,16 @@ public sealed class SmppConnector : ISmppRequestHandler, IAsyncDisposable
             try
             {
                 var bind = new Bind(BindType.Receiver) { SystemId = connector._options.SystemId, Password = connector._options.Password, SystemType = connector._options.SystemType };
+                // Bound from the moment the bind goes out: an SMSC that outbinds has receipts waiting and may send them
+                // right behind its bind_resp, in the same read.
+                session.BoundAs = BindType.Receiver;
                 var response = await session.SendRequestAsync(bind);
                 if (response.Status != CommandStatus.EsmeRok)
                 {
+                    session.BoundAs = null;
                     await session.CloseAsync(graceful: false);
                     return;
                 }
-                session.BoundAs = BindType.Receiver;
                 session.SystemId = connector._options.SystemId;
                 connector._logger.LogInformation("Connector {Connector} bound as receiver after an outbind from {Remote}", connector.Name, session.RemoteEndPoint);
             }

@@ -157,12 +157,12 @@ public sealed class Dispatcher(Database database, ConnectorRegistry connectors, 
             }
             if (submits.All(t => t.IsCompletedSuccessfully))
             {
-                var ids = submits.Select(t => SmscMessageId.Canonical(t.Result)).ToList();
+                var ids = submits.Select(t => connector.NormalizeSubmitId(t.Result)).ToList();
                 writer.Post(new PartsSubmitted(m.Id, connector.Name, ids, time.GetUtcNow().ToUnixTimeMilliseconds()) { Committed = committed });
                 return;
             }
             var taken = Enumerable.Range(0, parts.Count).Where(i => submits[i].IsCompletedSuccessfully && !accepted.ContainsKey(i + 1))
-                .Select(i => (Part: i + 1, SmscId: SmscMessageId.Canonical(submits[i].Result))).ToList();
+                .Select(i => (Part: i + 1, SmscId: connector.NormalizeSubmitId(submits[i].Result))).ToList();
             if (taken.Count > 0) writer.Post(new PartsAccepted(m.Id, connector.Name, taken, parts.Count));
             var errors = submits.Where(t => t.IsFaulted).Select(t => t.Exception!.InnerException!).ToList();
             throw errors.OfType<SubmitFailedException>().OrderBy(e => e.Temporary).ThenBy(e => e.RetryAfter is null).FirstOrDefault()

@@ -44,6 +44,9 @@ public interface IStatusOps
     /// <summary>Ends each message that is still in its From status; returns those that changed (each exactly once).</summary>
     List<Ended> End(IReadOnlyList<EndRequest> requests);
 
+    /// <summary>Parts of an ended message that never got their receipt stop waiting, so their SMSC ids can be reused.</summary>
+    public const string CloseParts = "UPDATE message_parts SET state = 'ENDED' WHERE message_id = $1 AND state = 'submitted'";
+
     public static IStatusOps For(Database database, DbConnection c, DbTransaction tx) =>
         database.IsPostgres ? new PostgresStatusOps((NpgsqlConnection)c, (NpgsqlTransaction)tx) : new SqliteStatusOps(c, tx);
 }
@@ -188,7 +191,10 @@ public sealed class PostgresStatusOps(NpgsqlConnection c, NpgsqlTransaction tx) 
                 perJob[r.GetInt64(0)] = perJob.GetValueOrDefault(r.GetInt64(0)) + 1;
             });
         }
-        var parts = changed.SelectMany(s => s.SmscIds.Select((id, i) => (s.Connector, SmscId: id, s.MessageId, Part: i + 1, Parts: s.SmscIds.Count))).ToList();
+        // One row per (connector, SMSC id): PostgreSQL refuses an upsert that touches a row twice (an SMSC answering
+        // the same id for two parts); the first part keeps it, as on SQLite.
+        var parts = changed.SelectMany(s => s.SmscIds.Select((id, i) => (s.Connector, SmscId: id, s.MessageId, Part: i + 1, Parts: s.SmscIds.Count)))
+            .DistinctBy(p => (p.Connector, p.SmscId)).ToList();
         if (parts.Count == 0) return perJob;
         using var insert = Command(
             "INSERT INTO message_parts (connector, smsc_id, message_id, part, parts, state) " +

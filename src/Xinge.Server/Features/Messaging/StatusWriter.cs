@@ -61,6 +61,7 @@ public sealed class StatusWriter(Database database, TimeProvider time, Messaging
     private readonly Channel<EngineEvent> _events = Channel.CreateUnbounded<EngineEvent>(new() { SingleReader = true });
     private readonly List<(ReceiptReceived Receipt, long FirstSeen)> _orphans = [];
     private long _nextSweep;
+    private bool _committed;
 
     public void Post(EngineEvent e) => _events.Writer.TryWrite(e);
 
@@ -84,11 +85,17 @@ public sealed class StatusWriter(Database database, TimeProvider time, Messaging
                 }
                 batch.Clear();
                 while (batch.Count < MaxBatch && _events.Reader.TryRead(out var e)) batch.Add(e);
+                _committed = false;
                 await WriteAsync(batch, stoppingToken);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
                 return;
+            }
+            catch (Exception e) when (_committed)
+            {
+                // After the commit (a callback or observer failed): the batch is on disk and must not be written again.
+                logger.LogError(e, "After writing {Count} engine events", batch.Count);
             }
             catch (Exception e)
             {
@@ -117,13 +124,14 @@ public sealed class StatusWriter(Database database, TimeProvider time, Messaging
         ops.Defer(batch.OfType<SubmitDeferred>().ToList());
         foreach (var f in batch.OfType<SubmitRefused>()) ends.Add(new EndRequest(f.MessageId, MessageStatus.Queued, MessageStatus.Failed, f.Reason, now));
         var replaced = new List<(ReplaceRequested Request, bool Done)>();
-        foreach (var r in batch.OfType<ReplaceRequested>()) replaced.Add((r, await ReplaceAsync(c, tx, r, now)));
+        foreach (var r in batch.OfType<ReplaceRequested>()) replaced.Add((r, await ReplaceAsync(c, tx, r, now, database.IsPostgres)));
         var cancels = batch.OfType<CancelRequested>().ToList();
         foreach (var cancel in cancels)
         {
             // Only what no dispatcher holds: a claimed message may be on its way to the SMSC already.
             var status = await c.QuerySingleOrDefaultAsync<string>(
-                "SELECT status FROM messages WHERE id = @MessageId AND enterprise_id = @EnterpriseId AND (lease_until IS NULL OR lease_until < @now)",
+                "SELECT status FROM messages WHERE id = @MessageId AND enterprise_id = @EnterpriseId AND (lease_until IS NULL OR lease_until < @now)" +
+                (database.IsPostgres ? " FOR UPDATE" : ""),
                 new { cancel.MessageId, cancel.EnterpriseId, now }, tx);
             if (status is MessageStatus.Queued or MessageStatus.Scheduled)
                 ends.Add(new EndRequest(cancel.MessageId, status, MessageStatus.Failed, "cancelled", now));
@@ -137,22 +145,10 @@ public sealed class StatusWriter(Database database, TimeProvider time, Messaging
         var matched = ops.MarkParts(receipts);
         var matchedSet = new HashSet<ReceiptReceived>(matched.Select(m => m.Receipt), ReferenceEqualityComparer.Instance);
         var unmatched = receipts.Where(r => !matchedSet.Contains(r)).ToList();
-        // The id in the receipt may be the submit_sm_resp's id written in the other base: try that before giving up.
-        var aliases = unmatched.SelectMany(r => SmscMessageId.OtherBases(r.SmscId).Select(id => (Alias: r with { SmscId = id }, Original: r))).ToList();
-        var byAlias = new Dictionary<ReceiptReceived, ReceiptReceived>(ReferenceEqualityComparer.Instance);
-        foreach (var (alias, original) in aliases) byAlias[alias] = original;
-        foreach (var m in ops.MarkParts(aliases.Select(a => a.Alias).ToList()))
-        {
-            var original = byAlias[m.Receipt];
-            if (!matchedSet.Add(original)) continue;
-            matched.Add(m with { Receipt = original });
-        }
-        unmatched = unmatched.Where(r => !matchedSet.Contains(r)).ToList();
-        var known = ops.Known(unmatched.Concat(aliases.Where(a => !matchedSet.Contains(a.Original)).Select(a => a.Alias)).ToList());
-        bool Known(ReceiptReceived r) => known.Contains((r.Connector, r.SmscId)) || SmscMessageId.OtherBases(r.SmscId).Any(id => known.Contains((r.Connector, id)));
+        var known = ops.Known(unmatched);
         // A receipt for a known part was a repeat (ignored: exactly once); one for an unknown part may have come
         // before its submit_sm_resp was recorded, and waits a while for it.
-        var orphans = unmatched.Where(r => !Known(r) && now - firstSeen[r] < OrphanPatience.TotalMilliseconds)
+        var orphans = unmatched.Where(r => !known.Contains((r.Connector, r.SmscId)) && now - firstSeen[r] < OrphanPatience.TotalMilliseconds)
             .Select(r => (r, firstSeen[r])).ToList();
         var tallies = ops.Tally(matched.Where(m => m.Parts > 1).Select(m => m.MessageId).ToHashSet());
         foreach (var m in matched)
@@ -174,11 +170,13 @@ public sealed class StatusWriter(Database database, TimeProvider time, Messaging
         {
             var limit = now - options.ValidityHours * 3_600_000L;
             var stale = (await c.QueryAsync<(long Id, string Status)>(
-                "SELECT id, status FROM messages WHERE (status = 'submitted' AND submitted_at < @limit) OR (status = 'queued' AND created_at < @limit) LIMIT 2000",
-                new { limit }, tx)).ToList();
+                "SELECT id, status FROM messages WHERE (status = 'submitted' AND submitted_at < @limit) " +
+                "OR (status = 'queued' AND COALESCE(send_at, created_at) < @limit AND (lease_until IS NULL OR lease_until < @now)) LIMIT 2000",
+                new { limit, now }, tx)).ToList();
             foreach (var (id, status) in stale) ends.Add(new EndRequest(id, status, MessageStatus.Expired, "validity_period_elapsed", now));
         }
         var ended = ops.End(ends);
+        Batches.Execute(c, tx, IStatusOps.CloseParts, ended, e => [e.MessageId]);
         await CountAsync(c, tx, sent, ended);
         foreach (var o in observers) await o.OnEndedAsync(c, tx, ended);
 
@@ -233,10 +231,21 @@ public sealed class StatusWriter(Database database, TimeProvider time, Messaging
                 e => [e.EnterpriseId, JsonSerializer.Serialize(e.Payload, JsonSerializerOptions.Web), now, false]);
         }
         await tx.CommitAsync(ct);
+        _committed = true;
+        // A receipt still waiting for its part is acknowledged to the SMSC only once it is settled or given up.
+        var waiting = new HashSet<ReceiptReceived>(orphans.Select(o => o.Item1), ReferenceEqualityComparer.Instance);
+        foreach (var (resolved, _) in _orphans)
+        {
+            if (!waiting.Contains(resolved)) resolved.Committed?.Invoke();
+        }
         _orphans.Clear();
         _orphans.AddRange(orphans);
         if (sweep) _nextSweep = now + 30_000;
-        foreach (var e in batch) e.Committed?.Invoke();
+        foreach (var e in batch)
+        {
+            if (e is ReceiptReceived r && waiting.Contains(r)) continue;
+            e.Committed?.Invoke();
+        }
         foreach (var cancel in cancels) cancel.Result.TrySetResult(ended.Any(e => e.MessageId == cancel.MessageId));
         foreach (var (request, done) in replaced) request.Result.TrySetResult(done);
         foreach (var o in observers) o.AfterCommit();
@@ -250,12 +259,16 @@ public sealed class StatusWriter(Database database, TimeProvider time, Messaging
     }
 
     /// <summary>Replaces a queued or scheduled message no dispatcher holds, moving the reservation by the price difference.</summary>
-    private static async Task<bool> ReplaceAsync(DbConnection c, DbTransaction tx, ReplaceRequested r, long now)
+    private static async Task<bool> ReplaceAsync(DbConnection c, DbTransaction tx, ReplaceRequested r, long now, bool postgres)
     {
+        // FOR UPDATE on PostgreSQL: a dispatcher claiming it now skips the row (SKIP LOCKED); SQLite's writer lock does the same.
         var current = await c.QuerySingleOrDefaultAsync<Replaceable>(
-            "SELECT status AS Status, price AS Price FROM messages WHERE id = @MessageId AND enterprise_id = @EnterpriseId AND (lease_until IS NULL OR lease_until < @now)",
+            "SELECT status AS Status, price AS Price FROM messages WHERE id = @MessageId AND enterprise_id = @EnterpriseId AND (lease_until IS NULL OR lease_until < @now)" +
+            (postgres ? " FOR UPDATE" : ""),
             new { r.MessageId, r.EnterpriseId, now }, tx);
         if (current is null || current.Status is not (MessageStatus.Queued or MessageStatus.Scheduled)) return false;
+        // Parts of it already with the SMSC (a partial submit) cannot be replaced.
+        if (await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM message_parts WHERE message_id = @MessageId", new { r.MessageId }, tx) > 0) return false;
         var delta = r.Price - current.Price;
         if (await c.ExecuteAsync("UPDATE enterprises SET balance = balance - @delta, reserved = reserved + @delta WHERE id = @e AND balance >= @delta",
                 new { delta, e = r.EnterpriseId }, tx) == 0)

@@ -70,7 +70,12 @@ public sealed class SmppOutboxWorker(SmppServerHost host, Database database, Wak
                     foreach (var pdu in ToPdus(row))
                     {
                         var response = await session.SendRequestAsync(pdu, ct);
-                        if (response.Status != CommandStatus.EsmeRok) return 0L;
+                        if (response.Status != CommandStatus.EsmeRok)
+                        {
+                            // The ESME refused it: offering it again every second would block what comes after it.
+                            logger.LogWarning("ESME {SystemId} refused a {Kind} with {Status}; dropped", session.SystemId, row.Kind, response.Status);
+                            return row.Id;
+                        }
                     }
                     return row.Id;
                 }

@@ -194,7 +194,18 @@ public sealed class SmppServerHost(IConfiguration config, Database database, Mes
     private async Task SubmitAsync(SmppSession session, long enterpriseId, IReadOnlyList<SubmitSm> parts, string text)
     {
         var first = parts[0];
-        var (status, messageId) = await SendAsync(session, enterpriseId, first, text);
+        CommandStatus status;
+        string messageId;
+        try
+        {
+            (status, messageId) = await SendAsync(session, enterpriseId, first, text);
+        }
+        catch (Exception e)
+        {
+            // Every part must be answered, or the ESME's window leaks.
+            logger.LogError(e, "Submit from {SystemId} failed", session.SystemId);
+            (status, messageId) = (CommandStatus.EsmeRsyserr, "");
+        }
         foreach (var part in parts) session.Send(new SubmitSmResp { Sequence = part.Sequence, Status = status, MessageId = messageId });
     }
 
