@@ -119,8 +119,9 @@ public sealed class MessageStore(Database database, TimeProvider time, DispatchS
             }
             catch (Exception e)
             {
-                logger.LogError(e, "Storing job {JobId} failed", batch[0].JobId);
-                batch[0].Completion.TrySetException(e);
+                // A single request that failed, or shutdown: every waiting caller gets its answer (nothing was committed).
+                logger.LogError(e, "Storing {Count} requests failed", batch.Count);
+                foreach (var r in batch) r.Completion.TrySetException(e);
                 continue;
             }
             foreach (var (r, outcome) in outcomes) r.Completion.TrySetResult(outcome);

@@ -190,7 +190,8 @@ public sealed class StatusWriter(Database database, TimeProvider time, Messaging
         }
 
         // 5. Settle what ended, per enterprise, in one statement each.
-        foreach (var group in ended.GroupBy(e => e.EnterpriseId))
+        // Rows are locked in id order, so two nodes settling at once cannot deadlock on PostgreSQL.
+        foreach (var group in ended.GroupBy(e => e.EnterpriseId).OrderBy(g => g.Key))
         {
             var charged = group.Where(e => e.Status == MessageStatus.Delivered).ToList();
             var refunded = group.Where(e => e.Status != MessageStatus.Delivered).ToList();
@@ -286,7 +287,7 @@ public sealed class StatusWriter(Database database, TimeProvider time, Messaging
     /// <summary>Keeps each job's counters in step with its messages, in the same transaction.</summary>
     private static async Task CountAsync(DbConnection c, DbTransaction tx, Dictionary<long, int> sent, List<Ended> ended)
     {
-        var jobs = sent.Keys.Concat(ended.Select(e => e.JobId)).Distinct();
+        var jobs = sent.Keys.Concat(ended.Select(e => e.JobId)).Distinct().Order();
         foreach (var job in jobs)
         {
             var mine = ended.Where(e => e.JobId == job).ToList();
