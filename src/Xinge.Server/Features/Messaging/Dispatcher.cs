@@ -12,7 +12,7 @@ namespace Xinge.Server.Features.Messaging;
 /// and a dead node's claims expire), OTP first, and submits their parts through the connector for each number.
 /// The results go to the <see cref="StatusWriter"/>.
 /// </summary>
-public sealed class Dispatcher(Database database, ConnectorRegistry connectors, StatusWriter writer, DispatchSignal signal,
+public sealed class Dispatcher(Database database, ConnectorRegistry connectors, StatusWriter writer, WakeSignalFor<Dispatcher> signal,
     MessagingOptions options, IdGenerator ids, TimeProvider time, ILogger<Dispatcher> logger) : BackgroundService
 {
     private static readonly TimeSpan Lease = TimeSpan.FromMinutes(2);

@@ -38,40 +38,12 @@ public sealed class StoreRequest
     internal TaskCompletionSource<StoreOutcome> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 }
 
-/// <summary>Wakes a worker when there is work, so it does not have to poll fast.</summary>
-public sealed class WakeSignal
-{
-    private readonly SemaphoreSlim _signal = new(0, 1);
-
-    public void Set()
-    {
-        try
-        {
-            if (_signal.CurrentCount == 0) _signal.Release();
-        }
-        catch (SemaphoreFullException)
-        {
-        }
-    }
-
-    public async Task WaitAsync(TimeSpan timeout, CancellationToken ct)
-    {
-        try
-        {
-            await _signal.WaitAsync(timeout, ct);
-        }
-        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-        {
-        }
-    }
-}
-
 /// <summary>
 /// Group commit (ARCHITECTURE.md): request handlers hand their rows to this one writer, which commits whatever has
 /// queued in one transaction and completes each request after its commit. The reservation is taken in the same
 /// transaction, so an accepted message is on disk, paid for, before the API answers.
 /// </summary>
-public sealed class MessageStore(Database database, TimeProvider time, DispatchSignal dispatch, ILogger<MessageStore> logger) : BackgroundService
+public sealed class MessageStore(Database database, TimeProvider time, WakeSignalFor<Dispatcher> dispatch, ILogger<MessageStore> logger) : BackgroundService
 {
     private const int MaxMessagesPerCommit = 50_000;
     private readonly Channel<StoreRequest> _queue = Channel.CreateUnbounded<StoreRequest>(new() { SingleReader = true });
@@ -263,19 +235,4 @@ public sealed class MessageStore(Database database, TimeProvider time, DispatchS
             await importer.CompleteAsync(ct);
         }
     }
-}
-
-/// <summary>A wake-up signal owned by one worker type, so each worker can be woken on its own.</summary>
-public sealed class WakeSignalFor<T>
-{
-    private readonly WakeSignal _signal = new();
-    public void Set() => _signal.Set();
-    public Task WaitAsync(TimeSpan timeout, CancellationToken ct) => _signal.WaitAsync(timeout, ct);
-}
-
-public sealed class DispatchSignal
-{
-    private readonly WakeSignal _signal = new();
-    public void Set() => _signal.Set();
-    public Task WaitAsync(TimeSpan timeout, CancellationToken ct) => _signal.WaitAsync(timeout, ct);
 }

@@ -29,8 +29,8 @@ public static class MessagingEndpoints
         services.AddSingleton(options);
         services.AddSingleton<Composer>();
         services.AddSingleton(sp => new IdGenerator(sp.GetRequiredService<TimeProvider>(), config.GetValue("Xinge:NodeId", 0)));
-        services.AddSingleton<DispatchSignal>();
-        services.AddSingleton<WebhookSignal>();
+        services.AddSingleton<WakeSignalFor<Dispatcher>>();
+        services.AddSingleton<WakeSignalFor<WebhookWorker>>();
         services.AddSingleton<InboundRouter>();
         services.AddSingleton<MessageStore>();
         services.AddHostedService(sp => sp.GetRequiredService<MessageStore>());

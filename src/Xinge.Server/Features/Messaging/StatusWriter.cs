@@ -53,7 +53,7 @@ public interface IMessagingObserver
 }
 
 public sealed class StatusWriter(Database database, TimeProvider time, MessagingOptions options, InboundRouter inbound,
-    WebhookSignal webhooks, IEnumerable<IMessagingObserver> observers, ILogger<StatusWriter> logger) : BackgroundService
+    WakeSignalFor<WebhookWorker> webhooks, IEnumerable<IMessagingObserver> observers, ILogger<StatusWriter> logger) : BackgroundService
 {
     private const int MaxBatch = 5000;
     /// <summary>A receipt may arrive before its submit_sm_resp is recorded; it waits this long for its message.</summary>
@@ -316,11 +316,4 @@ public sealed class StatusWriter(Database database, TimeProvider time, Messaging
         "DELETED" => (MessageStatus.Failed, "deleted_by_operator"),
         _ => (MessageStatus.Failed, "unknown"),
     };
-}
-
-public sealed class WebhookSignal
-{
-    private readonly WakeSignal _signal = new();
-    public void Set() => _signal.Set();
-    public Task WaitAsync(TimeSpan timeout, CancellationToken ct) => _signal.WaitAsync(timeout, ct);
 }

@@ -9,7 +9,7 @@ namespace Xinge.Server.Features.Messaging;
 /// Delivers the webhook outbox: each event is POSTed with <c>X-Xinge-Signature: sha256=&lt;hex HMAC of body&gt;</c>
 /// and retried with exponential back-off until the enterprise's endpoint answers 2xx, or given up after a day.
 /// </summary>
-public sealed class WebhookWorker(Database database, IHttpClientFactory http, WebhookSignal signal, TimeProvider time, ILogger<WebhookWorker> logger) : BackgroundService
+public sealed class WebhookWorker(Database database, IHttpClientFactory http, WakeSignalFor<WebhookWorker> signal, TimeProvider time, ILogger<WebhookWorker> logger) : BackgroundService
 {
     public const int MaxAttempts = 16;
 
