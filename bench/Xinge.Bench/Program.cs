@@ -3,6 +3,7 @@ using Xinge.Bench;
 
 // e2e: the engine end to end (HTTP job → store → dispatch → simulator → receipts → settlement).
 // smpp: sustained submit_sm rate of SMPP binds against the simulator over loopback.
+// kannel: Kannel 1.4.5 and Xinge (SQLite, PostgreSQL) against one bare SMPP acker, loaded by wrk; rates and ratios.
 // codec: BenchmarkDotNet micro-benchmarks of the SMPP and SMS text codecs.
 var mode = args.FirstOrDefault() ?? "e2e";
 switch (mode)
@@ -13,11 +14,14 @@ switch (mode)
     case "smpp":
         await SmppThroughput.RunAsync(args.Skip(1).ToArray());
         break;
+    case "kannel":
+        await KannelComparison.RunAsync(args.Skip(1).ToArray());
+        break;
     case "codec":
         BenchmarkSwitcher.FromTypes([typeof(CodecBenchmarks)]).Run(args.Skip(1).ToArray());
         break;
     default:
-        Console.Error.WriteLine("usage: Xinge.Bench e2e [--recipients N] [--runs N] [--postgres CONNSTR] | smpp [--messages N] [--binds N] [--window N] [--runs N] | codec [BenchmarkDotNet args]");
+        Console.Error.WriteLine("usage: Xinge.Bench e2e [--recipients N] [--runs N] [--postgres CONNSTR] | smpp [--messages N] [--binds N] [--window N] [--runs N] | kannel [--runs N] [--requests N] [--big-job N] [--otps N] [--stores kannel,sqlite,postgres] [--postgres ADMINCONNSTR] | codec [BenchmarkDotNet args]");
         return 2;
 }
 return 0;
