@@ -57,7 +57,7 @@ public static class KannelComparison
                 var f = await XingeRunAsync(serverDll, connection, acker, warmup, requests, bigJob, otps);
                 xinge[store].Add(f);
                 Console.WriteLine($"run {run} xinge {store}: POST /messages {f.Single:F0} msg/s; POST /jobs of {requests} {f.Job:F0} msg/s; " +
-                    $"{bigJob} recipients answered 202 in {f.BigJobAccepted:F2} s; OTP 202 → submit_sm p50 {f.OtpP50:F0} ms, p99 {f.OtpP99:F0} ms" +
+                    $"{bigJob} recipients answered 202 in {f.BigJobAccepted:F2} s; OTP request → submit_sm p50 {f.OtpP50:F0} ms, p99 {f.OtpP99:F0} ms" +
                     (f.OtpsMissing > 0 ? $" ({f.OtpsMissing} OTPs never reached the acker)" : ""));
             }
         }
@@ -181,9 +181,17 @@ public static class KannelComparison
             await Wrk.RunAsync("xinge", url, warmup, 13000000000, key);
             await acker.SettleAsync(TimeSpan.FromSeconds(1));
             var reached = acker.Reset(requests);
+            // XINGE_BENCH_PERF=DIR: CPU samples of the server during the timed requests (Linux perf; export DOTNET_PerfMapEnabled=1 for names).
+            using var trace = Environment.GetEnvironmentVariable("XINGE_BENCH_PERF") is { Length: > 0 } traceDir
+                ? Process.Start("perf", ["record", "-F", "499", "-g", "-p", server.Id.ToString(), "-o", Path.Combine(traceDir, $"xinge-{(postgres is null ? "sqlite" : "postgres")}.perf"), "--", "sleep", "3"])
+                : null;
+            if (trace is not null) await Task.Delay(1000);
             var start = Stopwatch.GetTimestamp();
             await Wrk.RunAsync("xinge", url, requests, 13100000000, key);
+            var answeredIn = Stopwatch.GetElapsedTime(start).TotalSeconds;
+            if (trace is not null) await trace.WaitForExitAsync();
             var single = requests / Stopwatch.GetElapsedTime(start, await reached.WaitAsync(TimeSpan.FromMinutes(5))).TotalSeconds;
+            Console.WriteLine($"  ({requests} answered 202 at {requests / answeredIn:F0} requests/s)");
             await acker.SettleAsync(TimeSpan.FromSeconds(1));
 
             // One job of the same size.
@@ -205,9 +213,10 @@ public static class KannelComparison
             for (var i = 0; i < otps && !reached.IsCompleted; i++)
             {
                 var to = "+86137" + i.ToString("D8");
+                var sentAt = Stopwatch.GetTimestamp();
                 var r = await ent.PostAsJsonAsync("/api/v1/messages", new { to, signature = "Bench", category = "otp", text = $"Your code is {100000 + i}" });
                 r.EnsureSuccessStatusCode();
-                answered[to[1..]] = Stopwatch.GetTimestamp();
+                answered[to[1..]] = sentAt;
                 await Task.Delay(20);
             }
             await reached.WaitAsync(TimeSpan.FromMinutes(10));

@@ -40,6 +40,7 @@ public static class XingeApp
         builder.Services.AddOpenApi();
 
         builder.Services.AddAccounts();
+        builder.Services.AddBilling();
         builder.Services.AddMessaging(config);
         builder.Services.AddSmppServer(config);
         // Last, so tests and benchmarks can replace services (a fake TimeProvider, say).

@@ -39,6 +39,25 @@ public sealed class Database : IAsyncDisposable
         }
     }
 
+    private readonly SemaphoreSlim _sqliteWriter = new(1, 1);
+
+    /// <summary>
+    /// SQLite lets one transaction write at a time. The engine's writers (store, dispatcher, status writer, outboxes)
+    /// take turns here before they begin, instead of meeting SQLite's busy handler, which sleeps in steps of
+    /// milliseconds and would set the pace of the whole engine. PostgreSQL needs no turns.
+    /// </summary>
+    public async ValueTask<WriteTurn> WriteTurnAsync(CancellationToken ct = default)
+    {
+        if (IsPostgres) return default;
+        await _sqliteWriter.WaitAsync(ct);
+        return new WriteTurn(_sqliteWriter);
+    }
+
+    public readonly struct WriteTurn(SemaphoreSlim? held) : IDisposable
+    {
+        public void Dispose() => held?.Release();
+    }
+
     public string ConnectionString { get; }
     public DbProvider Provider { get; }
     public bool IsPostgres => Provider == DbProvider.Postgres;

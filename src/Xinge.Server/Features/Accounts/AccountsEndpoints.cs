@@ -97,16 +97,13 @@ public static class AccountsEndpoints
         return Results.Created($"/api/v1/admin/enterprises/{enterprise.Id}", new { id = enterprise.Id, extension });
     }
 
-    private static async Task<IResult> CreditAsync(long id, CreditRequest body, Database database, TimeProvider time)
+    private static async Task<IResult> CreditAsync(long id, CreditRequest body, Database database, BillingService billing, TimeProvider time)
     {
         if (body.Amount is not > 0 || body.Amount > 1_000_000_000_00) return Problems.Validation("amount is a positive integer in fen");
         await using var c = await database.OpenAsync();
         await using var tx = await c.BeginTransactionAsync();
-        var balance = await c.QuerySingleOrDefaultAsync<long?>(
-            "UPDATE enterprises SET balance = balance + @amount WHERE id = @id RETURNING balance", new { id, amount = body.Amount }, tx);
+        var balance = await billing.CreditAsync(c, tx, id, body.Amount.Value, time.GetUtcNow().ToUnixTimeMilliseconds());
         if (balance is null) return Problems.NotFound("enterprise");
-        await c.ExecuteAsync("INSERT INTO ledger (enterprise_id, kind, amount, messages, reference, at) VALUES (@id, @kind, @amount, 0, NULL, @at)",
-            new { id, kind = LedgerKind.Credit, amount = body.Amount, at = time.GetUtcNow().ToUnixTimeMilliseconds() }, tx);
         await tx.CommitAsync();
         return Results.Ok(new { balance });
     }

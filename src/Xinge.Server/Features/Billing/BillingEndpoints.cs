@@ -7,6 +7,8 @@ namespace Xinge.Server.Features.Billing;
 
 public static class BillingEndpoints
 {
+    public static IServiceCollection AddBilling(this IServiceCollection services) => services.AddSingleton<BillingService>();
+
     public static IEndpointRouteBuilder MapBilling(this IEndpointRouteBuilder app)
     {
         app.MapGet("/api/v1/balance", GetBalanceAsync).RequireAuthorization("enterprise").WithTags("Enterprise");

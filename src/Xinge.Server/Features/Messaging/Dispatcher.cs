@@ -82,6 +82,7 @@ public sealed class Dispatcher(Database database, ConnectorRegistry connectors, 
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         if (now < _nextPromotion) return;
         _nextPromotion = now + 1000;
+        using var turn = await database.WriteTurnAsync(ct);
         await using var c = await database.OpenAsync(ct);
         await c.ExecuteAsync("UPDATE messages SET status = 'queued' WHERE status = 'scheduled' AND send_at <= @now", new { now });
     }
@@ -92,6 +93,7 @@ public sealed class Dispatcher(Database database, ConnectorRegistry connectors, 
         var lease = now + (long)Lease.TotalMilliseconds;
         var pick = "SELECT id FROM messages WHERE status = 'queued' AND (lease_until IS NULL OR lease_until < @now) ORDER BY priority, id LIMIT @n"
             + (database.IsPostgres ? " FOR UPDATE SKIP LOCKED" : "");
+        using var turn = await database.WriteTurnAsync(ct);
         await using var c = await database.OpenAsync(ct);
         await using var tx = await c.BeginTransactionAsync(ct);
         using var claim = new Prepared(c, tx,

@@ -43,7 +43,7 @@ public sealed class StoreRequest
 /// queued in one transaction and completes each request after its commit. The reservation is taken in the same
 /// transaction, so an accepted message is on disk, paid for, before the API answers.
 /// </summary>
-public sealed class MessageStore(Database database, TimeProvider time, WakeSignalFor<Dispatcher> dispatch, ILogger<MessageStore> logger) : BackgroundService
+public sealed class MessageStore(Database database, BillingService billing, TimeProvider time, WakeSignalFor<Dispatcher> dispatch, ILogger<MessageStore> logger) : BackgroundService
 {
     private const int MaxMessagesPerCommit = 50_000;
     private readonly Channel<StoreRequest> _queue = Channel.CreateUnbounded<StoreRequest>(new() { SingleReader = true });
@@ -105,10 +105,12 @@ public sealed class MessageStore(Database database, TimeProvider time, WakeSigna
     {
         var outcomes = new Dictionary<StoreRequest, StoreOutcome>();
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        using var turn = await database.WriteTurnAsync(ct);
         await using var c = await database.OpenAsync(ct);
         await using var tx = await c.BeginTransactionAsync(ct);
         var messages = new List<(StoreRequest Request, NewMessage Message)>();
         var rejections = new List<(long JobId, int Line, string Recipient, string Reason)>();
+        var candidates = new List<StoreRequest>(batch.Count);
         foreach (var r in batch)
         {
             if (r.IdempotencyKey is { } key)
@@ -122,44 +124,46 @@ public sealed class MessageStore(Database database, TimeProvider time, WakeSigna
                     continue;
                 }
             }
-            var price = r.TotalPrice;
-            var reserved = await c.ExecuteAsync(
-                "UPDATE enterprises SET balance = balance - @price, reserved = reserved + @price WHERE id = @e AND balance >= @price",
-                new { e = r.EnterpriseId, price }, tx);
-            if (reserved == 0)
+            candidates.Add(r);
+        }
+        var granted = await billing.ReserveAsync(c, tx, candidates.Select(r => new Reservation(r.EnterpriseId, r.TotalPrice, r.Messages.Count)).ToList(), now, ct);
+        var jobs = new List<StoreRequest>(candidates.Count);
+        for (var i = 0; i < candidates.Count; i++)
+        {
+            var r = candidates[i];
+            if (!granted[i])
             {
                 outcomes[r] = StoreOutcome.InsufficientBalance;
                 continue;
-            }
-            await c.ExecuteAsync(
-                "INSERT INTO jobs (id, enterprise_id, category, total, accepted, rejected, client_ref, send_at, created_at, sent, delivered, failed, expired, ended_unsent) " +
-                "VALUES (@JobId, @EnterpriseId, @Category, @Total, @accepted, @rejected, @ClientRef, @SendAt, @now, 0, 0, 0, 0, 0)",
-                new { r.JobId, r.EnterpriseId, r.Category, r.Total, accepted = r.Messages.Count, rejected = r.Rejections.Count, r.ClientRef, r.SendAt, now }, tx);
-            if (price > 0 || r.Messages.Count > 0)
-            {
-                await c.ExecuteAsync("INSERT INTO ledger (enterprise_id, kind, amount, messages, reference, at) VALUES (@e, @kind, @price, @n, @reference, @now)",
-                    new { e = r.EnterpriseId, kind = LedgerKind.Reserve, price, n = r.Messages.Count, reference = "job:" + r.JobId, now }, tx);
             }
             if (r.IdempotencyKey is { } k && r.IdempotentResponse is { } response)
             {
                 await c.ExecuteAsync("INSERT INTO idempotent_requests (enterprise_id, key, response, created_at) VALUES (@e, @k, @response, @now)",
                     new { e = r.EnterpriseId, k, response, now }, tx);
             }
+            jobs.Add(r);
             foreach (var m in r.Messages) messages.Add((r, m));
             foreach (var (line, recipient, reason) in r.Rejections) rejections.Add((r.JobId, line, recipient, reason));
             outcomes[r] = StoreOutcome.Stored;
         }
-        if (database.IsPostgres) await CopyPostgresAsync((NpgsqlConnection)c, messages, rejections, now, ct);
-        else InsertSqlite((SqliteConnection)c, (SqliteTransaction)tx, messages, rejections, now);
+        if (database.IsPostgres) await CopyPostgresAsync((NpgsqlConnection)c, jobs, messages, rejections, now, ct);
+        else InsertSqlite((SqliteConnection)c, (SqliteTransaction)tx, jobs, messages, rejections, now);
         await tx.CommitAsync(ct);
         return outcomes;
     }
 
     private const string MessageColumns = "id, enterprise_id, job_id, recipient, sender, text, category, priority, encoding, segments, price, status, send_at, attempts, created_at, client_ref, origin";
 
-    private static void InsertSqlite(SqliteConnection c, SqliteTransaction tx, List<(StoreRequest Request, NewMessage Message)> messages,
+    private const string JobColumns = "id, enterprise_id, category, total, accepted, rejected, client_ref, send_at, created_at, sent, delivered, failed, expired, ended_unsent";
+
+    private static void InsertSqlite(SqliteConnection c, SqliteTransaction tx, List<StoreRequest> jobs, List<(StoreRequest Request, NewMessage Message)> messages,
         List<(long JobId, int Line, string Recipient, string Reason)> rejections, long now)
     {
+        using (var job = new Prepared(c, tx, $"INSERT INTO jobs ({JobColumns}) VALUES (@id, @e, @cat, @total, @accepted, @rejected, @ref, @sendAt, @now, 0, 0, 0, 0, 0)",
+            "id", "e", "cat", "total", "accepted", "rejected", "ref", "sendAt", "now"))
+        {
+            foreach (var r in jobs) job.Execute(r.JobId, r.EnterpriseId, r.Category, r.Total, r.Messages.Count, r.Rejections.Count, r.ClientRef, r.SendAt, now);
+        }
         // One prepared statement in one transaction: SQLite's fast path for bulk insert.
         using (var cmd = c.CreateCommand())
         {
@@ -191,9 +195,28 @@ public sealed class MessageStore(Database database, TimeProvider time, WakeSigna
         }
     }
 
-    private static async Task CopyPostgresAsync(NpgsqlConnection c, List<(StoreRequest Request, NewMessage Message)> messages,
+    private static async Task CopyPostgresAsync(NpgsqlConnection c, List<StoreRequest> jobs, List<(StoreRequest Request, NewMessage Message)> messages,
         List<(long JobId, int Line, string Recipient, string Reason)> rejections, long now, CancellationToken ct)
     {
+        if (jobs.Count > 0)
+        {
+            await using var importer = await c.BeginBinaryImportAsync($"COPY jobs ({JobColumns}) FROM STDIN (FORMAT BINARY)", ct);
+            foreach (var r in jobs)
+            {
+                await importer.StartRowAsync(ct);
+                await importer.WriteAsync(r.JobId, NpgsqlDbType.Bigint, ct);
+                await importer.WriteAsync(r.EnterpriseId, NpgsqlDbType.Bigint, ct);
+                await importer.WriteAsync(r.Category, NpgsqlDbType.Text, ct);
+                await importer.WriteAsync(r.Total, NpgsqlDbType.Integer, ct);
+                await importer.WriteAsync(r.Messages.Count, NpgsqlDbType.Integer, ct);
+                await importer.WriteAsync(r.Rejections.Count, NpgsqlDbType.Integer, ct);
+                if (r.ClientRef is { } cr) await importer.WriteAsync(cr, NpgsqlDbType.Text, ct); else await importer.WriteNullAsync(ct);
+                if (r.SendAt is { } at) await importer.WriteAsync(at, NpgsqlDbType.Bigint, ct); else await importer.WriteNullAsync(ct);
+                await importer.WriteAsync(now, NpgsqlDbType.Bigint, ct);
+                for (var i = 0; i < 5; i++) await importer.WriteAsync(0, NpgsqlDbType.Integer, ct);
+            }
+            await importer.CompleteAsync(ct);
+        }
         // Binary COPY: PostgreSQL's fast path for bulk insert.
         if (messages.Count > 0)
         {

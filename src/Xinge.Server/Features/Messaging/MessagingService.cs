@@ -111,8 +111,15 @@ public sealed class MessagingService(Database database, MessageStore store, Stat
         var clock = System.Diagnostics.Stopwatch.StartNew();
         // Parse in parallel: libphonenumber is the expensive part of a 200,000-number job.
         var e164 = new string?[cmd.Recipients.Count];
-        Parallel.For(0, cmd.Recipients.Count, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount },
-            i => e164[i] = PhoneNumbers.ToE164(cmd.Recipients[i].Raw));
+        if (cmd.Recipients.Count < 256)
+        {
+            for (var i = 0; i < e164.Length; i++) e164[i] = PhoneNumbers.ToE164(cmd.Recipients[i].Raw);
+        }
+        else
+        {
+            Parallel.For(0, cmd.Recipients.Count, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount },
+                i => e164[i] = PhoneNumbers.ToE164(cmd.Recipients[i].Raw));
+        }
 
         var optOuts = category == Category.Marketing ? await OptOutsAsync(enterprise.Id) : null;
         var seen = new HashSet<string>(cmd.Recipients.Count);

@@ -52,7 +52,7 @@ public interface IMessagingObserver
     void AfterCommit();
 }
 
-public sealed class StatusWriter(Database database, TimeProvider time, MessagingOptions options, InboundRouter inbound,
+public sealed class StatusWriter(Database database, BillingService billing, TimeProvider time, MessagingOptions options, InboundRouter inbound,
     WakeSignalFor<WebhookWorker> webhooks, IEnumerable<IMessagingObserver> observers, ILogger<StatusWriter> logger) : BackgroundService
 {
     private const int MaxBatch = 5000;
@@ -112,6 +112,7 @@ public sealed class StatusWriter(Database database, TimeProvider time, Messaging
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         var sweep = now >= _nextSweep;
         if (batch.Count == 0 && _orphans.Count == 0 && !sweep) return;
+        using var turn = await database.WriteTurnAsync(ct);
         await using var c = await database.OpenAsync(ct);
         await using var tx = await c.BeginTransactionAsync(ct);
         var ops = IStatusOps.For(database, c, tx);
@@ -177,7 +178,7 @@ public sealed class StatusWriter(Database database, TimeProvider time, Messaging
         }
         var ended = ops.End(ends);
         Batches.Execute(c, tx, IStatusOps.CloseParts, ended, e => [e.MessageId]);
-        await CountAsync(c, tx, sent, ended);
+        await CountAsync(c, tx, sent, ended, ct);
         foreach (var o in observers) await o.OnEndedAsync(c, tx, ended);
 
         // 4. Replies.
@@ -189,38 +190,28 @@ public sealed class StatusWriter(Database database, TimeProvider time, Messaging
             foreach (var o in observers) await o.OnInboundAsync(c, tx, stored.Message);
         }
 
-        // 5. Settle what ended, per enterprise, in one statement each.
-        // Rows are locked in id order, so two nodes settling at once cannot deadlock on PostgreSQL.
-        foreach (var group in ended.GroupBy(e => e.EnterpriseId).OrderBy(g => g.Key))
+        // 5. Settle what ended (Billing), and tell each enterprise.
+        var settlements = new Dictionary<long, Settlement>();
+        foreach (var e in ended)
         {
-            var charged = group.Where(e => e.Status == MessageStatus.Delivered).ToList();
-            var refunded = group.Where(e => e.Status != MessageStatus.Delivered).ToList();
-            var charge = charged.Sum(e => e.Price);
-            var refund = refunded.Sum(e => e.Price);
-            await c.ExecuteAsync("UPDATE enterprises SET reserved = reserved - @total, balance = balance + @refund WHERE id = @id",
-                new { id = group.Key, total = charge + refund, refund }, tx);
-            if (charged.Count > 0)
-                await c.ExecuteAsync("INSERT INTO ledger (enterprise_id, kind, amount, messages, reference, at) VALUES (@id, @kind, @amount, @n, NULL, @now)",
-                    new { id = group.Key, kind = LedgerKind.Charge, amount = charge, n = charged.Count, now }, tx);
-            if (refunded.Count > 0)
-                await c.ExecuteAsync("INSERT INTO ledger (enterprise_id, kind, amount, messages, reference, at) VALUES (@id, @kind, @amount, @n, NULL, @now)",
-                    new { id = group.Key, kind = LedgerKind.Refund, amount = refund, n = refunded.Count, now }, tx);
-            foreach (var e in group)
+            var s = settlements.GetValueOrDefault(e.EnterpriseId, new Settlement(e.EnterpriseId, 0, 0, 0, 0));
+            settlements[e.EnterpriseId] = e.Status == MessageStatus.Delivered
+                ? s with { Charge = s.Charge + e.Price, Charged = s.Charged + 1 }
+                : s with { Refund = s.Refund + e.Price, Refunded = s.Refunded + 1 };
+            events.Add((e.EnterpriseId, new
             {
-                events.Add((e.EnterpriseId, new
-                {
-                    type = "message.status",
-                    messageId = e.MessageId.ToString(),
-                    jobId = e.JobId.ToString(),
-                    to = e.Recipient,
-                    status = e.Status,
-                    error = e.Error,
-                    price = e.Status == MessageStatus.Delivered ? e.Price : 0,
-                    clientRef = e.ClientRef,
-                    at = DateTimeOffset.FromUnixTimeMilliseconds(e.At),
-                }));
-            }
+                type = "message.status",
+                messageId = e.MessageId.ToString(),
+                jobId = e.JobId.ToString(),
+                to = e.Recipient,
+                status = e.Status,
+                error = e.Error,
+                price = e.Status == MessageStatus.Delivered ? e.Price : 0,
+                clientRef = e.ClientRef,
+                at = DateTimeOffset.FromUnixTimeMilliseconds(e.At),
+            }));
         }
+        await billing.SettleAsync(c, tx, settlements.Values.ToList(), now, ct);
 
         // 6. Webhook outbox, for enterprises that set a webhook.
         var queued = 0;
@@ -260,7 +251,7 @@ public sealed class StatusWriter(Database database, TimeProvider time, Messaging
     }
 
     /// <summary>Replaces a queued or scheduled message no dispatcher holds, moving the reservation by the price difference.</summary>
-    private static async Task<bool> ReplaceAsync(DbConnection c, DbTransaction tx, ReplaceRequested r, long now, bool postgres)
+    private async Task<bool> ReplaceAsync(DbConnection c, DbTransaction tx, ReplaceRequested r, long now, bool postgres)
     {
         // FOR UPDATE on PostgreSQL: a dispatcher claiming it now skips the row (SKIP LOCKED); SQLite's writer lock does the same.
         var current = await c.QuerySingleOrDefaultAsync<Replaceable>(
@@ -270,40 +261,53 @@ public sealed class StatusWriter(Database database, TimeProvider time, Messaging
         if (current is null || current.Status is not (MessageStatus.Queued or MessageStatus.Scheduled)) return false;
         // Parts of it already with the SMSC (a partial submit) cannot be replaced.
         if (await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM message_parts WHERE message_id = @MessageId", new { r.MessageId }, tx) > 0) return false;
-        var delta = r.Price - current.Price;
-        if (await c.ExecuteAsync("UPDATE enterprises SET balance = balance - @delta, reserved = reserved + @delta WHERE id = @e AND balance >= @delta",
-                new { delta, e = r.EnterpriseId }, tx) == 0)
-            return false;
+        if (!await billing.AdjustAsync(c, tx, r.EnterpriseId, r.Price - current.Price, "replace:" + r.MessageId, now)) return false;
         var status = r.SendAt is { } at ? (at > now ? MessageStatus.Scheduled : MessageStatus.Queued) : current.Status;
         await c.ExecuteAsync(
             "UPDATE messages SET text = @Text, encoding = @Encoding, segments = @Segments, price = @Price, status = @status, send_at = COALESCE(@SendAt, send_at) WHERE id = @MessageId",
             new { r.Text, r.Encoding, r.Segments, r.Price, status, r.SendAt, r.MessageId }, tx);
-        if (delta != 0)
-            await c.ExecuteAsync("INSERT INTO ledger (enterprise_id, kind, amount, messages, reference, at) VALUES (@e, @kind, @amount, 0, @reference, @now)",
-                new { e = r.EnterpriseId, kind = delta > 0 ? LedgerKind.Reserve : LedgerKind.Refund, amount = Math.Abs(delta), reference = "replace:" + r.MessageId, now }, tx);
         return true;
     }
 
-    /// <summary>Keeps each job's counters in step with its messages, in the same transaction.</summary>
-    private static async Task CountAsync(DbConnection c, DbTransaction tx, Dictionary<long, int> sent, List<Ended> ended)
+    private record struct JobCounts(int Sent, int Delivered, int Failed, int Expired, int Unsent);
+
+    /// <summary>Keeps each job's counters in step with its messages, in the same transaction: one statement per batch on PostgreSQL.</summary>
+    private async Task CountAsync(DbConnection c, DbTransaction tx, Dictionary<long, int> sent, List<Ended> ended, CancellationToken ct)
     {
-        var jobs = sent.Keys.Concat(ended.Select(e => e.JobId)).Distinct().Order();
-        foreach (var job in jobs)
+        var jobs = new Dictionary<long, JobCounts>();
+        foreach (var (job, n) in sent) jobs[job] = new JobCounts(n, 0, 0, 0, 0);
+        foreach (var e in ended)
         {
-            var mine = ended.Where(e => e.JobId == job).ToList();
-            await c.ExecuteAsync(
-                "UPDATE jobs SET sent = sent + @sent, delivered = delivered + @delivered, failed = failed + @failed, expired = expired + @expired, " +
-                "ended_unsent = ended_unsent + @unsent WHERE id = @job",
-                new
-                {
-                    job,
-                    sent = sent.GetValueOrDefault(job),
-                    delivered = mine.Count(e => e.Status == MessageStatus.Delivered),
-                    failed = mine.Count(e => e.Status == MessageStatus.Failed),
-                    expired = mine.Count(e => e.Status == MessageStatus.Expired),
-                    unsent = mine.Count(e => e.From != MessageStatus.Submitted),
-                }, tx);
+            var j = jobs.GetValueOrDefault(e.JobId);
+            jobs[e.JobId] = j with
+            {
+                Delivered = j.Delivered + (e.Status == MessageStatus.Delivered ? 1 : 0),
+                Failed = j.Failed + (e.Status == MessageStatus.Failed ? 1 : 0),
+                Expired = j.Expired + (e.Status == MessageStatus.Expired ? 1 : 0),
+                Unsent = j.Unsent + (e.From != MessageStatus.Submitted ? 1 : 0),
+            };
         }
+        if (jobs.Count == 0) return;
+        // In id order, so two nodes counting the same jobs cannot deadlock.
+        var rows = jobs.OrderBy(j => j.Key).ToList();
+        if (c is Npgsql.NpgsqlConnection pg)
+        {
+            await using var cmd = new Npgsql.NpgsqlCommand(
+                "UPDATE jobs j SET sent = j.sent + t.s, delivered = j.delivered + t.d, failed = j.failed + t.f, expired = j.expired + t.x, ended_unsent = j.ended_unsent + t.u " +
+                "FROM unnest(@id, @s, @d, @f, @x, @u) AS t(id, s, d, f, x, u) WHERE j.id = t.id", pg, (Npgsql.NpgsqlTransaction)tx);
+            cmd.Parameters.AddWithValue("id", rows.Select(r => r.Key).ToArray());
+            cmd.Parameters.AddWithValue("s", rows.Select(r => r.Value.Sent).ToArray());
+            cmd.Parameters.AddWithValue("d", rows.Select(r => r.Value.Delivered).ToArray());
+            cmd.Parameters.AddWithValue("f", rows.Select(r => r.Value.Failed).ToArray());
+            cmd.Parameters.AddWithValue("x", rows.Select(r => r.Value.Expired).ToArray());
+            cmd.Parameters.AddWithValue("u", rows.Select(r => r.Value.Unsent).ToArray());
+            await cmd.ExecuteNonQueryAsync(ct);
+            return;
+        }
+        using var update = new Prepared(c, tx,
+            "UPDATE jobs SET sent = sent + @s, delivered = delivered + @d, failed = failed + @f, expired = expired + @x, ended_unsent = ended_unsent + @u WHERE id = @id",
+            "s", "d", "f", "x", "u", "id");
+        foreach (var (job, n) in rows) update.Execute(n.Sent, n.Delivered, n.Failed, n.Expired, n.Unsent, job);
     }
 
     /// <summary>The message status and reason for a receipt's stat (null = delivered).</summary>

@@ -74,6 +74,7 @@ public sealed class WebhookWorker(Database database, IHttpClientFactory http, Wa
                 results[i] = (d.Id, false, e.Message.Length > 200 ? e.Message[..200] : e.Message, d.Attempts + 1);
             }
         });
+        using var turn = await database.WriteTurnAsync(ct);
         await using var w = await database.OpenAsync(ct);
         await using var tx = await w.BeginTransactionAsync(ct);
         foreach (var (id, ok, error, attempts) in results)

@@ -86,6 +86,7 @@ public sealed class SmppOutboxWorker(SmppServerHost host, Database database, Wak
             }));
             var done = acked.Where(id => id != 0).ToList();
             if (done.Count == 0) continue;
+            using var turn = await database.WriteTurnAsync(ct);
             await using var w = await database.OpenAsync(ct);
             await using var tx = await w.BeginTransactionAsync(ct);
             Batches.Execute(w, tx, "DELETE FROM smpp_outbox WHERE id = $1", done, id => [id]);
