@@ -180,6 +180,7 @@ public static class KannelComparison
             _ = acker.Reset(long.MaxValue);
             await Wrk.RunAsync("xinge", url, warmup, 13000000000, key);
             await acker.SettleAsync(TimeSpan.FromSeconds(1));
+            var before = await MetricsAsync(http);
             var reached = acker.Reset(requests);
             // XINGE_BENCH_PERF=DIR: CPU samples of the server during the timed requests (Linux perf; export DOTNET_PerfMapEnabled=1 for names).
             using var trace = Environment.GetEnvironmentVariable("XINGE_BENCH_PERF") is { Length: > 0 } traceDir
@@ -191,7 +192,7 @@ public static class KannelComparison
             var answeredIn = Stopwatch.GetElapsedTime(start).TotalSeconds;
             if (trace is not null) await trace.WaitForExitAsync();
             var single = requests / Stopwatch.GetElapsedTime(start, await reached.WaitAsync(TimeSpan.FromMinutes(5))).TotalSeconds;
-            Console.WriteLine($"  ({requests} answered 202 at {requests / answeredIn:F0} requests/s)");
+            Console.WriteLine($"  ({requests} answered 202 at {requests / answeredIn:F0} requests/s; {Batches(before, await MetricsAsync(http))})");
             await acker.SettleAsync(TimeSpan.FromSeconds(1));
 
             // One job of the same size.
@@ -240,6 +241,28 @@ public static class KannelComparison
             {
             }
         }
+    }
+
+    private static async Task<Dictionary<string, double>> MetricsAsync(HttpClient http)
+    {
+        var values = new Dictionary<string, double>();
+        foreach (var line in (await http.GetStringAsync("/metrics")).Split('\n'))
+        {
+            if (line.StartsWith('#') || !line.StartsWith("xinge_")) continue;
+            var space = line.LastIndexOf(' ');
+            if (space > 0 && double.TryParse(line[(space + 1)..], System.Globalization.CultureInfo.InvariantCulture, out var v)) values[line[..space]] = v;
+        }
+        return values;
+    }
+
+    /// <summary>Mean batch sizes and commit times between two scrapes of the server's /metrics.</summary>
+    private static string Batches(Dictionary<string, double> before, Dictionary<string, double> after)
+    {
+        double Delta(string name) => after.Where(kv => kv.Key.StartsWith(name, StringComparison.Ordinal)).Sum(kv => kv.Value)
+            - before.Where(kv => kv.Key.StartsWith(name, StringComparison.Ordinal)).Sum(kv => kv.Value);
+        string Mean(string name, double scale, string unit) => $"{Delta(name + "_sum") / Math.Max(1, Delta(name + "_count")) * scale:F1}{unit} ×{Delta(name + "_count"):F0}";
+        return $"store {Mean("xinge_store_batch_messages", 1, "")} in {Mean("xinge_store_commit_seconds", 1000, " ms")}; claims {Mean("xinge_claim_messages", 1, "")}; " +
+            $"status {Mean("xinge_status_batch_events", 1, "")} in {Mean("xinge_status_commit_seconds", 1000, " ms")}; SMSC {Mean("xinge_smsc_round_trip_seconds", 1000, " ms")}";
     }
 
     private static ByteArrayContent JobBody(int count, long firstNumber)

@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.Extensions.Configuration.Memory;
+using Prometheus;
 using Xinge.Server.Data;
 using Xinge.Server.Features.Accounts;
 using Xinge.Server.Features.Billing;
@@ -53,6 +54,7 @@ public static class XingeApp
         app.UseAuthorization();
 
         app.MapOpenApi();
+        app.MapMetrics("/metrics").RequireAuthorization("metrics");
         app.MapHealth();
         app.MapAccounts();
         app.MapCompliance();

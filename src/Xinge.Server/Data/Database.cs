@@ -26,7 +26,10 @@ public sealed class Database : IAsyncDisposable
         Provider = connectionString.TrimStart().StartsWith("Host=", StringComparison.OrdinalIgnoreCase) ? DbProvider.Postgres : DbProvider.Sqlite;
         if (Provider == DbProvider.Postgres)
         {
-            _postgres = NpgsqlDataSource.Create(connectionString);
+            var builder = new NpgsqlConnectionStringBuilder(connectionString);
+            // The engine runs the same few statements all day: prepared once per connection, PostgreSQL plans them once.
+            if (!connectionString.Contains("Auto Prepare", StringComparison.OrdinalIgnoreCase)) builder.MaxAutoPrepare = 64;
+            _postgres = NpgsqlDataSource.Create(builder);
         }
         else
         {

@@ -22,6 +22,9 @@ public static class AccountsEndpoints
             .AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, BearerAuthentication>(BearerAuthentication.SchemeName, null);
         services.AddAuthorizationBuilder()
             .AddPolicy("operator", p => p.RequireRole(Roles.Operator))
+            // CONTRACT.md: /metrics is anonymous from loopback (the node's own scraper), an operator's otherwise.
+            .AddPolicy("metrics", p => p.RequireAssertion(ctx =>
+                ctx.User.IsInRole(Roles.Operator) || (ctx.Resource is HttpContext http && http.Connection.RemoteIpAddress is { } ip && System.Net.IPAddress.IsLoopback(ip))))
             .AddPolicy("enterprise", p => p.RequireClaim(Caller.EnterpriseClaim))
             .AddPolicy("integration", p => p.RequireRole(Roles.Integration, Roles.Operator));
         services.AddHostedService<OperatorBootstrap>();

@@ -197,9 +197,11 @@ public sealed class SmppConnector : ISmppRequestHandler, IAsyncDisposable
         if (pause > 0) await Task.Delay(TimeSpan.FromMilliseconds(pause), _time, ct);
         var session = PickTransmitter() ?? throw new SubmitFailedException("connector_not_bound", true);
         Pdu response;
+        var sent = System.Diagnostics.Stopwatch.GetTimestamp();
         try
         {
             response = await session.SendRequestAsync(submit, ct);
+            EngineMetrics.SmscRoundTrip.Record(System.Diagnostics.Stopwatch.GetElapsedTime(sent).TotalSeconds);
         }
         catch (Exception e) when (e is IOException or TimeoutException or SmppFormatException)
         {

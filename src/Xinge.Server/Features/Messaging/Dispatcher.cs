@@ -104,6 +104,7 @@ public sealed class Dispatcher(Database database, ConnectorRegistry connectors, 
             while (r.Read()) list.Add(new Claimed(r.GetInt64(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetInt32(4), r.GetInt32(5), !r.IsDBNull(6)));
         }
         await tx.CommitAsync(ct);
+        if (list.Count > 0) EngineMetrics.Claim.Record(list.Count);
         // RETURNING gives no order; keep the lanes' order for submission.
         list.Sort((a, b) => a.Id.CompareTo(b.Id));
         return list;

@@ -68,6 +68,7 @@ public sealed class MessageStore(Database database, BillingService billing, Time
                 count += r.Messages.Count + 1;
             }
             Dictionary<StoreRequest, StoreOutcome> outcomes;
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
             try
             {
                 outcomes = await WriteAsync(batch, stoppingToken);
@@ -96,7 +97,18 @@ public sealed class MessageStore(Database database, BillingService billing, Time
                 foreach (var r in batch) r.Completion.TrySetException(e);
                 continue;
             }
-            foreach (var (r, outcome) in outcomes) r.Completion.TrySetResult(outcome);
+            EngineMetrics.StoreCommit.Record(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
+            var stored = 0;
+            foreach (var (r, outcome) in outcomes)
+            {
+                if (outcome == StoreOutcome.Stored)
+                {
+                    stored += r.Messages.Count;
+                    EngineMetrics.Accepted.Add(r.Messages.Count, new KeyValuePair<string, object?>("category", r.Category));
+                }
+                r.Completion.TrySetResult(outcome);
+            }
+            EngineMetrics.StoreBatch.Record(stored);
             dispatch.Set();
         }
     }
@@ -165,39 +177,86 @@ public sealed class MessageStore(Database database, BillingService billing, Time
             foreach (var r in jobs) job.Execute(r.JobId, r.EnterpriseId, r.Category, r.Total, r.Messages.Count, r.Rejections.Count, r.ClientRef, r.SendAt, now);
         }
         // One prepared statement in one transaction: SQLite's fast path for bulk insert.
-        using (var cmd = c.CreateCommand())
+        using (var insert = new Prepared(c, tx,
+            $"INSERT INTO messages ({MessageColumns}) VALUES (@id, @e, @job, @to, @from, @text, @cat, @prio, @enc, @seg, @price, @status, @sendAt, 0, @now, @ref, @origin)",
+            "id", "e", "job", "to", "from", "text", "cat", "prio", "enc", "seg", "price", "status", "sendAt", "now", "ref", "origin"))
         {
-            cmd.Transaction = tx;
-            cmd.CommandText = $"INSERT INTO messages ({MessageColumns}) VALUES ($id, $e, $job, $to, $from, $text, $cat, $prio, $enc, $seg, $price, $status, $sendAt, 0, $now, $ref, $origin)";
-            var p = new[] { "$id", "$e", "$job", "$to", "$from", "$text", "$cat", "$prio", "$enc", "$seg", "$price", "$status", "$sendAt", "$now", "$ref", "$origin" }
-                .Select(n => cmd.Parameters.Add(new SqliteParameter { ParameterName = n })).ToArray();
-            cmd.Prepare();
             foreach (var (r, m) in messages)
             {
-                p[0].Value = m.Id; p[1].Value = r.EnterpriseId; p[2].Value = r.JobId; p[3].Value = m.Recipient; p[4].Value = r.Sender;
-                p[5].Value = m.Text; p[6].Value = r.Category; p[7].Value = Category.Priority(r.Category); p[8].Value = m.Encoding;
-                p[9].Value = m.Segments; p[10].Value = m.Price; p[11].Value = r.Status; p[12].Value = (object?)r.SendAt ?? DBNull.Value;
-                p[13].Value = now; p[14].Value = (object?)r.ClientRef ?? DBNull.Value;
-                p[15].Value = (object?)r.Origin ?? DBNull.Value;
-                cmd.ExecuteNonQuery();
+                insert.Execute(m.Id, r.EnterpriseId, r.JobId, m.Recipient, r.Sender, m.Text, r.Category, Category.Priority(r.Category), m.Encoding,
+                    m.Segments, m.Price, r.Status, r.SendAt, now, r.ClientRef, r.Origin);
             }
         }
         if (rejections.Count == 0) return;
-        using var rej = c.CreateCommand();
-        rej.Transaction = tx;
-        rej.CommandText = "INSERT INTO job_rejections (job_id, line, recipient, reason) VALUES ($job, $line, $to, $reason)";
-        var q = new[] { "$job", "$line", "$to", "$reason" }.Select(n => rej.Parameters.Add(new SqliteParameter { ParameterName = n })).ToArray();
-        rej.Prepare();
-        foreach (var (job, line, to, reason) in rejections)
+        using var rejection = new Prepared(c, tx, "INSERT INTO job_rejections (job_id, line, recipient, reason) VALUES (@job, @line, @to, @reason)", "job", "line", "to", "reason");
+        foreach (var (job, line, to, reason) in rejections) rejection.Execute(job, line, to, reason);
+    }
+
+    /// <summary>A small batch (single-message requests, the usual case): every row in one round trip, arrays through unnest.</summary>
+    private static async Task InsertPostgresAsync(NpgsqlConnection c, List<StoreRequest> jobs, List<(StoreRequest Request, NewMessage Message)> messages,
+        List<(long JobId, int Line, string Recipient, string Reason)> rejections, long now, CancellationToken ct)
+    {
+        static NpgsqlParameter Array<T>(T[] values, NpgsqlDbType type) => new() { Value = values, NpgsqlDbType = NpgsqlDbType.Array | type };
+        await using var batch = new NpgsqlBatch(c);
+        if (jobs.Count > 0)
         {
-            q[0].Value = job; q[1].Value = line; q[2].Value = to; q[3].Value = reason;
-            rej.ExecuteNonQuery();
+            var cmd = new NpgsqlBatchCommand(
+                $"INSERT INTO jobs ({JobColumns}) SELECT id, e, cat, total, acc, rej, ref, send_at, $1, 0, 0, 0, 0, 0 " +
+                "FROM unnest($2, $3, $4, $5, $6, $7, $8, $9) AS t(id, e, cat, total, acc, rej, ref, send_at)");
+            cmd.Parameters.Add(new NpgsqlParameter { Value = now, NpgsqlDbType = NpgsqlDbType.Bigint });
+            cmd.Parameters.Add(Array(jobs.Select(r => r.JobId).ToArray(), NpgsqlDbType.Bigint));
+            cmd.Parameters.Add(Array(jobs.Select(r => r.EnterpriseId).ToArray(), NpgsqlDbType.Bigint));
+            cmd.Parameters.Add(Array(jobs.Select(r => r.Category).ToArray(), NpgsqlDbType.Text));
+            cmd.Parameters.Add(Array(jobs.Select(r => r.Total).ToArray(), NpgsqlDbType.Integer));
+            cmd.Parameters.Add(Array(jobs.Select(r => r.Messages.Count).ToArray(), NpgsqlDbType.Integer));
+            cmd.Parameters.Add(Array(jobs.Select(r => r.Rejections.Count).ToArray(), NpgsqlDbType.Integer));
+            cmd.Parameters.Add(Array(jobs.Select(r => r.ClientRef).ToArray(), NpgsqlDbType.Text));
+            cmd.Parameters.Add(Array(jobs.Select(r => r.SendAt).ToArray(), NpgsqlDbType.Bigint));
+            batch.BatchCommands.Add(cmd);
         }
+        if (messages.Count > 0)
+        {
+            var cmd = new NpgsqlBatchCommand(
+                $"INSERT INTO messages ({MessageColumns}) SELECT id, e, job, rcpt, sndr, txt, cat, prio, enc, seg, price, st, send_at, 0, $1, ref, origin " +
+                "FROM unnest($2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) AS t(id, e, job, rcpt, sndr, txt, cat, prio, enc, seg, price, st, send_at, ref, origin)");
+            cmd.Parameters.Add(new NpgsqlParameter { Value = now, NpgsqlDbType = NpgsqlDbType.Bigint });
+            cmd.Parameters.Add(Array(messages.Select(x => x.Message.Id).ToArray(), NpgsqlDbType.Bigint));
+            cmd.Parameters.Add(Array(messages.Select(x => x.Request.EnterpriseId).ToArray(), NpgsqlDbType.Bigint));
+            cmd.Parameters.Add(Array(messages.Select(x => x.Request.JobId).ToArray(), NpgsqlDbType.Bigint));
+            cmd.Parameters.Add(Array(messages.Select(x => x.Message.Recipient).ToArray(), NpgsqlDbType.Text));
+            cmd.Parameters.Add(Array(messages.Select(x => x.Request.Sender).ToArray(), NpgsqlDbType.Text));
+            cmd.Parameters.Add(Array(messages.Select(x => x.Message.Text).ToArray(), NpgsqlDbType.Text));
+            cmd.Parameters.Add(Array(messages.Select(x => x.Request.Category).ToArray(), NpgsqlDbType.Text));
+            cmd.Parameters.Add(Array(messages.Select(x => Category.Priority(x.Request.Category)).ToArray(), NpgsqlDbType.Integer));
+            cmd.Parameters.Add(Array(messages.Select(x => x.Message.Encoding).ToArray(), NpgsqlDbType.Integer));
+            cmd.Parameters.Add(Array(messages.Select(x => x.Message.Segments).ToArray(), NpgsqlDbType.Integer));
+            cmd.Parameters.Add(Array(messages.Select(x => x.Message.Price).ToArray(), NpgsqlDbType.Bigint));
+            cmd.Parameters.Add(Array(messages.Select(x => x.Request.Status).ToArray(), NpgsqlDbType.Text));
+            cmd.Parameters.Add(Array(messages.Select(x => x.Request.SendAt).ToArray(), NpgsqlDbType.Bigint));
+            cmd.Parameters.Add(Array(messages.Select(x => x.Request.ClientRef).ToArray(), NpgsqlDbType.Text));
+            cmd.Parameters.Add(Array(messages.Select(x => x.Request.Origin).ToArray(), NpgsqlDbType.Text));
+            batch.BatchCommands.Add(cmd);
+        }
+        if (rejections.Count > 0)
+        {
+            var cmd = new NpgsqlBatchCommand("INSERT INTO job_rejections (job_id, line, recipient, reason) SELECT * FROM unnest($1, $2, $3, $4)");
+            cmd.Parameters.Add(Array(rejections.Select(x => x.JobId).ToArray(), NpgsqlDbType.Bigint));
+            cmd.Parameters.Add(Array(rejections.Select(x => x.Line).ToArray(), NpgsqlDbType.Integer));
+            cmd.Parameters.Add(Array(rejections.Select(x => x.Recipient).ToArray(), NpgsqlDbType.Text));
+            cmd.Parameters.Add(Array(rejections.Select(x => x.Reason).ToArray(), NpgsqlDbType.Text));
+            batch.BatchCommands.Add(cmd);
+        }
+        if (batch.BatchCommands.Count > 0) await batch.ExecuteNonQueryAsync(ct);
     }
 
     private static async Task CopyPostgresAsync(NpgsqlConnection c, List<StoreRequest> jobs, List<(StoreRequest Request, NewMessage Message)> messages,
         List<(long JobId, int Line, string Recipient, string Reason)> rejections, long now, CancellationToken ct)
     {
+        if (messages.Count + rejections.Count <= 2000)
+        {
+            await InsertPostgresAsync(c, jobs, messages, rejections, now, ct);
+            return;
+        }
         if (jobs.Count > 0)
         {
             await using var importer = await c.BeginBinaryImportAsync($"COPY jobs ({JobColumns}) FROM STDIN (FORMAT BINARY)", ct);
