@@ -181,6 +181,7 @@ public static class KannelComparison
             await Wrk.RunAsync("xinge", url, warmup, 13000000000, key);
             await acker.SettleAsync(TimeSpan.FromSeconds(1));
             var before = await MetricsAsync(http);
+            var cpu = Cpu.Sample(server.Id);
             var reached = acker.Reset(requests);
             // XINGE_BENCH_PERF=DIR: CPU samples of the server during the timed requests (Linux perf; export DOTNET_PerfMapEnabled=1 for names).
             using var trace = Environment.GetEnvironmentVariable("XINGE_BENCH_PERF") is { Length: > 0 } traceDir
@@ -192,15 +193,18 @@ public static class KannelComparison
             var answeredIn = Stopwatch.GetElapsedTime(start).TotalSeconds;
             if (trace is not null) await trace.WaitForExitAsync();
             var single = requests / Stopwatch.GetElapsedTime(start, await reached.WaitAsync(TimeSpan.FromMinutes(5))).TotalSeconds;
-            Console.WriteLine($"  ({requests} answered 202 at {requests / answeredIn:F0} requests/s; {Batches(before, await MetricsAsync(http))})");
+            var cpuText = Cpu.Since(cpu, server.Id);
+            Console.WriteLine($"  ({requests} answered 202 at {requests / answeredIn:F0} requests/s; {cpuText}; {Batches(before, await MetricsAsync(http))})");
             await acker.SettleAsync(TimeSpan.FromSeconds(1));
 
             // One job of the same size.
             var job = JobBody(requests, 13200000000);
+            before = await MetricsAsync(http);
             reached = acker.Reset(requests);
             start = Stopwatch.GetTimestamp();
             (await ent.PostAsync("/api/v1/jobs", job)).EnsureSuccessStatusCode();
             var jobRate = requests / Stopwatch.GetElapsedTime(start, await reached.WaitAsync(TimeSpan.FromMinutes(5))).TotalSeconds;
+            Console.WriteLine($"  (one job of {requests}: {Batches(before, await MetricsAsync(http))})");
             await acker.SettleAsync(TimeSpan.FromSeconds(1));
 
             // OTPs one by one while a big notification job drains.
@@ -473,5 +477,28 @@ public static class BenchPostgres
         await using var cmd = new NpgsqlCommand($"CREATE DATABASE {name}", c);
         await cmd.ExecuteNonQueryAsync();
         return new NpgsqlConnectionStringBuilder(admin) { Database = name }.ToString();
+    }
+}
+
+/// <summary>Where the machine's CPU went during a phase (Linux /proc): all cores busy, and the server's own share.</summary>
+public static class Cpu
+{
+    public readonly record struct Snapshot(long Busy, long Total, long Server, long Ticks);
+
+    public static Snapshot Sample(int pid)
+    {
+        var fields = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1).Select(long.Parse).ToArray();
+        var idle = fields[3] + fields[4];
+        var stat = File.ReadAllText($"/proc/{pid}/stat");
+        var own = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return new Snapshot(fields.Sum() - idle, fields.Sum(), long.Parse(own[11]) + long.Parse(own[12]), Stopwatch.GetTimestamp());
+    }
+
+    public static string Since(Snapshot start, int pid)
+    {
+        var end = Sample(pid);
+        var cores = Environment.ProcessorCount;
+        var total = Math.Max(1, end.Total - start.Total);
+        return $"CPU {100.0 * (end.Busy - start.Busy) / total * cores:F0}% of {cores * 100}%, server {100.0 * (end.Server - start.Server) / total * cores:F0}%";
     }
 }

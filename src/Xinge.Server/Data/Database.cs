@@ -29,6 +29,9 @@ public sealed class Database : IAsyncDisposable
             var builder = new NpgsqlConnectionStringBuilder(connectionString);
             // The engine runs the same few statements all day: prepared once per connection, PostgreSQL plans them once.
             if (!connectionString.Contains("Auto Prepare", StringComparison.OrdinalIgnoreCase)) builder.MaxAutoPrepare = 64;
+            // Only the engine uses its connections, and it leaves no session state behind: a pooled connection is
+            // handed on as it is, without the reset round of RESET ALL, CLOSE ALL, UNLISTEN … before its next use.
+            if (!connectionString.Contains("Reset On Close", StringComparison.OrdinalIgnoreCase)) builder.NoResetOnClose = true;
             _postgres = NpgsqlDataSource.Create(builder);
         }
         else

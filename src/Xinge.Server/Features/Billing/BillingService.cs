@@ -31,7 +31,7 @@ public sealed class BillingService(Database database)
         var granted = new bool[wanted.Count];
         if (wanted.Count == 0) return granted;
         var enterprises = wanted.Select(w => w.EnterpriseId).Distinct().Order().ToArray();
-        if (enterprises.Length == 1 && database.IsPostgres && await ReserveWholeAsync((NpgsqlConnection)c, (NpgsqlTransaction)tx, enterprises[0], wanted, now, ct))
+        if (enterprises.Length == 1 && database.IsPostgres && await ReserveWholeAsync(c, tx, enterprises[0], wanted, now, ct))
         {
             Array.Fill(granted, true);
             return granted;
@@ -86,10 +86,10 @@ public sealed class BillingService(Database database)
     }
 
     /// <summary>
-    /// The usual batch on PostgreSQL: one enterprise whose balance covers every request. One round trip reserves the
-    /// total and writes its ledger row; false (nothing changed) when the balance does not cover it all.
+    /// The usual batch: one enterprise whose balance covers every request. One statement reserves the total and writes
+    /// its ledger row; false (nothing changed) when the balance does not cover it all.
     /// </summary>
-    private static async Task<bool> ReserveWholeAsync(NpgsqlConnection c, NpgsqlTransaction tx, long enterprise, IReadOnlyList<Reservation> wanted, long now, CancellationToken ct)
+    public async Task<bool> ReserveWholeAsync(DbConnection c, DbTransaction tx, long enterprise, IReadOnlyList<Reservation> wanted, long now, CancellationToken ct)
     {
         long amount = 0;
         var messages = 0;
@@ -98,9 +98,17 @@ public sealed class BillingService(Database database)
             amount += w.Amount;
             messages += w.Messages;
         }
+        if (!database.IsPostgres)
+        {
+            using var move = new Prepared(c, tx, "UPDATE enterprises SET balance = balance - @amount, reserved = reserved + @amount WHERE id = @id AND balance >= @amount", "amount", "id");
+            if (move.Execute(amount, enterprise) == 0) return false;
+            using var entry = new Prepared(c, tx, Ledger, "e", "kind", "amount", "n", "reference", "at");
+            entry.Execute(enterprise, LedgerKind.Reserve, amount, messages, null, now);
+            return true;
+        }
         await using var cmd = new NpgsqlCommand(
             "WITH moved AS (UPDATE enterprises SET balance = balance - @amount, reserved = reserved + @amount WHERE id = @id AND balance >= @amount RETURNING id) " +
-            "INSERT INTO ledger (enterprise_id, kind, amount, messages, reference, at) SELECT id, @kind, @amount, @n, NULL, @at FROM moved", c, tx);
+            "INSERT INTO ledger (enterprise_id, kind, amount, messages, reference, at) SELECT id, @kind, @amount, @n, NULL, @at FROM moved", (NpgsqlConnection)c, (NpgsqlTransaction)tx);
         cmd.Parameters.AddWithValue("amount", amount);
         cmd.Parameters.AddWithValue("id", enterprise);
         cmd.Parameters.AddWithValue("kind", LedgerKind.Reserve);
