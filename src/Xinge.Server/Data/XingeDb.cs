@@ -89,8 +89,8 @@ public abstract class XingeDb(DbContextOptions options) : DbContext(options)
             e.Property(x => x.Id).ValueGeneratedNever();
             e.HasIndex(x => x.JobId);
             e.HasIndex(x => new { x.EnterpriseId, x.Id });
-            // The dispatch queue: only rows waiting to go out are in this index.
-            e.HasIndex(x => new { x.Priority, x.Id }).HasDatabaseName("ix_messages_queue").HasFilter("status = 'queued'");
+            // The lanes (ARCHITECTURE.md): one queue per connector in priority order; only rows waiting to go out are in it.
+            e.HasIndex(x => new { x.Connector, x.Priority, x.Id }).HasDatabaseName("ix_messages_lane").HasFilter("status = 'queued'");
             e.HasIndex(x => x.SendAt).HasDatabaseName("ix_messages_scheduled").HasFilter("status = 'scheduled'");
             e.HasIndex(x => x.SubmittedAt).HasDatabaseName("ix_messages_in_flight").HasFilter("status = 'submitted'");
         });
@@ -104,6 +104,7 @@ public abstract class XingeDb(DbContextOptions options) : DbContext(options)
         {
             e.ToTable("jobs");
             e.Property(x => x.Id).ValueGeneratedNever();
+            e.HasIndex(x => new { x.EnterpriseId, x.Id });
         });
         b.Entity<JobRejection>(e =>
         {

@@ -130,12 +130,16 @@ public sealed class ConnectorRegistry(IConfiguration config, Database database, 
     /// <summary>The connector for an E.164 number: the longest matching prefix; a catch-all configured connector before the simulator.</summary>
     public SmppConnector? Route(string e164)
     {
-        var digits = e164.TrimStart('+');
+        var digits = e164.AsSpan().TrimStart('+');
         SmppConnector? best = null;
         var bestLength = -1;
         foreach (var c in _connectors)
         {
-            var length = c.Options.Prefixes.Count == 0 ? 0 : c.Options.Prefixes.Where(p => digits.StartsWith(p, StringComparison.Ordinal)).Select(p => p.Length).DefaultIfEmpty(-1).Max();
+            var length = c.Options.Prefixes.Count == 0 ? 0 : -1;
+            foreach (var p in c.Options.Prefixes)
+            {
+                if (p.Length > length && digits.StartsWith(p, StringComparison.Ordinal)) length = p.Length;
+            }
             if (length > bestLength || (length == bestLength && best is not null && !best.IsBound && c.IsBound))
             {
                 best = c;

@@ -8,60 +8,176 @@ using Xinge.Text;
 namespace Xinge.Server.Features.Messaging;
 
 /// <summary>
-/// Claims queued messages in batches with a lease (PostgreSQL: FOR UPDATE SKIP LOCKED, so nodes share the queue
-/// and a dead node's claims expire), OTP first, and submits their parts through the connector for each number.
-/// The results go to the <see cref="StatusWriter"/>.
+/// The lanes (ARCHITECTURE.md): every connector has its own queue, in priority order (OTP, notification, marketing),
+/// and its own in-flight budget, so a slow or throttled connector never holds another's capacity and an OTP never
+/// waits behind a bulk job for longer than its lane's budget takes to send. A message's lane is chosen when it is
+/// stored; each lane claims its messages in batches with a lease (PostgreSQL: FOR UPDATE SKIP LOCKED, so nodes share
+/// a lane and a dead node's claims expire) and submits their parts. The results go to the <see cref="StatusWriter"/>.
 /// </summary>
 public sealed class Dispatcher(Database database, ConnectorRegistry connectors, StatusWriter writer, WakeSignalFor<Dispatcher> signal,
     MessagingOptions options, IdGenerator ids, TimeProvider time, ILogger<Dispatcher> logger) : BackgroundService
 {
     private static readonly TimeSpan Lease = TimeSpan.FromMinutes(2);
-    private readonly ConcurrentDictionary<long, byte> _inFlight = new();
+    private readonly Dictionary<string, Lane> _lanes = [];
     private long _nextPromotion;
+    private long _nextReroute;
 
     /// <param name="Retried">It was deferred before: some of its parts may already be with the SMSC.</param>
-    private sealed record Claimed(long Id, string Recipient, string Sender, string Text, int Encoding, int Attempts, bool Retried);
+    private sealed record Claimed(long Id, int Priority, string Recipient, string Sender, string Text, int Encoding, int Attempts, bool Retried);
+
+    /// <summary>Messages a lane has claimed and not yet settled, per connector (the lanes' depth in flight).</summary>
+    public IReadOnlyDictionary<string, int> InFlight => _lanes.ToDictionary(l => l.Key, l => l.Value.InFlight);
+
+    /// <summary>
+    /// How many messages a lane keeps in flight. A message holds its slot until its submit result is committed, so this
+    /// also bounds what a crash may send twice. A connector limited to a rate gets about a quarter second of sending,
+    /// so an OTP queued behind a full budget still goes within that.
+    /// </summary>
+    public static int Budget(SmppConnector c) => c.Options.MaxTps > 0 ? Math.Clamp(c.Options.MaxTps / 4, 10, Math.Max(10, c.Window * 2)) : Math.Max(100, c.Window * 2);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         await ReleaseOwnClaimsAsync(stoppingToken);
-        // A message holds its slot until its submit result is committed, so at most this many messages can have been
-        // taken by the SMSC without the fact being on disk: the bound on what a crash may send twice.
-        var limit = Math.Max(200, connectors.Connectors.Sum(c => c.Window) * 2);
-        var room = new SemaphoreSlim(limit, limit);
+        try
+        {
+            while (!stoppingToken.IsCancellationRequested)
+            {
+                try
+                {
+                    await PromoteScheduledAsync(stoppingToken);
+                    await FollowConnectorsAsync(stoppingToken);
+                    foreach (var lane in _lanes.Values) lane.Wake.Set();
+                    await signal.WaitAsync(TimeSpan.FromMilliseconds(250), stoppingToken);
+                }
+                catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+                {
+                    return;
+                }
+                catch (Exception e)
+                {
+                    logger.LogError(e, "Dispatch failed; retrying");
+                    await Task.Delay(1000, stoppingToken);
+                }
+            }
+        }
+        finally
+        {
+            foreach (var lane in _lanes.Values) lane.Stop.Cancel();
+        }
+    }
+
+    /// <summary>
+    /// A lane per connector this node has. A connector that went away takes its lane with it; its waiting messages are
+    /// routed again, as are messages stored while no connector served their number.
+    /// </summary>
+    private async Task FollowConnectorsAsync(CancellationToken ct)
+    {
+        var current = connectors.Connectors;
+        var changed = false;
+        foreach (var c in current)
+        {
+            if (_lanes.TryGetValue(c.Name, out var existing) && ReferenceEquals(existing.Connector, c)) continue;
+            existing?.Stop.Cancel();
+            var lane = new Lane(c, Budget(c));
+            _lanes[c.Name] = lane;
+            lane.Task = Task.Run(() => RunLaneAsync(lane, ct), ct);
+            changed = true;
+        }
+        foreach (var gone in _lanes.Keys.Where(name => current.All(c => c.Name != name)).ToList())
+        {
+            _lanes[gone].Stop.Cancel();
+            _lanes.Remove(gone);
+            await using var c = await database.OpenAsync(ct);
+            using var turn = await database.WriteTurnAsync(ct);
+            var moved = await c.ExecuteAsync("UPDATE messages SET connector = NULL WHERE status = 'queued' AND connector = @gone", new { gone });
+            if (moved > 0) logger.LogInformation("Connector {Connector} is gone: {Count} waiting messages are routed again", gone, moved);
+            changed = true;
+        }
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        if (changed || now >= _nextReroute)
+        {
+            _nextReroute = now + 30_000;
+            await RerouteAsync(ct);
+        }
+    }
+
+    /// <summary>Waiting messages without a lane get the connector their number routes to now (those with none stay, and expire).</summary>
+    private async Task RerouteAsync(CancellationToken ct)
+    {
+        if (connectors.Connectors.Count == 0) return;
+        while (!ct.IsCancellationRequested)
+        {
+            List<(long Id, string Recipient)> waiting;
+            await using (var c = await database.OpenAsync(ct))
+            {
+                waiting = (await c.QueryAsync<(long, string)>(
+                    "SELECT id, recipient FROM messages WHERE status = 'queued' AND connector IS NULL LIMIT 5000")).ToList();
+            }
+            var routed = waiting.Select(m => (m.Id, Connector: connectors.Route(m.Recipient)?.Name)).Where(m => m.Connector is not null).ToList();
+            if (routed.Count == 0) return;
+            using (var turn = await database.WriteTurnAsync(ct))
+            await using (var c = await database.OpenAsync(ct))
+            await using (var tx = await c.BeginTransactionAsync(ct))
+            {
+                Batches.Execute(c, tx, "UPDATE messages SET connector = $1 WHERE id = $2 AND connector IS NULL", routed, m => [m.Connector, m.Id]);
+                await tx.CommitAsync(ct);
+            }
+            logger.LogInformation("Routed {Count} waiting messages to their connectors", routed.Count);
+            if (waiting.Count < 5000) return;
+        }
+    }
+
+    private sealed class Lane(SmppConnector connector, int budget)
+    {
+        public SmppConnector Connector { get; } = connector;
+        public int Budget { get; } = budget;
+        public SemaphoreSlim Room { get; } = new(budget, budget);
+        public WakeSignal Wake { get; } = new();
+        public CancellationTokenSource Stop { get; } = new();
+        public ConcurrentDictionary<long, byte> Claimed { get; } = new();
+        public Task? Task { get; set; }
+        public int InFlight => Budget - Room.CurrentCount;
+    }
+
+    private async Task RunLaneAsync(Lane lane, CancellationToken stopping)
+    {
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(stopping, lane.Stop.Token);
+        var ct = linked.Token;
+        // Claim once a quarter of the budget is free: batches stay large, and an OTP waits at most for that quarter.
+        var claimAt = Math.Max(1, lane.Budget / 4);
         void Free()
         {
-            room.Release();
-            if (room.CurrentCount >= limit / 2) signal.Set();
+            lane.Room.Release();
+            if (lane.Room.CurrentCount >= claimAt) lane.Wake.Set();
         }
-        while (!stoppingToken.IsCancellationRequested)
+        while (!ct.IsCancellationRequested)
         {
             try
             {
-                await PromoteScheduledAsync(stoppingToken);
-                var free = room.CurrentCount;
-                var claimed = free >= Math.Min(200, limit / 4) ? await ClaimAsync(Math.Min(free, 2000), stoppingToken) : [];
+                // An unbound connector's lane waits: its messages stay queued for it rather than fail.
+                var free = lane.Room.CurrentCount;
+                var claimed = lane.Connector.IsBound && free >= claimAt ? await ClaimAsync(lane.Connector.Name, Math.Min(free, 2000), ct) : [];
                 foreach (var m in claimed)
                 {
-                    if (!_inFlight.TryAdd(m.Id, 0)) continue;
-                    await room.WaitAsync(stoppingToken);
+                    if (!lane.Claimed.TryAdd(m.Id, 0)) continue;
+                    await lane.Room.WaitAsync(ct);
                     var id = m.Id;
-                    _ = SendAsync(m, () =>
+                    _ = SendAsync(lane.Connector, m, () =>
                     {
-                        _inFlight.TryRemove(id, out var _);
+                        lane.Claimed.TryRemove(id, out var _);
                         Free();
-                    }, stoppingToken);
+                    }, ct);
                 }
-                if (claimed.Count == 0 || room.CurrentCount < Math.Min(200, limit / 4)) await signal.WaitAsync(TimeSpan.FromMilliseconds(250), stoppingToken);
+                if (claimed.Count == 0 || lane.Room.CurrentCount < claimAt) await lane.Wake.WaitAsync(TimeSpan.FromMilliseconds(250), ct);
             }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
                 return;
             }
             catch (Exception e)
             {
-                logger.LogError(e, "Dispatch failed; retrying");
-                await Task.Delay(1000, stoppingToken);
+                logger.LogError(e, "Lane {Connector} failed; retrying", lane.Connector.Name);
+                await Task.Delay(1000, ct).ContinueWith(_ => { }, CancellationToken.None);
             }
         }
     }
@@ -87,39 +203,34 @@ public sealed class Dispatcher(Database database, ConnectorRegistry connectors, 
         await c.ExecuteAsync("UPDATE messages SET status = 'queued' WHERE status = 'scheduled' AND send_at <= @now", new { now });
     }
 
-    private async Task<List<Claimed>> ClaimAsync(int n, CancellationToken ct)
+    private async Task<List<Claimed>> ClaimAsync(string connector, int n, CancellationToken ct)
     {
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         var lease = now + (long)Lease.TotalMilliseconds;
-        var pick = "SELECT id FROM messages WHERE status = 'queued' AND (lease_until IS NULL OR lease_until < @now) ORDER BY priority, id LIMIT @n"
+        var pick = "SELECT id FROM messages WHERE status = 'queued' AND connector = @connector AND (lease_until IS NULL OR lease_until < @now) ORDER BY priority, id LIMIT @n"
             + (database.IsPostgres ? " FOR UPDATE SKIP LOCKED" : "");
         using var turn = await database.WriteTurnAsync(ct);
         await using var c = await database.OpenAsync(ct);
         await using var tx = await c.BeginTransactionAsync(ct);
         using var claim = new Prepared(c, tx,
-            $"UPDATE messages SET lease_until = @lease, lease_owner = @node WHERE id IN ({pick}) RETURNING id, recipient, sender, text, encoding, attempts, error", "lease", "node", "now", "n");
+            $"UPDATE messages SET lease_until = @lease, lease_owner = @node WHERE id IN ({pick}) RETURNING id, priority, recipient, sender, text, encoding, attempts, error",
+            "lease", "node", "connector", "now", "n");
         var list = new List<Claimed>();
-        using (var r = claim.Reader(lease, ids.Node, now, n))
+        using (var r = claim.Reader(lease, ids.Node, connector, now, n))
         {
-            while (r.Read()) list.Add(new Claimed(r.GetInt64(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetInt32(4), r.GetInt32(5), !r.IsDBNull(6)));
+            while (r.Read()) list.Add(new Claimed(r.GetInt64(0), r.GetInt32(1), r.GetString(2), r.GetString(3), r.GetString(4), r.GetInt32(5), r.GetInt32(6), !r.IsDBNull(7)));
         }
         await tx.CommitAsync(ct);
         if (list.Count > 0) EngineMetrics.Claim.Record(list.Count);
-        // RETURNING gives no order; keep the lanes' order for submission.
-        list.Sort((a, b) => a.Id.CompareTo(b.Id));
+        // RETURNING gives no order: the lane's order (OTP first, then oldest) is restored for submission.
+        list.Sort((a, b) => a.Priority != b.Priority ? a.Priority.CompareTo(b.Priority) : a.Id.CompareTo(b.Id));
         return list;
     }
 
     private TimeSpan Backoff(int attempts) => TimeSpan.FromSeconds(Math.Min(300, Math.Pow(2, Math.Min(attempts, 9))));
 
-    private async Task SendAsync(Claimed m, Action committed, CancellationToken ct)
+    private async Task SendAsync(SmppConnector connector, Claimed m, Action committed, CancellationToken ct)
     {
-        var connector = connectors.Route(m.Recipient);
-        if (connector is null)
-        {
-            Defer(m, "no_route", committed);
-            return;
-        }
         try
         {
             var encoding = (SmsEncoding)m.Encoding;

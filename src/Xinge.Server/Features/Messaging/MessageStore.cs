@@ -9,7 +9,8 @@ using Xinge.Server.Features.Billing;
 
 namespace Xinge.Server.Features.Messaging;
 
-public sealed record NewMessage(long Id, string Recipient, string Text, int Encoding, int Segments, long Price);
+/// <param name="Connector">The lane it waits in: the connector its number routes to when it is stored (null: none yet).</param>
+public sealed record NewMessage(long Id, string Recipient, string Text, int Encoding, int Segments, long Price, string? Connector);
 
 public enum StoreOutcome
 {
@@ -198,7 +199,7 @@ public sealed class MessageStore(Database database, BillingService billing, Time
         return true;
     }
 
-    private const string MessageColumns = "id, enterprise_id, job_id, recipient, sender, text, category, priority, encoding, segments, price, status, send_at, attempts, created_at, client_ref, origin";
+    private const string MessageColumns = "id, enterprise_id, job_id, recipient, sender, text, category, priority, encoding, segments, price, status, send_at, attempts, created_at, client_ref, origin, connector";
 
     private const string JobColumns = "id, enterprise_id, category, total, accepted, rejected, client_ref, send_at, created_at, sent, delivered, failed, expired, ended_unsent";
 
@@ -212,13 +213,13 @@ public sealed class MessageStore(Database database, BillingService billing, Time
         }
         // One prepared statement in one transaction: SQLite's fast path for bulk insert.
         using (var insert = new Prepared(c, tx,
-            $"INSERT INTO messages ({MessageColumns}) VALUES (@id, @e, @job, @to, @from, @text, @cat, @prio, @enc, @seg, @price, @status, @sendAt, 0, @now, @ref, @origin)",
-            "id", "e", "job", "to", "from", "text", "cat", "prio", "enc", "seg", "price", "status", "sendAt", "now", "ref", "origin"))
+            $"INSERT INTO messages ({MessageColumns}) VALUES (@id, @e, @job, @to, @from, @text, @cat, @prio, @enc, @seg, @price, @status, @sendAt, 0, @now, @ref, @origin, @connector)",
+            "id", "e", "job", "to", "from", "text", "cat", "prio", "enc", "seg", "price", "status", "sendAt", "now", "ref", "origin", "connector"))
         {
             foreach (var (r, m) in messages)
             {
                 insert.Execute(m.Id, r.EnterpriseId, r.JobId, m.Recipient, r.Sender, m.Text, r.Category, Category.Priority(r.Category), m.Encoding,
-                    m.Segments, m.Price, r.Status, r.SendAt, now, r.ClientRef, r.Origin);
+                    m.Segments, m.Price, r.Status, r.SendAt, now, r.ClientRef, r.Origin, m.Connector);
             }
         }
         if (rejections.Count == 0) return;
@@ -251,8 +252,8 @@ public sealed class MessageStore(Database database, BillingService billing, Time
         if (messages.Count > 0)
         {
             var cmd = new NpgsqlBatchCommand(
-                $"INSERT INTO messages ({MessageColumns}) SELECT id, e, job, rcpt, sndr, txt, cat, prio, enc, seg, price, st, send_at, 0, $1, ref, origin " +
-                "FROM unnest($2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) AS t(id, e, job, rcpt, sndr, txt, cat, prio, enc, seg, price, st, send_at, ref, origin)");
+                $"INSERT INTO messages ({MessageColumns}) SELECT id, e, job, rcpt, sndr, txt, cat, prio, enc, seg, price, st, send_at, 0, $1, ref, origin, conn " +
+                "FROM unnest($2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) AS t(id, e, job, rcpt, sndr, txt, cat, prio, enc, seg, price, st, send_at, ref, origin, conn)");
             cmd.Parameters.Add(new NpgsqlParameter { Value = now, NpgsqlDbType = NpgsqlDbType.Bigint });
             cmd.Parameters.Add(Array(messages.Select(x => x.Message.Id).ToArray(), NpgsqlDbType.Bigint));
             cmd.Parameters.Add(Array(messages.Select(x => x.Request.EnterpriseId).ToArray(), NpgsqlDbType.Bigint));
@@ -269,6 +270,7 @@ public sealed class MessageStore(Database database, BillingService billing, Time
             cmd.Parameters.Add(Array(messages.Select(x => x.Request.SendAt).ToArray(), NpgsqlDbType.Bigint));
             cmd.Parameters.Add(Array(messages.Select(x => x.Request.ClientRef).ToArray(), NpgsqlDbType.Text));
             cmd.Parameters.Add(Array(messages.Select(x => x.Request.Origin).ToArray(), NpgsqlDbType.Text));
+            cmd.Parameters.Add(Array(messages.Select(x => x.Message.Connector).ToArray(), NpgsqlDbType.Text));
             batch.BatchCommands.Add(cmd);
         }
         if (rejections.Count > 0)
@@ -334,6 +336,7 @@ public sealed class MessageStore(Database database, BillingService billing, Time
                 await importer.WriteAsync(now, NpgsqlDbType.Bigint, ct);
                 if (r.ClientRef is { } cr) await importer.WriteAsync(cr, NpgsqlDbType.Text, ct); else await importer.WriteNullAsync(ct);
                 if (r.Origin is { } origin) await importer.WriteAsync(origin, NpgsqlDbType.Text, ct); else await importer.WriteNullAsync(ct);
+                if (m.Connector is { } lane) await importer.WriteAsync(lane, NpgsqlDbType.Text, ct); else await importer.WriteNullAsync(ct);
             }
             await importer.CompleteAsync(ct);
         }

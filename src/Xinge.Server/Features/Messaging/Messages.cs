@@ -43,6 +43,7 @@ public sealed class Message
     public long Price { get; set; }
     public string Status { get; set; } = "";
     public string? Error { get; set; }
+    /// <summary>The connector (lane) it goes out through: chosen when it is stored, recorded again when it is submitted.</summary>
     public string? Connector { get; set; }
     public long? SendAt { get; set; }
     public long? LeaseUntil { get; set; }
@@ -88,6 +89,8 @@ public sealed class Job
     public int Expired { get; set; }
     /// <summary>Of the failed and expired, those that ended before they were sent.</summary>
     public int EndedUnsent { get; set; }
+    /// <summary><c>paused</c> or <c>cancelled</c> by the enterprise; null while it runs.</summary>
+    public string? State { get; set; }
 }
 
 public sealed class JobRejection
@@ -135,5 +138,7 @@ public sealed class IdempotentRequest
     public long EnterpriseId { get; set; }
     public string Key { get; set; } = "";
     public string Response { get; set; } = "";
+    /// <summary>SHA-256 of the request the key was first used with: the same key with another request is refused.</summary>
+    public string? Fingerprint { get; set; }
     public long CreatedAt { get; set; }
 }

@@ -3,6 +3,7 @@ using System.Text.Json;
 using Dapper;
 using Xinge.Server.Data;
 using Xinge.Server.Features.Compliance;
+using Xinge.Server.Features.Connectors;
 
 namespace Xinge.Server.Features.Messaging;
 
@@ -25,7 +26,7 @@ public sealed record SendRefusal(int Status, string Type, string Detail, object?
 /// prices the SMS, and hands the accepted rows with their reservation to the store. Every way in (HTTP, SMPP,
 /// the services) sends through here.
 /// </summary>
-public sealed class MessagingService(Database database, MessageStore store, StatusWriter writer, Composer composer, IdGenerator ids, MessagingOptions options,
+public sealed class MessagingService(Database database, MessageStore store, StatusWriter writer, Composer composer, IdGenerator ids, MessagingOptions options, ConnectorRegistry connectors,
     TimeProvider time, ILogger<MessagingService> logger)
 {
     public const int MaxRecipientsPerJob = 200_000;
@@ -142,7 +143,7 @@ public sealed class MessagingService(Database database, MessageStore store, Stat
                 text = measured;
             }
             var t = text.Value;
-            accepted.Add(new NewMessage(ids.Next(), number, t.Text, (int)t.Encoding, t.Segments, (long)t.Segments * enterprise.UnitPrice));
+            accepted.Add(new NewMessage(ids.Next(), number, t.Text, (int)t.Encoding, t.Segments, (long)t.Segments * enterprise.UnitPrice, connectors.Route(number)?.Name));
         }
         if (accepted.Count == 0)
         {

@@ -466,6 +466,10 @@ namespace Xinge.Server.Data.Postgres.Migrations
                         .HasColumnType("bigint")
                         .HasColumnName("created_at");
 
+                    b.Property<string>("Fingerprint")
+                        .HasColumnType("text")
+                        .HasColumnName("fingerprint");
+
                     b.Property<string>("Response")
                         .IsRequired()
                         .HasColumnType("text")
@@ -570,11 +574,17 @@ namespace Xinge.Server.Data.Postgres.Migrations
                         .HasColumnType("integer")
                         .HasColumnName("sent");
 
+                    b.Property<string>("State")
+                        .HasColumnType("text")
+                        .HasColumnName("state");
+
                     b.Property<int>("Total")
                         .HasColumnType("integer")
                         .HasColumnName("total");
 
                     b.HasKey("Id");
+
+                    b.HasIndex("EnterpriseId", "Id");
 
                     b.ToTable("jobs", (string)null);
                 });
@@ -726,8 +736,8 @@ namespace Xinge.Server.Data.Postgres.Migrations
 
                     b.HasIndex("EnterpriseId", "Id");
 
-                    b.HasIndex("Priority", "Id")
-                        .HasDatabaseName("ix_messages_queue")
+                    b.HasIndex("Connector", "Priority", "Id")
+                        .HasDatabaseName("ix_messages_lane")
                         .HasFilter("status = 'queued'");
 
                     b.ToTable("messages", (string)null);

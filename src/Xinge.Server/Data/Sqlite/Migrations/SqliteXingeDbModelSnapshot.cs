@@ -445,6 +445,10 @@ namespace Xinge.Server.Data.Sqlite.Migrations
                         .HasColumnType("INTEGER")
                         .HasColumnName("created_at");
 
+                    b.Property<string>("Fingerprint")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("fingerprint");
+
                     b.Property<string>("Response")
                         .IsRequired()
                         .HasColumnType("TEXT")
@@ -547,11 +551,17 @@ namespace Xinge.Server.Data.Sqlite.Migrations
                         .HasColumnType("INTEGER")
                         .HasColumnName("sent");
 
+                    b.Property<string>("State")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("state");
+
                     b.Property<int>("Total")
                         .HasColumnType("INTEGER")
                         .HasColumnName("total");
 
                     b.HasKey("Id");
+
+                    b.HasIndex("EnterpriseId", "Id");
 
                     b.ToTable("jobs", (string)null);
                 });
@@ -701,8 +711,8 @@ namespace Xinge.Server.Data.Sqlite.Migrations
 
                     b.HasIndex("EnterpriseId", "Id");
 
-                    b.HasIndex("Priority", "Id")
-                        .HasDatabaseName("ix_messages_queue")
+                    b.HasIndex("Connector", "Priority", "Id")
+                        .HasDatabaseName("ix_messages_lane")
                         .HasFilter("status = 'queued'");
 
                     b.ToTable("messages", (string)null);
