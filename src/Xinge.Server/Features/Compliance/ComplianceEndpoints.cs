@@ -44,7 +44,7 @@ public static class ComplianceEndpoints
         admin.MapPost("/{id:long}/approve", (long id, XingeDb db, TimeProvider time) => DecideAsync(id, ReviewStatus.Approved, null, db, time));
         admin.MapPost("/{id:long}/reject", (long id, RejectReview? body, XingeDb db, TimeProvider time) =>
             string.IsNullOrWhiteSpace(body?.Reason) || body.Reason.Length > 500
-                ? Task.FromResult(Problems.Validation("reason is required (at most 500 characters)"))
+                ? Task.FromResult<IResult>(Problems.Validation("reason is required (at most 500 characters)"))
                 : DecideAsync(id, ReviewStatus.Rejected, body.Reason.Trim(), db, time));
         return app;
     }

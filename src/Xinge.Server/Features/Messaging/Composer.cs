@@ -93,6 +93,9 @@ public sealed class IdGenerator(TimeProvider time, int node)
     private long _lastMs;
     private int _sequence;
 
+    /// <summary>The smallest id made at or after <paramref name="at"/>: ids grow with time, so a time range is an id range.</summary>
+    public static long FirstIdAt(DateTimeOffset at) => Math.Max(0, at.ToUnixTimeMilliseconds() - Epoch) << 18;
+
     public long Next()
     {
         lock (_gate)

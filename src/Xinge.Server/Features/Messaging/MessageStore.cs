@@ -35,6 +35,9 @@ public sealed class StoreRequest
     public required List<(int Line, string Recipient, string Reason)> Rejections { get; init; }
     public string? IdempotencyKey { get; init; }
     public string? IdempotentResponse { get; set; }
+    public string? Fingerprint { get; init; }
+    /// <summary>The fingerprint kept with the key when another request stored it first.</summary>
+    public string? PreviousFingerprint { get; set; }
     public long TotalPrice => Messages.Sum(m => m.Price);
     internal TaskCompletionSource<StoreOutcome> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 }
@@ -141,11 +144,12 @@ public sealed class MessageStore(Database database, BillingService billing, Time
         {
             if (r.IdempotencyKey is { } key)
             {
-                var previous = await c.QuerySingleOrDefaultAsync<string>(
-                    "SELECT response FROM idempotent_requests WHERE enterprise_id = @e AND key = @key", new { e = r.EnterpriseId, key }, tx);
-                if (previous is not null)
+                var previous = await c.QuerySingleOrDefaultAsync<(string Response, string? Fingerprint)>(
+                    "SELECT response, fingerprint FROM idempotent_requests WHERE enterprise_id = @e AND key = @key", new { e = r.EnterpriseId, key }, tx);
+                if (previous.Response is not null)
                 {
-                    r.IdempotentResponse = previous;
+                    r.IdempotentResponse = previous.Response;
+                    r.PreviousFingerprint = previous.Fingerprint;
                     outcomes[r] = StoreOutcome.DuplicateRequest;
                     continue;
                 }
@@ -165,8 +169,8 @@ public sealed class MessageStore(Database database, BillingService billing, Time
             }
             if (r.IdempotencyKey is { } k && r.IdempotentResponse is { } response)
             {
-                await c.ExecuteAsync("INSERT INTO idempotent_requests (enterprise_id, key, response, created_at) VALUES (@e, @k, @response, @now)",
-                    new { e = r.EnterpriseId, k, response, now }, tx);
+                await c.ExecuteAsync("INSERT INTO idempotent_requests (enterprise_id, key, response, fingerprint, created_at) VALUES (@e, @k, @response, @fingerprint, @now)",
+                    new { e = r.EnterpriseId, k, response, fingerprint = r.Fingerprint, now }, tx);
             }
             jobs.Add(r);
             foreach (var m in r.Messages) messages.Add((r, m));

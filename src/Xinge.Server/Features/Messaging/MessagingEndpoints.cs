@@ -1,27 +1,17 @@
 using System.Security.Claims;
 using System.Text.Json;
-using System.Text.Json.Serialization;
 using Dapper;
-using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Xinge.Server.Data;
 using Xinge.Server.Features.Accounts;
 using Xinge.Server.Features.Connectors;
 
 namespace Xinge.Server.Features.Messaging;
 
-public sealed record SendMessagesRequest(JsonElement? To, string? Signature, string? Category, string? Text,
-    DateTimeOffset? SendAt, string? ClientRef, string? TemplateId);
-
-public sealed record JobRecipient(string? To, Dictionary<string, string>? Params);
-
-public sealed record CreateJobRequest(List<JobRecipient>? Recipients, string? Signature, string? Category, string? Text,
-    DateTimeOffset? SendAt, string? ClientRef, string? TemplateId);
-
-public sealed record WebhookRequest(string? Url, string? Secret);
-
 public static class MessagingEndpoints
 {
     public const int MaxRecipientsPerRequest = 1000;
+    public const int MaxPage = 1000;
 
     public static IServiceCollection AddMessaging(this IServiceCollection services, IConfiguration config)
     {
@@ -37,9 +27,12 @@ public static class MessagingEndpoints
         services.AddSingleton<StatusWriter>();
         services.AddHostedService(sp => sp.GetRequiredService<StatusWriter>());
         services.AddSingleton<MessagingService>();
+        services.AddSingleton<MessageQueries>();
+        services.AddSingleton<JobControl>();
         services.AddSingleton<ConnectorRegistry>();
         services.AddHostedService(sp => sp.GetRequiredService<ConnectorRegistry>());
-        services.AddHostedService<Dispatcher>();
+        services.AddSingleton<Dispatcher>();
+        services.AddHostedService(sp => sp.GetRequiredService<Dispatcher>());
         services.AddHostedService<WebhookWorker>();
         services.AddHttpClient("webhooks", c => c.Timeout = TimeSpan.FromSeconds(10));
         return services;
@@ -47,33 +40,48 @@ public static class MessagingEndpoints
 
     public static IEndpointRouteBuilder MapMessaging(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup("/api/v1").RequireAuthorization("enterprise").WithTags("Enterprise");
-        api.MapPost("/messages", SendMessagesAsync);
-        api.MapPost("/jobs", CreateJobAsync);
+        var api = app.MapGroup("/api/v1").RequireAuthorization("enterprise").WithTags("Enterprise")
+            .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403);
+        api.MapPost("/messages", SendMessagesAsync).ProducesProblem(402).ProducesProblem(422);
+        api.MapGet("/messages", ListMessagesAsync);
         api.MapGet("/messages/{id}", GetMessageAsync);
+        api.MapDelete("/messages/{id}", CancelMessageAsync);
+        api.MapPost("/jobs", CreateJobAsync).ProducesProblem(402).ProducesProblem(422);
+        api.MapGet("/jobs", ListJobsAsync);
         api.MapGet("/jobs/{id}", GetJobAsync);
         api.MapGet("/jobs/{id}/rejections", GetRejectionsAsync);
+        api.MapPost("/jobs/{id}/pause", (string id, ClaimsPrincipal user, JobControl jobs, MessageQueries queries) =>
+            ChangeJobAsync(id, user, queries, (e, j) => jobs.PauseAsync(e, j)));
+        api.MapPost("/jobs/{id}/resume", (string id, ClaimsPrincipal user, JobControl jobs, MessageQueries queries) =>
+            ChangeJobAsync(id, user, queries, (e, j) => jobs.ResumeAsync(e, j)));
+        api.MapPost("/jobs/{id}/cancel", (string id, ClaimsPrincipal user, JobControl jobs, MessageQueries queries) =>
+            ChangeJobAsync(id, user, queries, (e, j) => jobs.CancelAsync(e, j)));
         api.MapGet("/inbound", GetInboundAsync);
         api.MapPut("/webhook", PutWebhookAsync);
         api.MapGet("/webhook", GetWebhookAsync);
         return app;
     }
 
-    public static object SendResponse(SendResult r) => new
+    /// <summary>A refused request as problem details: the one table from domain refusals to HTTP.</summary>
+    public static ProblemHttpResult Problem(SendRefusal refusal) => refusal.Error switch
     {
-        jobId = r.JobId.ToString(),
-        messages = r.Messages.Select(m => new { id = m.Id.ToString(), to = m.To, segments = m.Segments, price = m.Price }),
-        rejected = r.Rejected.Select(x => new { to = x.To, reason = x.Reason }),
+        SendError.Invalid => Problems.Validation(refusal.Detail),
+        SendError.EnterpriseNotFound => Problems.NotFound("enterprise"),
+        SendError.EnterpriseNotVerified => Problems.Of(403, "enterprise-not-verified", "Forbidden", refusal.Detail),
+        SendError.SignatureNotApproved => Problems.Unprocessable("signature-not-approved", refusal.Detail),
+        SendError.TextTooLong => Problems.Unprocessable("text-too-long", refusal.Detail),
+        SendError.NoValidRecipients => Problems.Of(422, "no-valid-recipients", "The request cannot be carried out", refusal.Detail,
+            new { rejected = refusal.Rejected!.Select(r => new { line = r.Line, to = r.To, reason = r.Reason }) }),
+        SendError.InsufficientBalance => Problems.Of(402, "insufficient-balance", "Insufficient balance", refusal.Detail, new { required = refusal.Required }),
+        SendError.IdempotencyKeyReused => Problems.Unprocessable("idempotency-key-reused", refusal.Detail),
+        _ => throw new ArgumentOutOfRangeException(nameof(refusal), refusal.Error, null),
     };
-
-    private static IResult Answer(SendRefusal refusal) =>
-        Problems.Of(refusal.Status, refusal.Type, refusal.Status switch { 402 => "Insufficient balance", 403 => "Forbidden", 404 => "Not found", 400 => "The request is not valid", _ => "The request cannot be carried out" },
-            refusal.Detail, refusal.Extensions);
 
     private static string? IdempotencyKey(HttpRequest request) =>
         request.Headers.TryGetValue("Idempotency-Key", out var v) && !string.IsNullOrWhiteSpace(v) ? v.ToString().Trim() : null;
 
-    private static async Task<IResult> SendMessagesAsync(SendMessagesRequest body, ClaimsPrincipal user, HttpRequest http, MessagingService messaging)
+    private static async Task<Results<Accepted<SendMessagesResponse>, ProblemHttpResult>> SendMessagesAsync(
+        SendMessagesRequest body, ClaimsPrincipal user, HttpRequest http, MessagingService messaging)
     {
         if (body.TemplateId is not null) return Problems.Unprocessable("templates-unavailable", "templates are not available yet; send text");
         List<Recipient> recipients = [];
@@ -94,132 +102,121 @@ public static class MessagingEndpoints
         }
         if (recipients.Count > MaxRecipientsPerRequest) return Problems.Validation($"at most {MaxRecipientsPerRequest} numbers a request; use POST /jobs for more");
         var (result, refusal) = await messaging.SendAsync(new SendCommand(Caller.From(user).Enterprise, recipients, body.Signature, body.Category, body.Text,
-            body.SendAt, body.ClientRef, IdempotencyKey(http)));
-        if (refusal is not null) return Answer(refusal);
-        if (result!.StoredResponse is { } stored) return Results.Text(stored, "application/json", statusCode: 202);
-        return Results.Json(SendResponse(result), statusCode: 202);
+            body.SendAt, body.ClientRef, IdempotencyKey(http), Kind: SendKind.Messages));
+        if (refusal is not null) return Problem(refusal);
+        return TypedResults.Accepted((string?)null, new SendMessagesResponse(result!.JobId.ToString(),
+            result.Messages.Select(m => new SentMessage(m.Id.ToString(), m.To, m.Segments, m.Price)).ToList(),
+            result.Rejected.Select(r => new RejectedRecipient(r.To, r.Reason)).ToList()));
     }
 
-    private static async Task<IResult> CreateJobAsync(CreateJobRequest body, ClaimsPrincipal user, HttpRequest http, MessagingService messaging)
+    private static async Task<Results<Accepted<JobAccepted>, ProblemHttpResult>> CreateJobAsync(CreateJobRequest body, ClaimsPrincipal user, HttpRequest http, MessagingService messaging)
     {
         if (body.TemplateId is not null) return Problems.Unprocessable("templates-unavailable", "templates are not available yet; send text");
         if (body.Recipients is null || body.Recipients.Count == 0) return Problems.Validation("recipients is required: [{to, params?}]");
         var recipients = body.Recipients.Select(r => new Recipient(r?.To ?? "", r?.Params)).ToList();
         var (result, refusal) = await messaging.SendAsync(new SendCommand(Caller.From(user).Enterprise, recipients, body.Signature, body.Category, body.Text,
-            body.SendAt, body.ClientRef, IdempotencyKey(http)));
-        if (refusal is not null) return Answer(refusal);
-        if (result!.StoredResponse is { } stored) return Results.Text(stored, "application/json", statusCode: 202);
-        return Results.Json(new { jobId = result.JobId.ToString(), accepted = result.Messages.Count, rejected = result.Rejected.Count }, statusCode: 202);
+            body.SendAt, body.ClientRef, IdempotencyKey(http), Kind: SendKind.Job));
+        if (refusal is not null) return Problem(refusal);
+        return TypedResults.Accepted((string?)null, new JobAccepted(result!.JobId.ToString(), result.Accepted, result.RejectedCount));
     }
 
-    private static string? Iso(long? ms) => ms is { } v ? DateTimeOffset.FromUnixTimeMilliseconds(v).ToString("yyyy-MM-ddTHH:mm:ss.fffzzz") : null;
-
-    private static async Task<IResult> GetMessageAsync(string id, ClaimsPrincipal user, Database database)
+    private static async Task<Results<Ok<MessageView>, ProblemHttpResult>> GetMessageAsync(string id, ClaimsPrincipal user, MessageQueries queries)
     {
         if (!long.TryParse(id, out var messageId)) return Problems.NotFound("message");
-        await using var c = await database.OpenAsync();
-        var m = await c.QuerySingleOrDefaultAsync<Message>(
-            "SELECT id AS Id, job_id AS JobId, recipient AS Recipient, sender AS Sender, category AS Category, status AS Status, error AS Error, " +
-            "segments AS Segments, price AS Price, created_at AS CreatedAt, send_at AS SendAt, submitted_at AS SubmittedAt, done_at AS DoneAt, client_ref AS ClientRef " +
-            "FROM messages WHERE id = @messageId AND enterprise_id = @e", new { messageId, e = Caller.From(user).Enterprise });
+        var m = await queries.MessageAsync(Caller.From(user).Enterprise, messageId);
+        return m is null ? Problems.NotFound("message") : TypedResults.Ok(m);
+    }
+
+    private static async Task<Results<Ok<Page<MessageView>>, ProblemHttpResult>> ListMessagesAsync(ClaimsPrincipal user, MessageQueries queries,
+        string? status, string? to, string? clientRef, string? jobId, DateTimeOffset? since, DateTimeOffset? until, string? cursor, int? limit)
+    {
+        if (status is not null && !MessageStatus.All.Contains(status)) return Problems.Validation($"status is one of {string.Join(", ", MessageStatus.All)}");
+        string? number = null;
+        if (to is not null && (number = PhoneNumbers.ToE164(to)) is null) return Problems.Validation("to is a phone number in E.164 or national format");
+        long? job = null;
+        if (jobId is not null)
+        {
+            if (!long.TryParse(jobId, out var j)) return Problems.Validation("jobId is the id of one of your jobs");
+            job = j;
+        }
+        if (clientRef is { Length: > 64 }) return Problems.Validation("clientRef is at most 64 characters");
+        if (!Cursor.TryRead(cursor, out var before)) return Problems.Validation("cursor is the next value of a previous page");
+        if (limit is < 1 or > MaxPage) return Problems.Validation($"limit is 1 to {MaxPage}");
+        var page = await queries.MessagesAsync(Caller.From(user).Enterprise, new MessageFilter(status, number, clientRef, job, since, until, before, limit ?? 100));
+        return TypedResults.Ok(page);
+    }
+
+    /// <summary>DELETE /messages/{id}: withdraws a message that has not gone out (queued, scheduled or in a paused job); refunded.</summary>
+    private static async Task<Results<Ok<CancelledMessage>, ProblemHttpResult>> CancelMessageAsync(string id, ClaimsPrincipal user, MessagingService messaging, MessageQueries queries)
+    {
+        if (!long.TryParse(id, out var messageId)) return Problems.NotFound("message");
+        var enterprise = Caller.From(user).Enterprise;
+        var m = await queries.MessageAsync(enterprise, messageId);
         if (m is null) return Problems.NotFound("message");
-        return Results.Ok(new
-        {
-            id = m.Id.ToString(),
-            jobId = m.JobId.ToString(),
-            to = m.Recipient,
-            from = m.Sender,
-            category = m.Category,
-            status = m.Status,
-            error = m.Error,
-            segments = m.Segments,
-            price = m.Price,
-            charged = m.Status == MessageStatus.Delivered ? m.Price : 0,
-            createdAt = Iso(m.CreatedAt),
-            sendAt = Iso(m.SendAt),
-            submittedAt = Iso(m.SubmittedAt),
-            doneAt = Iso(m.DoneAt),
-            clientRef = m.ClientRef,
-        });
+        if (m is { Status: MessageStatus.Failed, Error: "cancelled" }) return TypedResults.Ok(new CancelledMessage(m.Id, m.Status, m.Error));
+        if (await messaging.CancelAsync(enterprise, messageId)) return TypedResults.Ok(new CancelledMessage(m.Id, MessageStatus.Failed, "cancelled"));
+        var now = await queries.MessageAsync(enterprise, messageId);
+        return Problems.Conflict("already-sent", $"the message is {now?.Status ?? m.Status}: only a message that has not gone to the operator can be withdrawn");
     }
 
-    private static async Task<IResult> GetJobAsync(string id, ClaimsPrincipal user, Database database, TimeProvider time)
+    private static async Task<Results<Ok<JobView>, ProblemHttpResult>> GetJobAsync(string id, ClaimsPrincipal user, MessageQueries queries)
     {
         if (!long.TryParse(id, out var jobId)) return Problems.NotFound("job");
-        await using var c = await database.OpenAsync();
-        var job = await c.QuerySingleOrDefaultAsync<Job>(
-            "SELECT id AS Id, category AS Category, total AS Total, accepted AS Accepted, rejected AS Rejected, client_ref AS ClientRef, send_at AS SendAt, " +
-            "created_at AS CreatedAt, sent AS Sent, delivered AS Delivered, failed AS Failed, expired AS Expired, ended_unsent AS EndedUnsent " +
-            "FROM jobs WHERE id = @jobId AND enterprise_id = @e", new { jobId, e = Caller.From(user).Enterprise });
-        if (job is null) return Problems.NotFound("job");
-        // From the job's counters (kept by the status writer), not by counting 200,000 message rows on every poll.
-        var ended = job.Delivered + job.Failed + job.Expired;
-        var waiting = job.Accepted - job.Sent - job.EndedUnsent;
-        var scheduled = job.SendAt is { } at && at > time.GetUtcNow().ToUnixTimeMilliseconds();
-        var counts = new Dictionary<string, long>
+        var job = await queries.JobAsync(Caller.From(user).Enterprise, jobId);
+        return job is null ? Problems.NotFound("job") : TypedResults.Ok(job);
+    }
+
+    private static async Task<Results<Ok<Page<JobView>>, ProblemHttpResult>> ListJobsAsync(ClaimsPrincipal user, MessageQueries queries, string? cursor, int? limit)
+    {
+        if (!Cursor.TryRead(cursor, out var before)) return Problems.Validation("cursor is the next value of a previous page");
+        if (limit is < 1 or > MaxPage) return Problems.Validation($"limit is 1 to {MaxPage}");
+        return TypedResults.Ok(await queries.JobsAsync(Caller.From(user).Enterprise, before, limit ?? 100));
+    }
+
+    private static async Task<Results<Ok<JobStateView>, ProblemHttpResult>> ChangeJobAsync(string id, ClaimsPrincipal user, MessageQueries queries,
+        Func<long, long, Task<JobChange>> change)
+    {
+        if (!long.TryParse(id, out var jobId)) return Problems.NotFound("job");
+        var enterprise = Caller.From(user).Enterprise;
+        var outcome = await change(enterprise, jobId);
+        var job = await queries.JobAsync(enterprise, jobId);
+        return outcome switch
         {
-            [MessageStatus.Scheduled] = scheduled ? waiting : 0,
-            [MessageStatus.Held] = 0,
-            [MessageStatus.Queued] = scheduled ? 0 : waiting,
-            [MessageStatus.Submitted] = job.Sent - (ended - job.EndedUnsent),
-            [MessageStatus.Delivered] = job.Delivered,
-            [MessageStatus.Failed] = job.Failed,
-            [MessageStatus.Expired] = job.Expired,
-            [MessageStatus.Rejected] = job.Rejected,
+            JobChange.NotFound => Problems.NotFound("job"),
+            JobChange.Conflict => Problems.Conflict("job-state", $"the job is {job?.Status}: it cannot change that way"),
+            _ => job is null ? Problems.NotFound("job") : TypedResults.Ok(new JobStateView(job.Id, job.Status)),
         };
-        return Results.Ok(new
-        {
-            id = job.Id.ToString(),
-            status = ended < job.Accepted ? "processing" : "completed",
-            category = job.Category,
-            total = job.Total,
-            accepted = job.Accepted,
-            rejected = job.Rejected,
-            counts,
-            clientRef = job.ClientRef,
-            sendAt = Iso(job.SendAt),
-            createdAt = Iso(job.CreatedAt),
-        });
     }
 
-    private static async Task<IResult> GetRejectionsAsync(string id, ClaimsPrincipal user, Database database)
+    private static async Task<Results<Ok<IReadOnlyList<JobRejectionView>>, ProblemHttpResult>> GetRejectionsAsync(string id, ClaimsPrincipal user, MessageQueries queries)
     {
         if (!long.TryParse(id, out var jobId)) return Problems.NotFound("job");
-        await using var c = await database.OpenAsync();
-        var owned = await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM jobs WHERE id = @jobId AND enterprise_id = @e", new { jobId, e = Caller.From(user).Enterprise });
-        if (owned == 0) return Problems.NotFound("job");
-        var rows = await c.QueryAsync<JobRejection>(
-            "SELECT line AS Line, recipient AS Recipient, reason AS Reason FROM job_rejections WHERE job_id = @jobId ORDER BY line", new { jobId });
-        return Results.Ok(rows.Select(r => new { line = r.Line, to = r.Recipient, reason = r.Reason }));
+        var rows = await queries.RejectionsAsync(Caller.From(user).Enterprise, jobId);
+        return rows is null ? Problems.NotFound("job") : TypedResults.Ok(rows);
     }
 
-    private static async Task<IResult> GetInboundAsync(ClaimsPrincipal user, Database database, string? after, int? limit)
+    private static async Task<Results<Ok<IReadOnlyList<InboundView>>, ProblemHttpResult>> GetInboundAsync(ClaimsPrincipal user, MessageQueries queries, string? after, int? limit)
     {
         long afterId = 0;
         if (after is not null && !long.TryParse(after, out afterId)) return Problems.Validation("after is the id of the last reply you have");
-        var take = Math.Clamp(limit ?? 100, 1, 1000);
-        await using var c = await database.OpenAsync();
-        var rows = await c.QueryAsync<InboundMessage>(
-            "SELECT id AS Id, sender AS Sender, recipient AS Recipient, text AS Text, received_at AS ReceivedAt FROM inbound_messages " +
-            "WHERE enterprise_id = @e AND id > @afterId ORDER BY id LIMIT @take", new { e = Caller.From(user).Enterprise, afterId, take });
-        return Results.Ok(rows.Select(r => new { id = r.Id.ToString(), from = r.Sender, to = r.Recipient, text = r.Text, receivedAt = Iso(r.ReceivedAt) }));
+        return TypedResults.Ok(await queries.InboundAsync(Caller.From(user).Enterprise, afterId, Math.Clamp(limit ?? 100, 1, MaxPage)));
     }
 
-    private static async Task<IResult> PutWebhookAsync(WebhookRequest body, ClaimsPrincipal user, Database database)
+    private static async Task<Results<Ok<WebhookView>, ProblemHttpResult>> PutWebhookAsync(WebhookRequest body, ClaimsPrincipal user, Database database)
     {
-        if (!Uri.TryCreate(body.Url, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https"))
-            return Problems.Validation("url is an absolute http or https URL");
+        if (body.Url is not { Length: <= 2000 } || !Uri.TryCreate(body.Url, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https"))
+            return Problems.Validation("url is an absolute http or https URL of at most 2,000 characters");
         if (string.IsNullOrEmpty(body.Secret) || body.Secret.Length is < 16 or > 200) return Problems.Validation("secret is 16 to 200 characters");
         await using var c = await database.OpenAsync();
         await c.ExecuteAsync("INSERT INTO webhooks (enterprise_id, url, secret) VALUES (@e, @url, @secret) ON CONFLICT (enterprise_id) DO UPDATE SET url = excluded.url, secret = excluded.secret",
             new { e = Caller.From(user).Enterprise, url = url.ToString(), secret = body.Secret });
-        return Results.Ok(new { url = url.ToString() });
+        return TypedResults.Ok(new WebhookView(url.ToString()));
     }
 
-    private static async Task<IResult> GetWebhookAsync(ClaimsPrincipal user, Database database)
+    private static async Task<Results<Ok<WebhookView>, ProblemHttpResult>> GetWebhookAsync(ClaimsPrincipal user, Database database)
     {
         await using var c = await database.OpenAsync();
         var url = await c.QuerySingleOrDefaultAsync<string>("SELECT url FROM webhooks WHERE enterprise_id = @e", new { e = Caller.From(user).Enterprise });
-        return url is null ? Problems.NotFound("webhook") : Results.Ok(new { url });
+        return url is null ? Problems.NotFound("webhook") : TypedResults.Ok(new WebhookView(url));
     }
 }

@@ -9,17 +9,41 @@ namespace Xinge.Server.Features.Messaging;
 
 public sealed record Recipient(string Raw, IReadOnlyDictionary<string, string>? Params);
 
+/// <summary>The way a request came in: an idempotent repeat must come the same way, and a job's answer leaves out the per-message lists.</summary>
+public enum SendKind
+{
+    Messages,
+    Job,
+    Smpp,
+}
+
 public sealed record SendCommand(
     long EnterpriseId, IReadOnlyList<Recipient> Recipients, string? Signature, string? Category, string? Text,
-    DateTimeOffset? SendAt, string? ClientRef, string? IdempotencyKey, string? Origin = null);
+    DateTimeOffset? SendAt, string? ClientRef, string? IdempotencyKey, string? Origin = null, SendKind Kind = SendKind.Messages);
 
 public sealed record AcceptedMessage(long Id, string To, int Segments, long Price);
 public sealed record Rejection(int Line, string To, string Reason);
 
-public sealed record SendResult(long JobId, IReadOnlyList<AcceptedMessage> Messages, IReadOnlyList<Rejection> Rejected, string? StoredResponse);
+/// <summary>
+/// What a request stored: its job, how many messages were accepted and rejected, and for requests of up to a thousand
+/// numbers the messages and rejections themselves. <see cref="Replayed"/>: the answer kept for a repeated Idempotency-Key.
+/// </summary>
+public sealed record SendResult(long JobId, int Accepted, int RejectedCount, IReadOnlyList<AcceptedMessage> Messages, IReadOnlyList<Rejection> Rejected, bool Replayed = false);
 
-/// <summary>A refusal of the whole request, answered as problem details.</summary>
-public sealed record SendRefusal(int Status, string Type, string Detail, object? Extensions = null);
+/// <summary>Why a whole request is refused; the HTTP endpoints and the SMPP server each map it through one table.</summary>
+public enum SendError
+{
+    Invalid,
+    EnterpriseNotFound,
+    EnterpriseNotVerified,
+    SignatureNotApproved,
+    TextTooLong,
+    NoValidRecipients,
+    InsufficientBalance,
+    IdempotencyKeyReused,
+}
+
+public sealed record SendRefusal(SendError Error, string Detail, IReadOnlyList<Rejection>? Rejected = null, long? Required = null);
 
 /// <summary>
 /// Compose and admit (ARCHITECTURE.md): checks the enterprise, its signature and every recipient, composes and
@@ -72,32 +96,33 @@ public sealed class MessagingService(Database database, MessageStore store, Stat
 
     public async Task<(SendResult? Result, SendRefusal? Refusal)> SendAsync(SendCommand cmd)
     {
-        if (!Category.IsValid(cmd.Category)) return Refuse(400, "validation", "category is otp, notification or marketing");
-        if (string.IsNullOrEmpty(cmd.Text)) return Refuse(400, "validation", "text is required");
-        if (string.IsNullOrWhiteSpace(cmd.Signature)) return Refuse(400, "validation", "signature is required");
-        if (cmd.Recipients.Count == 0) return Refuse(400, "validation", "at least one recipient is required");
-        if (cmd.Recipients.Count > MaxRecipientsPerJob) return Refuse(400, "validation", $"at most {MaxRecipientsPerJob} recipients a job");
-        if (cmd.ClientRef is { Length: > 64 }) return Refuse(400, "validation", "clientRef is at most 64 characters");
-        if (cmd.IdempotencyKey is { Length: > 100 }) return Refuse(400, "validation", "Idempotency-Key is at most 100 characters");
+        if (!Category.IsValid(cmd.Category)) return Refuse(SendError.Invalid, "category is otp, notification or marketing");
+        if (string.IsNullOrEmpty(cmd.Text)) return Refuse(SendError.Invalid, "text is required");
+        if (string.IsNullOrWhiteSpace(cmd.Signature)) return Refuse(SendError.Invalid, "signature is required");
+        if (cmd.Recipients.Count == 0) return Refuse(SendError.Invalid, "at least one recipient is required");
+        if (cmd.Recipients.Count > MaxRecipientsPerJob) return Refuse(SendError.Invalid, $"at most {MaxRecipientsPerJob} recipients a job");
+        if (cmd.ClientRef is { Length: > 64 }) return Refuse(SendError.Invalid, "clientRef is at most 64 characters");
+        if (cmd.IdempotencyKey is { Length: > 100 }) return Refuse(SendError.Invalid, "Idempotency-Key is at most 100 characters");
 
         var enterprise = await EnterpriseAsync(cmd.EnterpriseId);
-        if (enterprise is null) return Refuse(404, "not-found", "enterprise does not exist");
-        if (!enterprise.Verified) return Refuse(403, "enterprise-not-verified", "the enterprise must be verified by the operator before it may send (R-S1-1)");
+        if (enterprise is null) return Refuse(SendError.EnterpriseNotFound, "enterprise does not exist");
+        if (!enterprise.Verified) return Refuse(SendError.EnterpriseNotVerified, "the enterprise must be verified by the operator before it may send");
         var signature = cmd.Signature.Trim();
         if (!await SignatureApprovedAsync(enterprise.Id, signature))
-            return Refuse(422, "signature-not-approved", $"the signature 【{signature}】 is not an approved signature of this enterprise");
+            return Refuse(SendError.SignatureNotApproved, $"the signature 【{signature}】 is not an approved signature of this enterprise");
 
+        var fingerprint = cmd.IdempotencyKey is null ? null : Fingerprint(cmd);
         if (cmd.IdempotencyKey is { } key)
         {
             await using var c = await database.OpenAsync();
-            var previous = await c.QuerySingleOrDefaultAsync<string>(
-                "SELECT response FROM idempotent_requests WHERE enterprise_id = @e AND key = @key", new { e = enterprise.Id, key });
-            if (previous is not null) return (new SendResult(0, [], [], previous), null);
+            var previous = await c.QuerySingleOrDefaultAsync<(string Response, string? Fingerprint)>(
+                "SELECT response, fingerprint FROM idempotent_requests WHERE enterprise_id = @e AND key = @key", new { e = enterprise.Id, key });
+            if (previous.Response is not null) return Replay(previous.Response, previous.Fingerprint, fingerprint!);
         }
 
         var now = time.GetUtcNow();
         var scheduled = cmd.SendAt is { } at && at > now;
-        if (cmd.SendAt is { } s && s > now.AddDays(90)) return Refuse(400, "validation", "sendAt is at most 90 days ahead");
+        if (cmd.SendAt is { } s && s > now.AddDays(90)) return Refuse(SendError.Invalid, "sendAt is at most 90 days ahead");
 
         var category = cmd.Category!;
         var placeholders = Composer.HasPlaceholders(cmd.Text);
@@ -105,7 +130,7 @@ public sealed class MessagingService(Database database, MessageStore store, Stat
         if (!placeholders)
         {
             var (measured, error) = composer.Measure(Composer.Compose(signature, cmd.Text, category), category);
-            if (error is not null) return Refuse(422, "text-too-long", error);
+            if (error is not null) return Refuse(SendError.TextTooLong, error);
             shared = measured;
         }
 
@@ -147,12 +172,11 @@ public sealed class MessagingService(Database database, MessageStore store, Stat
         }
         if (accepted.Count == 0)
         {
-            return Refuse(422, "no-valid-recipients", "no recipient could be accepted; see rejected",
-                new { rejected = rejected.Select(r => new { line = r.Line, to = r.To, reason = r.Reason }) });
+            return (null, new SendRefusal(SendError.NoValidRecipients, "no recipient could be accepted; see rejected", rejected));
         }
 
         var jobId = ids.Next();
-        var result = new SendResult(jobId, accepted.Select(m => new AcceptedMessage(m.Id, m.Recipient, m.Segments, m.Price)).ToList(), rejected, null);
+        var result = new SendResult(jobId, accepted.Count, rejected.Count, accepted.Select(m => new AcceptedMessage(m.Id, m.Recipient, m.Segments, m.Price)).ToList(), rejected);
         var request = new StoreRequest
         {
             EnterpriseId = enterprise.Id,
@@ -167,7 +191,9 @@ public sealed class MessagingService(Database database, MessageStore store, Stat
             Messages = accepted,
             Rejections = rejected.Select(r => (r.Line, r.To, r.Reason)).ToList(),
             IdempotencyKey = cmd.IdempotencyKey,
-            IdempotentResponse = cmd.IdempotencyKey is null ? null : JsonSerializer.Serialize(MessagingEndpoints.SendResponse(result), JsonSerializerOptions.Web),
+            IdempotentResponse = cmd.IdempotencyKey is null ? null : JsonSerializer.Serialize(
+                cmd.Kind == SendKind.Job ? result with { Messages = [], Rejected = [] } : result, JsonSerializerOptions.Web),
+            Fingerprint = fingerprint,
         };
         var validated = clock.ElapsedMilliseconds;
         var outcome = await store.StoreAsync(request);
@@ -179,10 +205,48 @@ public sealed class MessagingService(Database database, MessageStore store, Stat
         return outcome switch
         {
             StoreOutcome.Stored => (result, null),
-            StoreOutcome.DuplicateRequest => (result with { StoredResponse = request.IdempotentResponse }, null),
-            _ => Refuse(402, "insufficient-balance", $"the balance does not cover {request.TotalPrice} fen for {accepted.Count} messages",
-                new { required = request.TotalPrice }),
+            StoreOutcome.DuplicateRequest => Replay(request.IdempotentResponse!, request.PreviousFingerprint, fingerprint!),
+            _ => (null, new SendRefusal(SendError.InsufficientBalance, $"the balance does not cover {request.TotalPrice} fen for {accepted.Count} messages",
+                Required: request.TotalPrice)),
         };
+    }
+
+    /// <summary>
+    /// The answer kept for an Idempotency-Key, when the request is the one the key was first used with; the same key
+    /// with another request (other numbers, text, way in …) is refused rather than answered with the first one's answer.
+    /// </summary>
+    private static (SendResult?, SendRefusal?) Replay(string stored, string? storedFingerprint, string fingerprint)
+    {
+        if (storedFingerprint is not null && storedFingerprint != fingerprint)
+            return Refuse(SendError.IdempotencyKeyReused, "this Idempotency-Key was used with another request; use a new key for a new request");
+        return (JsonSerializer.Deserialize<SendResult>(stored, JsonSerializerOptions.Web)! with { Replayed = true }, null);
+    }
+
+    /// <summary>SHA-256 over everything that makes a request what it is.</summary>
+    private static string Fingerprint(SendCommand cmd)
+    {
+        using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        void Add(string? value)
+        {
+            hash.AppendData(System.Text.Encoding.UTF8.GetBytes(value ?? "\u0000null"));
+            hash.AppendData([0]);
+        }
+        Add(cmd.Kind.ToString());
+        Add(cmd.Signature);
+        Add(cmd.Category);
+        Add(cmd.Text);
+        Add(cmd.SendAt?.ToUnixTimeMilliseconds().ToString());
+        Add(cmd.ClientRef);
+        foreach (var r in cmd.Recipients)
+        {
+            Add(r.Raw);
+            foreach (var (k, v) in r.Params?.OrderBy(p => p.Key, StringComparer.Ordinal) ?? Enumerable.Empty<KeyValuePair<string, string>>())
+            {
+                Add(k);
+                Add(v);
+            }
+        }
+        return Convert.ToHexString(hash.GetHashAndReset());
     }
 
     /// <summary>Withdraws a message not yet sent (queued or scheduled); it ends failed with reason <c>cancelled</c> and is refunded.</summary>
@@ -242,6 +306,5 @@ public sealed class MessagingService(Database database, MessageStore store, Stat
             new { enterpriseId, messageId });
     }
 
-    private static (SendResult?, SendRefusal?) Refuse(int status, string type, string detail, object? extensions = null) =>
-        (null, new SendRefusal(status, type, detail, extensions));
+    private static (SendResult?, SendRefusal?) Refuse(SendError error, string detail) => (null, new SendRefusal(error, detail));
 }

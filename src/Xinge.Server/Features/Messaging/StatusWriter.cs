@@ -34,6 +34,12 @@ public sealed record ReplaceRequested(long EnterpriseId, long MessageId, string 
     public TaskCompletionSource<bool> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 }
 
+/// <summary>An enterprise cancels a job: every message of it not yet sent ends failed (<c>cancelled</c>) and is refunded.</summary>
+public sealed record JobCancelRequested(long EnterpriseId, long JobId) : EngineEvent
+{
+    public TaskCompletionSource<JobChange> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+}
+
 public sealed record MoReceived(string Connector, string Sender, string Recipient, string Text, long At) : EngineEvent;
 
 /// <summary>
@@ -137,11 +143,29 @@ public sealed class StatusWriter(Database database, BillingService billing, Time
         {
             // Only what no dispatcher holds: a claimed message may be on its way to the SMSC already.
             var status = await c.QuerySingleOrDefaultAsync<string>(
-                "SELECT status FROM messages WHERE id = @MessageId AND enterprise_id = @EnterpriseId AND (lease_until IS NULL OR lease_until < @now)" +
+                $"SELECT status FROM messages WHERE id = @MessageId AND enterprise_id = @EnterpriseId AND {JobControl.Unheld}" +
                 (database.IsPostgres ? " FOR UPDATE" : ""),
                 new { cancel.MessageId, cancel.EnterpriseId, now }, tx);
             if (status is MessageStatus.Queued or MessageStatus.Scheduled)
                 ends.Add(new EndRequest(cancel.MessageId, status, MessageStatus.Failed, "cancelled", now));
+        }
+        var jobCancels = new List<(JobCancelRequested Request, JobChange Change)>();
+        foreach (var cancel in batch.OfType<JobCancelRequested>())
+        {
+            var state = await c.QuerySingleOrDefaultAsync<string?>(
+                "SELECT COALESCE(state, '') FROM jobs WHERE id = @JobId AND enterprise_id = @EnterpriseId", new { cancel.JobId, cancel.EnterpriseId }, tx);
+            if (state is null)
+            {
+                jobCancels.Add((cancel, JobChange.NotFound));
+                continue;
+            }
+            await c.ExecuteAsync("UPDATE jobs SET state = @Cancelled WHERE id = @JobId", new { JobControl.Cancelled, cancel.JobId }, tx);
+            // FOR UPDATE on PostgreSQL: a lane claiming now skips these rows (SKIP LOCKED), so none is both cancelled and sent.
+            var unsent = await c.QueryAsync<(long Id, string Status)>(
+                $"SELECT id, status FROM messages WHERE job_id = @JobId AND status IN ('queued', 'scheduled') AND {JobControl.Unheld}" +
+                (database.IsPostgres ? " FOR UPDATE" : ""), new { cancel.JobId, now }, tx);
+            foreach (var (id, status) in unsent) ends.Add(new EndRequest(id, status, MessageStatus.Failed, "cancelled", now));
+            jobCancels.Add((cancel, JobChange.Done));
         }
 
         // 2. Receipts: mark the part, then end the message when its last part has reported.
@@ -248,7 +272,9 @@ public sealed class StatusWriter(Database database, BillingService billing, Time
             if (e is ReceiptReceived r && waiting.Contains(r)) continue;
             e.Committed?.Invoke();
         }
-        foreach (var cancel in cancels) cancel.Result.TrySetResult(ended.Any(e => e.MessageId == cancel.MessageId));
+        var endedIds = ended.Select(e => e.MessageId).ToHashSet();
+        foreach (var cancel in cancels) cancel.Result.TrySetResult(endedIds.Contains(cancel.MessageId));
+        foreach (var (request, change) in jobCancels) request.Result.TrySetResult(change);
         foreach (var (request, done) in replaced) request.Result.TrySetResult(done);
         foreach (var o in observers) o.AfterCommit();
         if (queued > 0) webhooks.Set();
@@ -265,7 +291,7 @@ public sealed class StatusWriter(Database database, BillingService billing, Time
     {
         // FOR UPDATE on PostgreSQL: a dispatcher claiming it now skips the row (SKIP LOCKED); SQLite's writer lock does the same.
         var current = await c.QuerySingleOrDefaultAsync<Replaceable>(
-            "SELECT status AS Status, price AS Price FROM messages WHERE id = @MessageId AND enterprise_id = @EnterpriseId AND (lease_until IS NULL OR lease_until < @now)" +
+            $"SELECT status AS Status, price AS Price FROM messages WHERE id = @MessageId AND enterprise_id = @EnterpriseId AND {JobControl.Unheld}" +
             (postgres ? " FOR UPDATE" : ""),
             new { r.MessageId, r.EnterpriseId, now }, tx);
         if (current is null || current.Status is not (MessageStatus.Queued or MessageStatus.Scheduled)) return false;

@@ -218,17 +218,27 @@ public sealed class SmppServerHost(IConfiguration config, Database database, Mes
         var to = submit.DestAddrTon == 1 && !submit.DestinationAddr.StartsWith('+') ? "+" + submit.DestinationAddr : submit.DestinationAddr;
         var origin = (submit.RegisteredDelivery & 0x03) != 0 ? "smpp:" + session.SystemId : null;
         var (result, refusal) = await messaging.SendAsync(new SendCommand(enterpriseId, [new Recipient(to, null)], signature,
-            CategoryOf(submit.ServiceType), message, sendAt, null, null, origin));
+            CategoryOf(submit.ServiceType), message, sendAt, null, null, origin, SendKind.Smpp));
         if (refusal is null && result is { Messages.Count: > 0 }) return (CommandStatus.EsmeRok, result.Messages[0].Id.ToString());
-        return (refusal?.Type switch
-        {
-            "no-valid-recipients" when refusal.Extensions?.ToString()?.Contains("opted_out") == true => CommandStatus.EsmeRsubmitfail,
-            "no-valid-recipients" => CommandStatus.EsmeRinvdstadr,
-            "insufficient-balance" => CommandStatus.EsmeRsubmitfail,
-            "text-too-long" => CommandStatus.EsmeRinvmsglen,
-            _ => CommandStatus.EsmeRsubmitfail,
-        }, "");
+        return (refusal is null ? CommandStatus.EsmeRsubmitfail : StatusOf(refusal), "");
     }
+
+    /// <summary>
+    /// A refused submit as command_status, the one table for every submitting PDU. Only a malformed or unknown number is
+    /// ESME_RINVDSTADR; a number that may not receive this message (opted out, blacklisted, over a limit) is
+    /// ESME_RSUBMITFAIL, a permanent failure that peers such as Kannel report without retrying and without taking the
+    /// number for a bad one. README.md lists the table.
+    /// </summary>
+    public static CommandStatus StatusOf(SendRefusal refusal) => refusal.Error switch
+    {
+        SendError.NoValidRecipients when refusal.Rejected is [var first, ..] => StatusOf(first.Reason),
+        SendError.TextTooLong => CommandStatus.EsmeRinvmsglen,
+        SendError.Invalid => CommandStatus.EsmeRsubmitfail,
+        _ => CommandStatus.EsmeRsubmitfail,
+    };
+
+    /// <summary>One destination's rejection reason as command_status (submit_multi answers it per destination).</summary>
+    public static CommandStatus StatusOf(string reason) => reason.StartsWith("invalid_number", StringComparison.Ordinal) ? CommandStatus.EsmeRinvdstadr : CommandStatus.EsmeRsubmitfail;
 
     /// <summary>data_sm (SMPP 3.4 §4.7): the text is in message_payload.</summary>
     private async Task DataAsync(SmppSession session, long enterpriseId, DataSm data)
@@ -264,19 +274,19 @@ public sealed class SmppServerHost(IConfiguration config, Database database, Mes
         }
         var recipients = smes.Select(d => new Recipient(d.Ton == 1 && !d.Address.StartsWith('+') ? "+" + d.Address : d.Address, null)).ToList();
         var origin = (multi.RegisteredDelivery & 0x03) != 0 ? "smpp:" + session.SystemId : null;
-        var (result, refusal) = await messaging.SendAsync(new SendCommand(enterpriseId, recipients, signature, CategoryOf(multi.ServiceType), message, null, null, null, origin));
+        var (result, refusal) = await messaging.SendAsync(new SendCommand(enterpriseId, recipients, signature, CategoryOf(multi.ServiceType), message, null, null, null, origin, SendKind.Smpp));
         if (result is not null)
         {
             resp.MessageId = result.Messages[0].Id.ToString();
             foreach (var r in result.Rejected)
             {
                 var d = smes[r.Line - 1];
-                resp.Unsuccessful.Add(new UnsuccessfulSme(d.Ton, d.Npi, d.Address, r.Reason == "invalid_number" ? CommandStatus.EsmeRinvdstadr : CommandStatus.EsmeRsubmitfail));
+                resp.Unsuccessful.Add(new UnsuccessfulSme(d.Ton, d.Npi, d.Address, StatusOf(r.Reason)));
             }
         }
         else
         {
-            resp.Status = refusal!.Type == "no-valid-recipients" ? CommandStatus.EsmeRinvdstadr : CommandStatus.EsmeRsubmitfail;
+            resp.Status = StatusOf(refusal!);
             resp.Unsuccessful.Clear();
         }
         session.Send(resp);

@@ -1,0 +1,44 @@
+using System.Text.Json;
+
+namespace Xinge.Server.Features.Messaging;
+
+// The shapes of the enterprise messaging API (CONTRACT.md): what OpenAPI documents and clients read.
+
+public sealed record SendMessagesRequest(JsonElement? To, string? Signature, string? Category, string? Text,
+    DateTimeOffset? SendAt, string? ClientRef, string? TemplateId);
+
+public sealed record JobRecipient(string? To, Dictionary<string, string>? Params);
+
+public sealed record CreateJobRequest(List<JobRecipient>? Recipients, string? Signature, string? Category, string? Text,
+    DateTimeOffset? SendAt, string? ClientRef, string? TemplateId);
+
+public sealed record WebhookRequest(string? Url, string? Secret);
+
+public sealed record SentMessage(string Id, string To, int Segments, long Price);
+
+public sealed record RejectedRecipient(string To, string Reason);
+
+/// <summary>202 to POST /messages.</summary>
+public sealed record SendMessagesResponse(string JobId, IReadOnlyList<SentMessage> Messages, IReadOnlyList<RejectedRecipient> Rejected);
+
+/// <summary>202 to POST /jobs.</summary>
+public sealed record JobAccepted(string JobId, int Accepted, int Rejected);
+
+public sealed record MessageView(string Id, string JobId, string To, string From, string Category, string Status, string? Error, int Segments,
+    long Price, long Charged, string? CreatedAt, string? SendAt, string? SubmittedAt, string? DoneAt, string? ClientRef);
+
+public sealed record JobView(string Id, string Status, string Category, int Total, int Accepted, int Rejected, IReadOnlyDictionary<string, long> Counts,
+    string? ClientRef, string? SendAt, string? CreatedAt);
+
+public sealed record JobRejectionView(int Line, string To, string Reason);
+
+public sealed record JobStateView(string Id, string Status);
+
+public sealed record CancelledMessage(string Id, string Status, string Error);
+
+public sealed record InboundView(string Id, string From, string To, string Text, string? ReceivedAt);
+
+public sealed record WebhookView(string Url);
+
+/// <summary>A page of a list, newest first; <c>next</c> is the cursor of the following page, null on the last.</summary>
+public sealed record Page<T>(IReadOnlyList<T> Items, string? Next);
