@@ -201,7 +201,7 @@ public sealed class SmppConnector : ISmppRequestHandler, IAsyncDisposable
         try
         {
             response = await session.SendRequestAsync(submit, ct);
-            EngineMetrics.SmscRoundTrip.Record(System.Diagnostics.Stopwatch.GetElapsedTime(sent).TotalSeconds);
+            EngineMetrics.SmscRoundTrip.Observe(System.Diagnostics.Stopwatch.GetElapsedTime(sent).TotalSeconds);
         }
         catch (Exception e) when (e is IOException or TimeoutException or SmppFormatException)
         {

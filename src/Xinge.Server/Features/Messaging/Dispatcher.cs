@@ -21,12 +21,32 @@ public sealed class Dispatcher(Database database, ConnectorRegistry connectors, 
     private readonly Dictionary<string, Lane> _lanes = [];
     private long _nextPromotion;
     private long _nextReroute;
+    private long _nextDepth;
+    // Read by the metrics' callbacks on another thread: replaced whole, never changed in place.
+    private volatile Lane[] _laneSnapshot = [];
+    private volatile IReadOnlyList<(string Connector, int Priority, long Count)> _depth = [];
 
     /// <param name="Retried">It was deferred before: some of its parts may already be with the SMSC.</param>
     private sealed record Claimed(long Id, int Priority, string Recipient, string Sender, string Text, int Encoding, int Attempts, bool Retried);
 
-    /// <summary>Messages a lane has claimed and not yet settled, per connector (the lanes' depth in flight).</summary>
-    public IReadOnlyDictionary<string, int> InFlight => _lanes.ToDictionary(l => l.Key, l => l.Value.InFlight);
+    private static readonly string[] LaneNames = [Category.Otp, Category.Notification, Category.Marketing];
+
+    /// <summary>The lanes in /metrics: messages waiting per connector and category, and messages in flight per connector.</summary>
+    private void Measure()
+    {
+        EngineMetrics.LaneQueued = () => _depth.Select(d => (d.Connector, d.Priority is >= 0 and < 3 ? LaneNames[d.Priority] : "other", d.Count));
+        EngineMetrics.LaneInFlight = () => _laneSnapshot.Select(l => (l.Connector.Name, l.InFlight));
+    }
+
+    private async Task CountQueuedAsync(CancellationToken ct)
+    {
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        if (now < _nextDepth) return;
+        _nextDepth = now + 5000;
+        await using var c = await database.OpenAsync(ct);
+        _depth = (await c.QueryAsync<(string, int, long)>(
+            "SELECT COALESCE(connector, ''), priority, COUNT(*) FROM messages WHERE status = 'queued' GROUP BY connector, priority")).ToList();
+    }
 
     /// <summary>
     /// How many messages a lane keeps in flight. A message holds its slot until its submit result is committed, so this
@@ -38,6 +58,7 @@ public sealed class Dispatcher(Database database, ConnectorRegistry connectors, 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         await ReleaseOwnClaimsAsync(stoppingToken);
+        Measure();
         try
         {
             while (!stoppingToken.IsCancellationRequested)
@@ -46,6 +67,7 @@ public sealed class Dispatcher(Database database, ConnectorRegistry connectors, 
                 {
                     await PromoteScheduledAsync(stoppingToken);
                     await FollowConnectorsAsync(stoppingToken);
+                    await CountQueuedAsync(stoppingToken);
                     foreach (var lane in _lanes.Values) lane.Wake.Set();
                     await signal.WaitAsync(TimeSpan.FromMilliseconds(250), stoppingToken);
                 }
@@ -93,6 +115,7 @@ public sealed class Dispatcher(Database database, ConnectorRegistry connectors, 
             if (moved > 0) logger.LogInformation("Connector {Connector} is gone: {Count} waiting messages are routed again", gone, moved);
             changed = true;
         }
+        if (changed) _laneSnapshot = _lanes.Values.ToArray();
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         if (changed || now >= _nextReroute)
         {
@@ -221,7 +244,7 @@ public sealed class Dispatcher(Database database, ConnectorRegistry connectors, 
             while (r.Read()) list.Add(new Claimed(r.GetInt64(0), r.GetInt32(1), r.GetString(2), r.GetString(3), r.GetString(4), r.GetInt32(5), r.GetInt32(6), !r.IsDBNull(7)));
         }
         await tx.CommitAsync(ct);
-        if (list.Count > 0) EngineMetrics.Claim.Record(list.Count);
+        if (list.Count > 0) EngineMetrics.Claim.Observe(list.Count);
         // RETURNING gives no order: the lane's order (OTP first, then oldest) is restored for submission.
         list.Sort((a, b) => a.Priority != b.Priority ? a.Priority.CompareTo(b.Priority) : a.Id.CompareTo(b.Id));
         return list;

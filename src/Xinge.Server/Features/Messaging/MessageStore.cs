@@ -108,18 +108,18 @@ public sealed class MessageStore(Database database, BillingService billing, Time
                 foreach (var r in batch) r.Completion.TrySetException(e);
                 continue;
             }
-            EngineMetrics.StoreCommit.Record(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
+            EngineMetrics.StoreCommit.Observe(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
             var stored = 0;
             foreach (var (r, outcome) in outcomes)
             {
                 if (outcome == StoreOutcome.Stored)
                 {
                     stored += r.Messages.Count;
-                    EngineMetrics.Accepted.Add(r.Messages.Count, new KeyValuePair<string, object?>("category", r.Category));
+                    EngineMetrics.Accepted.WithLabels(r.Category).Inc(r.Messages.Count);
                 }
                 r.Completion.TrySetResult(outcome);
             }
-            EngineMetrics.StoreBatch.Record(stored);
+            EngineMetrics.StoreBatch.Observe(stored);
             dispatch.Set();
         }
     }

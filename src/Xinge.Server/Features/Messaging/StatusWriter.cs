@@ -96,8 +96,8 @@ public sealed class StatusWriter(Database database, BillingService billing, Time
                 await WriteAsync(batch, stoppingToken);
                 if (batch.Count > 0)
                 {
-                    EngineMetrics.StatusBatch.Record(batch.Count);
-                    EngineMetrics.StatusCommit.Record(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
+                    EngineMetrics.StatusBatch.Observe(batch.Count);
+                    EngineMetrics.StatusCommit.Observe(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
                 }
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -255,9 +255,9 @@ public sealed class StatusWriter(Database database, BillingService billing, Time
         await tx.CommitAsync(ct);
         _committed = true;
         var submittedCount = sent.Values.Sum();
-        if (submittedCount > 0) EngineMetrics.Submitted.Add(submittedCount);
-        foreach (var r in batch.OfType<ReceiptReceived>()) EngineMetrics.Receipts.Add(1, new KeyValuePair<string, object?>("stat", EngineMetrics.KnownStat(r.Stat)));
-        foreach (var e in ended) EngineMetrics.Ended.Add(1, new KeyValuePair<string, object?>("status", e.Status));
+        if (submittedCount > 0) EngineMetrics.Submitted.Inc(submittedCount);
+        foreach (var r in batch.OfType<ReceiptReceived>()) EngineMetrics.Receipts.WithLabels(EngineMetrics.KnownStat(r.Stat)).Inc();
+        foreach (var e in ended) EngineMetrics.Ended.WithLabels(e.Status).Inc();
         // A receipt still waiting for its part is acknowledged to the SMSC only once it is settled or given up.
         var waiting = new HashSet<ReceiptReceived>(orphans.Select(o => o.Item1), ReferenceEqualityComparer.Instance);
         foreach (var (resolved, _) in _orphans)
