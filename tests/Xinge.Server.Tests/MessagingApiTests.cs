@@ -115,7 +115,10 @@ public abstract class MessagingApiTests(XingeServer server, string numberBase)
         var soon = await JobAsync(tenant, new
         {
             recipients = Enumerable.Range(0, 20).Select(_ => new { to = NewNumber() }),
-            signature = tenant.Signature, category = "notification", text = "暂停后恢复", sendAt = DateTimeOffset.UtcNow.AddSeconds(1.5),
+            signature = tenant.Signature,
+            category = "notification",
+            text = "暂停后恢复",
+            sendAt = DateTimeOffset.UtcNow.AddSeconds(1.5),
         });
         Assert.Equal("paused", (await Json(await tenant.Client.PostAsync($"/api/v1/jobs/{soon}/pause", null), HttpStatusCode.OK)).Str("status"));
         Assert.Equal(HttpStatusCode.NotFound, (await other.Client.PostAsync($"/api/v1/jobs/{soon}/resume", null)).StatusCode);
@@ -134,7 +137,10 @@ public abstract class MessagingApiTests(XingeServer server, string numberBase)
         var later = await JobAsync(tenant, new
         {
             recipients = Enumerable.Range(0, 30).Select(_ => new { to = NewNumber() }),
-            signature = tenant.Signature, category = "marketing", text = "取消的活动", sendAt = DateTimeOffset.UtcNow.AddHours(2),
+            signature = tenant.Signature,
+            category = "marketing",
+            text = "取消的活动",
+            sendAt = DateTimeOffset.UtcNow.AddHours(2),
         });
         Assert.Equal("cancelled", (await Json(await tenant.Client.PostAsync($"/api/v1/jobs/{later}/cancel", null), HttpStatusCode.OK)).Str("status"));
         var cancelled = await tenant.GetAsync($"/api/v1/jobs/{later}");

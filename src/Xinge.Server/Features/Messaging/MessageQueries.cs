@@ -72,7 +72,13 @@ public sealed class MessageQueries(Database database, TimeProvider time)
         await using var c = await database.OpenAsync();
         var rows = (await c.QueryAsync<Message>(sql.ToString(), new
         {
-            enterpriseId, f.Before, f.Status, f.To, f.ClientRef, f.JobId, take = f.Limit + 1,
+            enterpriseId,
+            f.Before,
+            f.Status,
+            f.To,
+            f.ClientRef,
+            f.JobId,
+            take = f.Limit + 1,
             sinceId = f.Since is { } s ? IdGenerator.FirstIdAt(s) : 0,
             untilId = f.Until is { } u ? IdGenerator.FirstIdAt(u.AddMilliseconds(1)) : 0,
         })).ToList();
