@@ -23,6 +23,9 @@ public static class SimulatorEndpoints
         {
             if (string.IsNullOrWhiteSpace(body.To) || string.IsNullOrEmpty(body.Text))
                 return Results.Problem(type: "https://xinge.dev/problems/validation", title: "Invalid request", detail: "to and text are required", statusCode: 400);
+            // A handset sends at most 255 concatenated parts; 5,000 characters fit in that whatever the alphabet.
+            if (body.Text.Length > 5000)
+                return Results.Problem(type: "https://xinge.dev/problems/validation", title: "Invalid request", detail: "text is at most 5,000 characters", statusCode: 400);
             if (!IsMsisdn(msisdn) || !IsMsisdn(body.To))
                 return Results.Problem(type: "https://xinge.dev/problems/validation", title: "Invalid request", detail: "numbers are digits with an optional leading +", statusCode: 400);
             return simulator().SendFromHandset(msisdn, body.To, body.Text)

@@ -22,6 +22,9 @@ public sealed class SmppListener : IAsyncDisposable
 
     public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
 
+    /// <summary>True while connections are being accepted: false before Start, after Dispose, and once the socket has failed.</summary>
+    public bool IsListening => _acceptLoop is { IsCompleted: false };
+
     public IReadOnlyList<SmppSession> Sessions
     {
         get
@@ -49,9 +52,16 @@ public sealed class SmppListener : IAsyncDisposable
             {
                 return;
             }
-            catch (SocketException)
+            catch (SocketException) when (_listener.Server.IsBound)
             {
+                // One connection failed while being accepted (reset, too many files): the listener goes on.
+                await Task.Delay(10);
                 continue;
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException or InvalidOperationException)
+            {
+                // The listening socket itself is gone: stop, so health checks see it.
+                return;
             }
             client.NoDelay = true;
             var session = new SmppSession(client.GetStream(), _handlerFactory(), _options)

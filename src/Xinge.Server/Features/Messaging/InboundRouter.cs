@@ -22,9 +22,13 @@ public sealed class InboundRouter(MessagingOptions options, ILogger<InboundRoute
             return null;
         }
         var rest = recipient[options.SenderPrefix.Length..];
-        var extensions = await c.QueryAsync<(long Id, string Extension)>("SELECT id, extension FROM enterprises", transaction: tx);
         // The longest extension that starts the rest wins; what follows it is the enterprise's own sub-address.
-        var match = extensions.Where(e => rest.StartsWith(e.Extension, StringComparison.Ordinal)).OrderByDescending(e => e.Extension.Length).FirstOrDefault();
+        // Only the rest's own prefixes are looked up (the extension index), not every enterprise.
+        var prefixes = Enumerable.Range(1, Math.Min(rest.Length, 16)).Select(n => rest[..n]).ToArray();
+        var extensions = prefixes.Length == 0 ? []
+            : await c.QueryAsync<(long Id, string Extension)>(
+                "SELECT id, extension FROM enterprises WHERE extension " + (c is Npgsql.NpgsqlConnection ? "= ANY(@prefixes)" : "IN @prefixes"), new { prefixes }, tx);
+        var match = extensions.OrderByDescending(e => e.Extension.Length).FirstOrDefault();
         if (match.Extension is null)
         {
             logger.LogWarning("Reply to {Recipient} matches no enterprise extension; dropped", mo.Recipient);

@@ -77,6 +77,19 @@ public static class MessagingEndpoints
         _ => throw new ArgumentOutOfRangeException(nameof(refusal), refusal.Error, null),
     };
 
+    /// <summary>A JSON string kept as raw JSON (<c>to</c>) is only decoded here: invalid UTF-8 in it is the caller's error.</summary>
+    private static string? StringOf(JsonElement e)
+    {
+        try
+        {
+            return e.GetString();
+        }
+        catch (InvalidOperationException)
+        {
+            return null;
+        }
+    }
+
     private static string? IdempotencyKey(HttpRequest request) =>
         request.Headers.TryGetValue("Idempotency-Key", out var v) && !string.IsNullOrWhiteSpace(v) ? v.ToString().Trim() : null;
 
@@ -88,13 +101,15 @@ public static class MessagingEndpoints
         switch (body.To)
         {
             case { ValueKind: JsonValueKind.String } s:
-                recipients.Add(new Recipient(s.GetString()!, null));
+                if (StringOf(s) is not { } one) return Problems.Validation("to is not valid UTF-8 text");
+                recipients.Add(new Recipient(one, null));
                 break;
             case { ValueKind: JsonValueKind.Array } a:
                 foreach (var e in a.EnumerateArray())
                 {
                     if (e.ValueKind != JsonValueKind.String) return Problems.Validation("to is a number or an array of numbers (strings)");
-                    recipients.Add(new Recipient(e.GetString()!, null));
+                    if (StringOf(e) is not { } number) return Problems.Validation("to is not valid UTF-8 text");
+                    recipients.Add(new Recipient(number, null));
                 }
                 break;
             default:

@@ -65,7 +65,29 @@ public sealed class StatusWriter(Database database, BillingService billing, Time
     /// <summary>A receipt may arrive before its submit_sm_resp is recorded; it waits this long for its message.</summary>
     private static readonly TimeSpan OrphanPatience = TimeSpan.FromMinutes(10);
     private readonly Channel<EngineEvent> _events = Channel.CreateUnbounded<EngineEvent>(new() { SingleReader = true });
-    private readonly List<(ReceiptReceived Receipt, long FirstSeen)> _orphans = [];
+    /// <summary>A receipt whose part is not known yet, looked for again at <c>NextTry</c>: 0.2 s, 0.4 s, … up to 30 s apart.</summary>
+    private readonly record struct Orphan(ReceiptReceived Receipt, long FirstSeen, long NextTry, int Tries);
+
+    private List<Orphan> _orphans = [];
+    private int _failures;
+    private int _single;
+    private bool _othersWork;
+
+    private static void Fail(EngineEvent e, Exception error)
+    {
+        switch (e)
+        {
+            case CancelRequested c:
+                c.Result.TrySetException(error);
+                break;
+            case ReplaceRequested r:
+                r.Result.TrySetException(error);
+                break;
+            case JobCancelRequested j:
+                j.Result.TrySetException(error);
+                break;
+        }
+    }
     private long _nextSweep;
     private bool _committed;
 
@@ -81,7 +103,8 @@ public sealed class StatusWriter(Database database, BillingService billing, Time
             try
             {
                 using var wait = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-                wait.CancelAfter(_orphans.Count > 0 ? TimeSpan.FromMilliseconds(200) : TimeSpan.FromSeconds(1));
+                var nextOrphan = _orphans.Count > 0 ? _orphans.Min(o => o.NextTry) - time.GetUtcNow().ToUnixTimeMilliseconds() : 1000;
+                wait.CancelAfter(TimeSpan.FromMilliseconds(Math.Clamp(nextOrphan, 10, 1000)));
                 try
                 {
                     await _events.Reader.WaitToReadAsync(wait.Token);
@@ -90,10 +113,14 @@ public sealed class StatusWriter(Database database, BillingService billing, Time
                 {
                 }
                 batch.Clear();
-                while (batch.Count < MaxBatch && _events.Reader.TryRead(out var e)) batch.Add(e);
+                // After a failed batch, the events queued by then go one at a time, so the one that fails alone is found.
+                var size = _single > 0 ? 1 : MaxBatch;
+                while (batch.Count < size && _events.Reader.TryRead(out var e)) batch.Add(e);
                 _committed = false;
                 var started = System.Diagnostics.Stopwatch.GetTimestamp();
                 await WriteAsync(batch, stoppingToken);
+                if (_failures > 0 && batch.Count > 0) _othersWork = true;
+                if (_single > 0 && batch.Count > 0 && --_single == 0) _failures = 0;
                 if (batch.Count > 0)
                 {
                     EngineMetrics.StatusBatch.Observe(batch.Count);
@@ -111,10 +138,28 @@ public sealed class StatusWriter(Database database, BillingService billing, Time
             }
             catch (Exception e)
             {
-                // The batch is retried: nothing in it was committed. Back off so a broken database is not hammered.
+                // Nothing in the batch was committed. An event that fails alone again and again is dropped so it cannot
+                // stop the engine: a receipt or reply goes unacknowledged (the SMSC sends it again), a submit result
+                // lets its lease run out (the message is claimed again), a request is answered with the error.
+                _failures++;
+                // Dropped only while other events still commit: when the database is down, nothing is dropped.
+                if (batch.Count == 1 && _failures >= 3 && _othersWork)
+                {
+                    logger.LogError(e, "Dropping a {Event} that failed {Tries} times alone", batch[0].GetType().Name, _failures);
+                    Fail(batch[0], e);
+                    _failures = 0;
+                    _single = Math.Max(0, _single - 1);
+                    continue;
+                }
+                if (batch.Count > 1)
+                {
+                    _single = batch.Count + _events.Reader.Count;
+                    _othersWork = false;
+                }
+                // Otherwise the batch is retried. Back off so a broken database is not hammered.
                 logger.LogError(e, "Writing {Count} engine events failed; retrying", batch.Count);
                 foreach (var ev in batch) _events.Writer.TryWrite(ev);
-                await Task.Delay(1000, stoppingToken);
+                await Task.Delay(Math.Min(1000, 100 * _failures), stoppingToken);
             }
         }
     }
@@ -123,7 +168,8 @@ public sealed class StatusWriter(Database database, BillingService billing, Time
     {
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         var sweep = now >= _nextSweep;
-        if (batch.Count == 0 && _orphans.Count == 0 && !sweep) return;
+        var due = _orphans.Where(o => o.NextTry <= now).ToList();
+        if (batch.Count == 0 && due.Count == 0 && !sweep) return;
         using var turn = await database.WriteTurnAsync(ct);
         await using var c = await database.OpenAsync(ct);
         await using var tx = await c.BeginTransactionAsync(ct);
@@ -170,8 +216,13 @@ public sealed class StatusWriter(Database database, BillingService billing, Time
 
         // 2. Receipts: mark the part, then end the message when its last part has reported.
         var firstSeen = new Dictionary<ReceiptReceived, long>(ReferenceEqualityComparer.Instance);
+        var tries = new Dictionary<ReceiptReceived, int>(ReferenceEqualityComparer.Instance);
         foreach (var r in batch.OfType<ReceiptReceived>()) firstSeen[r] = now;
-        foreach (var (r, seen) in _orphans) firstSeen[r] = seen;
+        foreach (var o in due)
+        {
+            firstSeen[o.Receipt] = o.FirstSeen;
+            tries[o.Receipt] = o.Tries;
+        }
         var receipts = firstSeen.Keys.ToList();
         var matched = ops.MarkParts(receipts);
         var matchedSet = new HashSet<ReceiptReceived>(matched.Select(m => m.Receipt), ReferenceEqualityComparer.Instance);
@@ -180,7 +231,11 @@ public sealed class StatusWriter(Database database, BillingService billing, Time
         // A receipt for a known part was a repeat (ignored: exactly once); one for an unknown part may have come
         // before its submit_sm_resp was recorded, and waits a while for it.
         var orphans = unmatched.Where(r => !known.Contains((r.Connector, r.SmscId)) && now - firstSeen[r] < OrphanPatience.TotalMilliseconds)
-            .Select(r => (r, firstSeen[r])).ToList();
+            .Select(r =>
+            {
+                var n = tries.GetValueOrDefault(r);
+                return new Orphan(r, firstSeen[r], now + Math.Min(30_000, 200L << Math.Min(n, 8)), n + 1);
+            }).ToList();
         var tallies = ops.Tally(matched.Where(m => m.Parts > 1).Select(m => m.MessageId).ToHashSet());
         foreach (var m in matched)
         {
@@ -259,13 +314,12 @@ public sealed class StatusWriter(Database database, BillingService billing, Time
         foreach (var r in batch.OfType<ReceiptReceived>()) EngineMetrics.Receipts.WithLabels(EngineMetrics.KnownStat(r.Stat)).Inc();
         foreach (var e in ended) EngineMetrics.Ended.WithLabels(e.Status).Inc();
         // A receipt still waiting for its part is acknowledged to the SMSC only once it is settled or given up.
-        var waiting = new HashSet<ReceiptReceived>(orphans.Select(o => o.Item1), ReferenceEqualityComparer.Instance);
-        foreach (var (resolved, _) in _orphans)
+        var waiting = new HashSet<ReceiptReceived>(orphans.Select(o => o.Receipt), ReferenceEqualityComparer.Instance);
+        foreach (var o in due)
         {
-            if (!waiting.Contains(resolved)) resolved.Committed?.Invoke();
+            if (!waiting.Contains(o.Receipt)) o.Receipt.Committed?.Invoke();
         }
-        _orphans.Clear();
-        _orphans.AddRange(orphans);
+        _orphans = _orphans.Where(o => o.NextTry > now).Concat(orphans).ToList();
         if (sweep) _nextSweep = now + 30_000;
         foreach (var e in batch)
         {

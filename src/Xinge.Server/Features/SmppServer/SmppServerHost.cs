@@ -41,7 +41,7 @@ public sealed class SmppServerHost(IConfiguration config, Database database, Mes
     private TimeProvider Time => timeProvider;
 
     public bool Enabled => config.GetValue("Xinge:Smpp:Port", 2775) != 0;
-    public bool IsListening => _listener is not null;
+    public bool IsListening => _listener?.IsListening == true;
     public int Port => _listener?.Port ?? 0;
 
     /// <summary>Bound sessions that can take deliver_sm (receivers and transceivers), with their enterprise.</summary>
@@ -339,8 +339,13 @@ public sealed class SmppServerHost(IConfiguration config, Database database, Mes
     {
         private readonly Dictionary<(string Dest, int Reference), (SubmitSm?[] Parts, string?[] Texts, DateTimeOffset FirstSeen)> _partial = [];
         private long _enterpriseId;
+        private ITimer? _sweeper;
 
-        public void OnClosed(SmppSession session) => host._receivers.TryRemove(session, out _);
+        public void OnClosed(SmppSession session)
+        {
+            host._receivers.TryRemove(session, out _);
+            _sweeper?.Dispose();
+        }
 
         public async ValueTask HandleAsync(SmppSession session, Pdu request)
         {
@@ -439,6 +444,11 @@ public sealed class SmppServerHost(IConfiguration config, Database database, Mes
                 {
                     entry = (new SubmitSm?[c.Total], new string?[c.Total], host.Time.GetUtcNow());
                     _partial[key] = entry;
+                    // Parts that never complete are answered when their patience runs out, traffic or not.
+                    _sweeper ??= host.Time.CreateTimer(_ =>
+                    {
+                        lock (_partial) DropStale(session);
+                    }, null, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5));
                 }
                 entry.Parts[c.Sequence - 1] = submit;
                 entry.Texts[c.Sequence - 1] = text;
