@@ -104,4 +104,38 @@ public sealed class DefectTests(SqliteFixture fixture) : IClassFixture<SqliteFix
         Assert.Equal(CommandStatus.EsmeRsubmitfail, (await answer.WaitAsync(TimeSpan.FromSeconds(10))).Status);
         await session.CloseAsync();
     }
+
+    [Fact]
+    public async Task An_esmes_validity_period_ends_a_message_the_handset_never_took_and_a_past_one_is_refused()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var server = await XingeServer.StartAsync(Store.Sqlite, b => b.Services.AddSingleton<TimeProvider>(time));
+        var tenant = await server.CreateTenantAsync();
+        var systemId = "valid" + tenant.Id;
+        (await tenant.Admin.PostAsJsonAsync($"/api/v1/admin/enterprises/{tenant.Id}/smpp-accounts", new { systemId, password = "pw" })).EnsureSuccessStatusCode();
+        var n = "+8613700770002";
+        (await server.Http.PutAsJsonAsync($"/api/v1/simulator/handsets/{n}", new { reachable = false })).EnsureSuccessStatusCode();
+        var session = await SmppClient.BindAsync("127.0.0.1", server.SmppPort, BindType.Transceiver, systemId, "pw", "", new Inbox(), null, default);
+        SubmitSm Submit(string validity) => new()
+        {
+            DestAddrTon = 1,
+            DestAddrNpi = 1,
+            DestinationAddr = n[1..],
+            DataCoding = 8,
+            RegisteredDelivery = 1,
+            ValidityPeriod = validity,
+            ShortMessage = Xinge.Text.Ucs2.Encode($"【{tenant.Signature}】十分钟内有效"),
+        };
+        // SMPP 3.4 §7.1.1 relative time: ten minutes.
+        var resp = (SubmitSmResp)await session.SendRequestAsync(Submit("000000001000000R"));
+        Assert.Equal(CommandStatus.EsmeRok, resp.Status);
+        await tenant.WaitForStatusAsync(resp.MessageId, "submitted");
+        Assert.Equal(CommandStatus.EsmeRinvexpiry, (await session.SendRequestAsync(Submit(SmppTime.Format(time.GetUtcNow().AddHours(-1))))).Status);
+
+        time.Advance(TimeSpan.FromMinutes(11));
+        var expired = await tenant.WaitForStatusAsync(resp.MessageId, "expired");
+        Assert.Equal("validity_period_elapsed", expired.Str("error"));
+        Assert.Equal((100_000L, 0L), await tenant.BalanceAsync());
+        await session.CloseAsync();
+    }
 }

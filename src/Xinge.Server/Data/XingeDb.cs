@@ -93,6 +93,7 @@ public abstract class XingeDb(DbContextOptions options) : DbContext(options)
             e.HasIndex(x => new { x.Connector, x.Priority, x.Id }).HasDatabaseName("ix_messages_lane").HasFilter("status = 'queued'");
             e.HasIndex(x => x.SendAt).HasDatabaseName("ix_messages_scheduled").HasFilter("status = 'scheduled'");
             e.HasIndex(x => x.SubmittedAt).HasDatabaseName("ix_messages_in_flight").HasFilter("status = 'submitted'");
+            e.HasIndex(x => x.ExpiresAt).HasDatabaseName("ix_messages_expiry").HasFilter("expires_at IS NOT NULL");
         });
         b.Entity<MessagePart>(e =>
         {

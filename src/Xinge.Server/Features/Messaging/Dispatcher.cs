@@ -27,7 +27,7 @@ public sealed class Dispatcher(Database database, ConnectorRegistry connectors, 
     private volatile IReadOnlyList<(string Connector, int Priority, long Count)> _depth = [];
 
     /// <param name="Retried">It was deferred before: some of its parts may already be with the SMSC.</param>
-    private sealed record Claimed(long Id, int Priority, string Recipient, string Sender, string Text, int Encoding, int Attempts, bool Retried);
+    private sealed record Claimed(long Id, int Priority, string Recipient, string Sender, string Text, int Encoding, int Attempts, bool Retried, long? ExpiresAt);
 
     private static readonly string[] LaneNames = [Category.Otp, Category.Notification, Category.Marketing];
 
@@ -236,12 +236,16 @@ public sealed class Dispatcher(Database database, ConnectorRegistry connectors, 
         await using var c = await database.OpenAsync(ct);
         await using var tx = await c.BeginTransactionAsync(ct);
         using var claim = new Prepared(c, tx,
-            $"UPDATE messages SET lease_until = @lease, lease_owner = @node WHERE id IN ({pick}) RETURNING id, priority, recipient, sender, text, encoding, attempts, error",
+            $"UPDATE messages SET lease_until = @lease, lease_owner = @node WHERE id IN ({pick}) RETURNING id, priority, recipient, sender, text, encoding, attempts, error, expires_at",
             "lease", "node", "connector", "now", "n");
         var list = new List<Claimed>();
         using (var r = claim.Reader(lease, ids.Node, connector, now, n))
         {
-            while (r.Read()) list.Add(new Claimed(r.GetInt64(0), r.GetInt32(1), r.GetString(2), r.GetString(3), r.GetString(4), r.GetInt32(5), r.GetInt32(6), !r.IsDBNull(7)));
+            while (r.Read())
+            {
+                list.Add(new Claimed(r.GetInt64(0), r.GetInt32(1), r.GetString(2), r.GetString(3), r.GetString(4), r.GetInt32(5), r.GetInt32(6), !r.IsDBNull(7),
+                    r.IsDBNull(8) ? null : r.GetInt64(8)));
+            }
         }
         await tx.CommitAsync(ct);
         if (list.Count > 0) EngineMetrics.Claim.Observe(list.Count);
@@ -280,6 +284,8 @@ public sealed class Dispatcher(Database database, ConnectorRegistry connectors, 
                     EsmClass = part.HasUdh ? EsmClass.UdhIndicator : (byte)0,
                     DataCoding = (byte)encoding,
                     RegisteredDelivery = 1,
+                    // The SMSC keeps trying no longer than the sender wanted.
+                    ValidityPeriod = m.ExpiresAt is { } expires ? SmppTime.Format(DateTimeOffset.FromUnixTimeMilliseconds(expires)) : "",
                     ShortMessage = part.ShortMessage,
                 };
                 submits[i] = connector.SubmitAsync(pdu, ct);

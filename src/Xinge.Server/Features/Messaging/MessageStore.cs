@@ -28,6 +28,7 @@ public sealed class StoreRequest
     public required string Sender { get; init; }
     public required string Status { get; init; }
     public long? SendAt { get; init; }
+    public long? ExpiresAt { get; init; }
     public string? ClientRef { get; init; }
     public string? Origin { get; init; }
     public required int Total { get; init; }
@@ -203,7 +204,7 @@ public sealed class MessageStore(Database database, BillingService billing, Time
         return true;
     }
 
-    private const string MessageColumns = "id, enterprise_id, job_id, recipient, sender, text, category, priority, encoding, segments, price, status, send_at, attempts, created_at, client_ref, origin, connector";
+    private const string MessageColumns = "id, enterprise_id, job_id, recipient, sender, text, category, priority, encoding, segments, price, status, send_at, attempts, created_at, client_ref, origin, connector, expires_at";
 
     private const string JobColumns = "id, enterprise_id, category, total, accepted, rejected, client_ref, send_at, created_at, sent, delivered, failed, expired, ended_unsent";
 
@@ -217,13 +218,13 @@ public sealed class MessageStore(Database database, BillingService billing, Time
         }
         // One prepared statement in one transaction: SQLite's fast path for bulk insert.
         using (var insert = new Prepared(c, tx,
-            $"INSERT INTO messages ({MessageColumns}) VALUES (@id, @e, @job, @to, @from, @text, @cat, @prio, @enc, @seg, @price, @status, @sendAt, 0, @now, @ref, @origin, @connector)",
-            "id", "e", "job", "to", "from", "text", "cat", "prio", "enc", "seg", "price", "status", "sendAt", "now", "ref", "origin", "connector"))
+            $"INSERT INTO messages ({MessageColumns}) VALUES (@id, @e, @job, @to, @from, @text, @cat, @prio, @enc, @seg, @price, @status, @sendAt, 0, @now, @ref, @origin, @connector, @expires)",
+            "id", "e", "job", "to", "from", "text", "cat", "prio", "enc", "seg", "price", "status", "sendAt", "now", "ref", "origin", "connector", "expires"))
         {
             foreach (var (r, m) in messages)
             {
                 insert.Execute(m.Id, r.EnterpriseId, r.JobId, m.Recipient, r.Sender, m.Text, r.Category, Category.Priority(r.Category), m.Encoding,
-                    m.Segments, m.Price, r.Status, r.SendAt, now, r.ClientRef, r.Origin, m.Connector);
+                    m.Segments, m.Price, r.Status, r.SendAt, now, r.ClientRef, r.Origin, m.Connector, r.ExpiresAt);
             }
         }
         if (rejections.Count == 0) return;
@@ -256,8 +257,8 @@ public sealed class MessageStore(Database database, BillingService billing, Time
         if (messages.Count > 0)
         {
             var cmd = new NpgsqlBatchCommand(
-                $"INSERT INTO messages ({MessageColumns}) SELECT id, e, job, rcpt, sndr, txt, cat, prio, enc, seg, price, st, send_at, 0, $1, ref, origin, conn " +
-                "FROM unnest($2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) AS t(id, e, job, rcpt, sndr, txt, cat, prio, enc, seg, price, st, send_at, ref, origin, conn)");
+                $"INSERT INTO messages ({MessageColumns}) SELECT id, e, job, rcpt, sndr, txt, cat, prio, enc, seg, price, st, send_at, 0, $1, ref, origin, conn, exp " +
+                "FROM unnest($2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) AS t(id, e, job, rcpt, sndr, txt, cat, prio, enc, seg, price, st, send_at, ref, origin, conn, exp)");
             cmd.Parameters.Add(new NpgsqlParameter { Value = now, NpgsqlDbType = NpgsqlDbType.Bigint });
             cmd.Parameters.Add(Array(messages.Select(x => x.Message.Id).ToArray(), NpgsqlDbType.Bigint));
             cmd.Parameters.Add(Array(messages.Select(x => x.Request.EnterpriseId).ToArray(), NpgsqlDbType.Bigint));
@@ -275,6 +276,7 @@ public sealed class MessageStore(Database database, BillingService billing, Time
             cmd.Parameters.Add(Array(messages.Select(x => x.Request.ClientRef).ToArray(), NpgsqlDbType.Text));
             cmd.Parameters.Add(Array(messages.Select(x => x.Request.Origin).ToArray(), NpgsqlDbType.Text));
             cmd.Parameters.Add(Array(messages.Select(x => x.Message.Connector).ToArray(), NpgsqlDbType.Text));
+            cmd.Parameters.Add(Array(messages.Select(x => x.Request.ExpiresAt).ToArray(), NpgsqlDbType.Bigint));
             batch.BatchCommands.Add(cmd);
         }
         if (rejections.Count > 0)
@@ -341,6 +343,7 @@ public sealed class MessageStore(Database database, BillingService billing, Time
                 if (r.ClientRef is { } cr) await importer.WriteAsync(cr, NpgsqlDbType.Text, ct); else await importer.WriteNullAsync(ct);
                 if (r.Origin is { } origin) await importer.WriteAsync(origin, NpgsqlDbType.Text, ct); else await importer.WriteNullAsync(ct);
                 if (m.Connector is { } lane) await importer.WriteAsync(lane, NpgsqlDbType.Text, ct); else await importer.WriteNullAsync(ct);
+                if (r.ExpiresAt is { } expires) await importer.WriteAsync(expires, NpgsqlDbType.Bigint, ct); else await importer.WriteNullAsync(ct);
             }
             await importer.CompleteAsync(ct);
         }

@@ -46,6 +46,8 @@ public sealed class Message
     /// <summary>The connector (lane) it goes out through: chosen when it is stored, recorded again when it is submitted.</summary>
     public string? Connector { get; set; }
     public long? SendAt { get; set; }
+    /// <summary>When it expires if still not delivered: the validity an ESME asked for (validity_period); null = the platform's.</summary>
+    public long? ExpiresAt { get; set; }
     public long? LeaseUntil { get; set; }
     /// <summary>The node (Xinge:NodeId) whose dispatcher holds the lease; a restarted node takes its own claims back at once.</summary>
     public int? LeaseOwner { get; set; }

@@ -19,7 +19,8 @@ public enum SendKind
 
 public sealed record SendCommand(
     long EnterpriseId, IReadOnlyList<Recipient> Recipients, string? Signature, string? Category, string? Text,
-    DateTimeOffset? SendAt, string? ClientRef, string? IdempotencyKey, string? Origin = null, SendKind Kind = SendKind.Messages);
+    DateTimeOffset? SendAt, string? ClientRef, string? IdempotencyKey, string? Origin = null, SendKind Kind = SendKind.Messages,
+    DateTimeOffset? ValidUntil = null);
 
 public sealed record AcceptedMessage(long Id, string To, int Segments, long Price);
 public sealed record Rejection(int Line, string To, string Reason);
@@ -123,6 +124,10 @@ public sealed class MessagingService(Database database, MessageStore store, Stat
         var now = time.GetUtcNow();
         var scheduled = cmd.SendAt is { } at && at > now;
         if (cmd.SendAt is { } s && s > now.AddDays(90)) return Refuse(SendError.Invalid, "sendAt is at most 90 days ahead");
+        // A validity of its own (SMPP validity_period) may shorten the platform's, never lengthen it.
+        var starts = scheduled ? cmd.SendAt!.Value : now;
+        if (cmd.ValidUntil is { } v && v <= starts) return Refuse(SendError.Invalid, "the validity period ends before the message could be sent");
+        long? expiresAt = cmd.ValidUntil is { } until && until < starts.AddHours(options.ValidityHours) ? until.ToUnixTimeMilliseconds() : null;
 
         var category = cmd.Category!;
         var placeholders = Composer.HasPlaceholders(cmd.Text);
@@ -185,6 +190,7 @@ public sealed class MessagingService(Database database, MessageStore store, Stat
             Sender = SenderOf(enterprise.Extension),
             Status = scheduled ? MessageStatus.Scheduled : MessageStatus.Queued,
             SendAt = scheduled ? cmd.SendAt!.Value.ToUnixTimeMilliseconds() : null,
+            ExpiresAt = expiresAt,
             ClientRef = cmd.ClientRef,
             Origin = cmd.Origin,
             Total = cmd.Recipients.Count,

@@ -259,6 +259,12 @@ public sealed class StatusWriter(Database database, BillingService billing, Time
                 "SELECT id, status FROM messages WHERE (status = 'submitted' AND submitted_at < @limit) " +
                 "OR (status = 'queued' AND COALESCE(send_at, created_at) < @limit AND (lease_until IS NULL OR lease_until < @now)) LIMIT 2000",
                 new { limit, now }, tx)).ToList();
+            // Messages whose sender asked for a shorter validity (an ESME's validity_period).
+            stale.AddRange(await c.QueryAsync<(long Id, string Status)>(
+                "SELECT id, status FROM messages WHERE expires_at IS NOT NULL AND expires_at < @now " +
+                "AND (status = 'submitted' OR (status IN ('queued', 'scheduled') AND (lease_until IS NULL OR lease_until < @now))) LIMIT 2000",
+                new { now }, tx));
+            stale = stale.DistinctBy(s => s.Id).ToList();
             foreach (var (id, status) in stale) ends.Add(new EndRequest(id, status, MessageStatus.Expired, "validity_period_elapsed", now));
         }
         var ended = ops.End(ends);

@@ -215,10 +215,13 @@ public sealed class SmppServerHost(IConfiguration config, Database database, Mes
         // The 【signature】 starts the text an ESME submits, as the operators' gateways require.
         if (signature is null) return (CommandStatus.EsmeRsubmitfail, "");
         if (!SmppTime.TryParse(submit.ScheduleDeliveryTime, Time.GetUtcNow(), out var sendAt)) return (CommandStatus.EsmeRinvsched, "");
+        // SMPP 3.4 §5.2.16: the ESME's validity_period, absolute or relative; the platform's validity is the most it gets.
+        if (!SmppTime.TryParse(submit.ValidityPeriod, Time.GetUtcNow(), out var validUntil) || validUntil <= (sendAt ?? Time.GetUtcNow()))
+            return (CommandStatus.EsmeRinvexpiry, "");
         var to = submit.DestAddrTon == 1 && !submit.DestinationAddr.StartsWith('+') ? "+" + submit.DestinationAddr : submit.DestinationAddr;
         var origin = (submit.RegisteredDelivery & 0x03) != 0 ? "smpp:" + session.SystemId : null;
         var (result, refusal) = await messaging.SendAsync(new SendCommand(enterpriseId, [new Recipient(to, null)], signature,
-            CategoryOf(submit.ServiceType), message, sendAt, null, null, origin, SendKind.Smpp));
+            CategoryOf(submit.ServiceType), message, sendAt, null, null, origin, SendKind.Smpp, validUntil));
         if (refusal is null && result is { Messages.Count: > 0 }) return (CommandStatus.EsmeRok, result.Messages[0].Id.ToString());
         return (refusal is null ? CommandStatus.EsmeRsubmitfail : StatusOf(refusal), "");
     }

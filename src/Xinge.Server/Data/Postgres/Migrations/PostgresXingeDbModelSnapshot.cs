@@ -666,6 +666,10 @@ namespace Xinge.Server.Data.Postgres.Migrations
                         .HasColumnType("text")
                         .HasColumnName("error");
 
+                    b.Property<long?>("ExpiresAt")
+                        .HasColumnType("bigint")
+                        .HasColumnName("expires_at");
+
                     b.Property<long>("JobId")
                         .HasColumnType("bigint")
                         .HasColumnName("job_id");
@@ -723,6 +727,10 @@ namespace Xinge.Server.Data.Postgres.Migrations
                         .HasColumnName("text");
 
                     b.HasKey("Id");
+
+                    b.HasIndex("ExpiresAt")
+                        .HasDatabaseName("ix_messages_expiry")
+                        .HasFilter("expires_at IS NOT NULL");
 
                     b.HasIndex("JobId");
 

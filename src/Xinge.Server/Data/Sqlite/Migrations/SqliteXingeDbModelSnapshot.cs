@@ -641,6 +641,10 @@ namespace Xinge.Server.Data.Sqlite.Migrations
                         .HasColumnType("TEXT")
                         .HasColumnName("error");
 
+                    b.Property<long?>("ExpiresAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("expires_at");
+
                     b.Property<long>("JobId")
                         .HasColumnType("INTEGER")
                         .HasColumnName("job_id");
@@ -698,6 +702,10 @@ namespace Xinge.Server.Data.Sqlite.Migrations
                         .HasColumnName("text");
 
                     b.HasKey("Id");
+
+                    b.HasIndex("ExpiresAt")
+                        .HasDatabaseName("ix_messages_expiry")
+                        .HasFilter("expires_at IS NOT NULL");
 
                     b.HasIndex("JobId");
 
