@@ -168,7 +168,10 @@ public sealed class StatusWriter(Database database, BillingService billing, Time
     {
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         var sweep = now >= _nextSweep;
-        var due = _orphans.Where(o => o.NextTry <= now).ToList();
+        // A waiting receipt can only find its part once parts are recorded: it is looked for again with every batch
+        // that records some, and otherwise on its back-off.
+        var partsArrive = batch.Any(e => e is PartsSubmitted or PartsAccepted);
+        var due = _orphans.Where(o => partsArrive || o.NextTry <= now).ToList();
         if (batch.Count == 0 && due.Count == 0 && !sweep) return;
         using var turn = await database.WriteTurnAsync(ct);
         await using var c = await database.OpenAsync(ct);
@@ -325,7 +328,7 @@ public sealed class StatusWriter(Database database, BillingService billing, Time
         {
             if (!waiting.Contains(o.Receipt)) o.Receipt.Committed?.Invoke();
         }
-        _orphans = _orphans.Where(o => o.NextTry > now).Concat(orphans).ToList();
+        _orphans = _orphans.Where(o => !partsArrive && o.NextTry > now).Concat(orphans).ToList();
         if (sweep) _nextSweep = now + 30_000;
         foreach (var e in batch)
         {
