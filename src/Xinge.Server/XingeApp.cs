@@ -56,6 +56,7 @@ public static class XingeApp
 
         builder.Services.AddAccounts();
         builder.Services.AddBilling();
+        builder.Services.AddCompliance();
         builder.Services.AddMessaging(config);
         builder.Services.AddSmppServer(config);
         // Last, so tests and benchmarks can replace services (a fake TimeProvider, say).

@@ -2,6 +2,7 @@ using System.Security.Claims;
 using Microsoft.EntityFrameworkCore;
 using Xinge.Server.Data;
 using Xinge.Server.Features.Accounts;
+using Xinge.Server.Features.Messaging;
 
 namespace Xinge.Server.Features.Compliance;
 
@@ -11,6 +12,14 @@ public sealed record RejectReview(string? Reason);
 public static class ComplianceEndpoints
 {
     public const string SignatureKind = "signature";
+
+    /// <summary>Compliance's admission rules (ARCHITECTURE.md, the seams): Messaging asks them about every batch.</summary>
+    public static IServiceCollection AddCompliance(this IServiceCollection services)
+    {
+        services.AddSingleton<IAdmissionRule, ApprovedSignatureRule>();
+        services.AddSingleton<IAdmissionRule, OptOutRule>();
+        return services;
+    }
 
     public static IEndpointRouteBuilder MapCompliance(this IEndpointRouteBuilder app)
     {

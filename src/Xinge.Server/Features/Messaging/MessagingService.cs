@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Text.Json;
 using Dapper;
 using Xinge.Server.Data;
-using Xinge.Server.Features.Compliance;
 using Xinge.Server.Features.Connectors;
 
 namespace Xinge.Server.Features.Messaging;
@@ -52,11 +51,11 @@ public sealed record SendRefusal(SendError Error, string Detail, IReadOnlyList<R
 /// the services) sends through here.
 /// </summary>
 public sealed class MessagingService(Database database, MessageStore store, StatusWriter writer, Composer composer, IdGenerator ids, MessagingOptions options, ConnectorRegistry connectors,
-    TimeProvider time, ILogger<MessagingService> logger)
+    IEnumerable<IAdmissionRule> admissionRules, TimeProvider time, ILogger<MessagingService> logger)
 {
+    private readonly IAdmissionRule[] rules = admissionRules.OrderBy(r => r.Order).ToArray();
     public const int MaxRecipientsPerJob = 200_000;
     private readonly ConcurrentDictionary<long, EnterpriseInfo> _verified = new();
-    private readonly ConcurrentDictionary<(long, string), bool> _approvedSignatures = new();
 
     private sealed class EnterpriseInfo
     {
@@ -79,22 +78,6 @@ public sealed class MessagingService(Database database, MessageStore store, Stat
         return e;
     }
 
-    private async Task<bool> SignatureApprovedAsync(long enterpriseId, string text)
-    {
-        if (_approvedSignatures.ContainsKey((enterpriseId, text))) return true;
-        await using var c = await database.OpenAsync();
-        var status = await c.QuerySingleOrDefaultAsync<string>(
-            "SELECT status FROM signatures WHERE enterprise_id = @enterpriseId AND text = @text", new { enterpriseId, text });
-        if (status == ReviewStatus.Approved) _approvedSignatures[(enterpriseId, text)] = true;
-        return status == ReviewStatus.Approved;
-    }
-
-    private async Task<HashSet<string>> OptOutsAsync(long enterpriseId)
-    {
-        await using var c = await database.OpenAsync();
-        return (await c.QueryAsync<string>("SELECT msisdn FROM opt_outs WHERE enterprise_id = @enterpriseId", new { enterpriseId })).ToHashSet();
-    }
-
     public async Task<(SendResult? Result, SendRefusal? Refusal)> SendAsync(SendCommand cmd)
     {
         if (!Category.IsValid(cmd.Category)) return Refuse(SendError.Invalid, "category is otp, notification or marketing");
@@ -109,8 +92,6 @@ public sealed class MessagingService(Database database, MessageStore store, Stat
         if (enterprise is null) return Refuse(SendError.EnterpriseNotFound, "enterprise does not exist");
         if (!enterprise.Verified) return Refuse(SendError.EnterpriseNotVerified, "the enterprise must be verified by the operator before it may send");
         var signature = cmd.Signature.Trim();
-        if (!await SignatureApprovedAsync(enterprise.Id, signature))
-            return Refuse(SendError.SignatureNotApproved, $"the signature 【{signature}】 is not an approved signature of this enterprise");
 
         var fingerprint = cmd.IdempotencyKey is null ? null : Fingerprint(cmd);
         if (cmd.IdempotencyKey is { } key)
@@ -152,17 +133,28 @@ public sealed class MessagingService(Database database, MessageStore store, Stat
                 i => e164[i] = PhoneNumbers.ToE164(cmd.Recipients[i].Raw));
         }
 
-        var optOuts = category == Category.Marketing ? await OptOutsAsync(enterprise.Id) : null;
         var seen = new HashSet<string>(cmd.Recipients.Count);
-        var accepted = new List<NewMessage>(cmd.Recipients.Count);
+        var candidates = new List<Candidate>(cmd.Recipients.Count);
         var rejected = new List<Rejection>();
         for (var i = 0; i < cmd.Recipients.Count; i++)
         {
-            var raw = cmd.Recipients[i].Raw ?? "";
             var number = e164[i];
-            if (number is null) { rejected.Add(new Rejection(i + 1, raw, "invalid_number")); continue; }
-            if (!seen.Add(number)) { rejected.Add(new Rejection(i + 1, number, "duplicate")); continue; }
-            if (optOuts is not null && optOuts.Contains(number)) { rejected.Add(new Rejection(i + 1, number, "opted_out")); continue; }
+            if (number is null) rejected.Add(new Rejection(i + 1, cmd.Recipients[i].Raw ?? "", "invalid_number"));
+            else if (!seen.Add(number)) rejected.Add(new Rejection(i + 1, number, "duplicate"));
+            else candidates.Add(new Candidate(i + 1, number));
+        }
+
+        // The features' rules (signature, opt-out, …) on the whole batch at once.
+        var admission = new AdmissionBatch(enterprise.Id, signature, category, candidates);
+        foreach (var rule in rules) await rule.CheckAsync(admission, CancellationToken.None);
+        if (admission.Refusal is { } refusal) return (null, refusal);
+
+        var accepted = new List<NewMessage>(candidates.Count);
+        for (var j = 0; j < candidates.Count; j++)
+        {
+            var (line, number) = candidates[j];
+            var i = line - 1;
+            if (admission.ReasonOf(j) is { } reason) { rejected.Add(new Rejection(line, number, reason)); continue; }
             var text = shared;
             if (text is null)
             {
@@ -175,6 +167,7 @@ public sealed class MessagingService(Database database, MessageStore store, Stat
             var t = text.Value;
             accepted.Add(new NewMessage(ids.Next(), number, t.Text, (int)t.Encoding, t.Segments, (long)t.Segments * enterprise.UnitPrice, connectors.Route(number)?.Name));
         }
+        rejected.Sort((a, b) => a.Line.CompareTo(b.Line));
         if (accepted.Count == 0)
         {
             return (null, new SendRefusal(SendError.NoValidRecipients, "no recipient could be accepted; see rejected", rejected));

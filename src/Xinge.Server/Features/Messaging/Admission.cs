@@ -1,0 +1,39 @@
+namespace Xinge.Server.Features.Messaging;
+
+/// <summary>One message on its way in, as the admission rules see it: its line in the request and its number (E.164).</summary>
+public readonly record struct Candidate(int Line, string Recipient);
+
+/// <summary>
+/// What the admission rules are asked about: the candidates of one request, all of one enterprise, signature and
+/// category. A rule refuses a candidate with a reason (CONTRACT.md's reasons: <c>opted_out</c>, <c>blacklisted</c>,
+/// <c>rate_limited:…</c>, <c>content_rejected:…</c>) or the whole request; the first refusal stands.
+/// </summary>
+public sealed class AdmissionBatch(long enterpriseId, string signature, string category, IReadOnlyList<Candidate> candidates)
+{
+    private readonly string?[] _reasons = new string?[candidates.Count];
+
+    public long EnterpriseId { get; } = enterpriseId;
+    public string Signature { get; } = signature;
+    public string Category { get; } = category;
+    public IReadOnlyList<Candidate> Candidates { get; } = candidates;
+
+    /// <summary>Set when a rule refuses the whole request (an unapproved signature).</summary>
+    public SendRefusal? Refusal { get; private set; }
+
+    public void Refuse(int index, string reason) => _reasons[index] ??= reason;
+
+    public void RefuseAll(SendError error, string detail) => Refusal ??= new SendRefusal(error, detail);
+
+    /// <summary>Why the candidate at <paramref name="index"/> was refused; null when every rule let it pass.</summary>
+    public string? ReasonOf(int index) => _reasons[index];
+}
+
+/// <summary>
+/// The admission seam (ARCHITECTURE.md): a rule of the feature that owns it, asked about a whole batch of candidates
+/// after compose and before store, reading what it needs for the batch at once. Rules run in <see cref="Order"/>.
+/// </summary>
+public interface IAdmissionRule
+{
+    int Order { get; }
+    ValueTask CheckAsync(AdmissionBatch batch, CancellationToken ct);
+}
