@@ -53,7 +53,21 @@ public sealed class BillingService(Database database)
         return granted;
     }
 
-    /// <summary>Settles what ended: the reservation goes, refunds back to the balance, both in the ledger.</summary>
+    /// <summary>
+    /// Locks these enterprises' rows in id order (PostgreSQL; SQLite's transaction holds its one write lock already).
+    /// A caller that will move money on several enterprises, or on one after other work, locks them all here first.
+    /// </summary>
+    public async Task LockAsync(DbConnection c, DbTransaction tx, IEnumerable<long> enterprises, CancellationToken ct)
+    {
+        if (!database.IsPostgres) return;
+        var ids = enterprises.Distinct().Order().ToArray();
+        if (ids.Length == 0) return;
+        await using var cmd = new NpgsqlCommand("SELECT id FROM enterprises WHERE id = ANY(@ids) ORDER BY id FOR UPDATE", (NpgsqlConnection)c, (NpgsqlTransaction)tx);
+        cmd.Parameters.Add(new NpgsqlParameter("ids", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { Value = ids });
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>Settles what ended: the reservation goes, refunds back to the balance, both in the ledger. Lock first (<see cref="LockAsync"/>).</summary>
     public async Task SettleAsync(DbConnection c, DbTransaction tx, IReadOnlyList<Settlement> settlements, long now, CancellationToken ct)
     {
         var moves = new List<(long, long, long, (string, long, int))>();

@@ -1,6 +1,3 @@
-using Dapper;
-using Xinge.Server.Data;
-
 namespace Xinge.Server.Features.Messaging;
 
 public enum JobChange
@@ -15,9 +12,9 @@ public enum JobChange
 /// An enterprise pauses, resumes or cancels a job. A paused job's waiting messages are parked under a lease no dispatcher
 /// holds (owner <see cref="ParkedOwner"/>), so no lane claims them and they stay <c>queued</c>; what is already on its way
 /// to the SMSC goes on. Cancelling ends every message not yet sent as failed (<c>cancelled</c>), refunded, in the status
-/// writer's transaction.
+/// writer's transaction, as are pausing and resuming, so no two changes of a job race.
 /// </summary>
-public sealed class JobControl(Database database, StatusWriter writer, WakeSignalFor<Dispatcher> dispatch, TimeProvider time)
+public sealed class JobControl(StatusWriter writer)
 {
     public const string Paused = "paused";
     public const string Cancelled = "cancelled";
@@ -28,59 +25,18 @@ public sealed class JobControl(Database database, StatusWriter writer, WakeSigna
     /// <summary>A waiting message no dispatcher holds: never claimed, deferred, or parked by a pause.</summary>
     public const string Unheld = "(lease_owner IS NULL OR lease_owner = -1 OR lease_until < @now)";
 
-    private sealed class JobState
-    {
-        public string? State { get; set; }
-        public int Accepted { get; set; }
-        public int Ended { get; set; }
-    }
+    /// <summary>A waiting message none of whose parts the SMSC has taken (a partly sent message is not withdrawn).</summary>
+    public const string NoPartSent = "NOT EXISTS (SELECT 1 FROM message_parts p WHERE p.message_id = messages.id)";
 
-    private static async Task<JobState?> StateAsync(System.Data.Common.DbConnection c, System.Data.Common.DbTransaction tx, long enterpriseId, long jobId) =>
-        await c.QuerySingleOrDefaultAsync<JobState>(
-            "SELECT state AS State, accepted AS Accepted, delivered + failed + expired AS Ended FROM jobs WHERE id = @jobId AND enterprise_id = @enterpriseId",
-            new { jobId, enterpriseId }, tx);
+    public Task<JobChange> PauseAsync(long enterpriseId, long jobId) => ChangeAsync(new JobChangeRequested(enterpriseId, jobId, JobAction.Pause));
 
-    public async Task<JobChange> PauseAsync(long enterpriseId, long jobId)
-    {
-        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
-        using var turn = await database.WriteTurnAsync();
-        await using var c = await database.OpenAsync();
-        await using var tx = await c.BeginTransactionAsync();
-        var job = await StateAsync(c, tx, enterpriseId, jobId);
-        if (job is null) return JobChange.NotFound;
-        if (job.State == Paused) return JobChange.Done;
-        if (job.State == Cancelled || job.Ended >= job.Accepted) return JobChange.Conflict;
-        await c.ExecuteAsync("UPDATE jobs SET state = @Paused WHERE id = @jobId", new { Paused, jobId }, tx);
-        await c.ExecuteAsync(
-            $"UPDATE messages SET lease_until = @Never, lease_owner = @ParkedOwner WHERE job_id = @jobId AND status IN ('queued', 'scheduled') AND {Unheld}",
-            new { Never, ParkedOwner, jobId, now }, tx);
-        await tx.CommitAsync();
-        return JobChange.Done;
-    }
+    public Task<JobChange> ResumeAsync(long enterpriseId, long jobId) => ChangeAsync(new JobChangeRequested(enterpriseId, jobId, JobAction.Resume));
 
-    public async Task<JobChange> ResumeAsync(long enterpriseId, long jobId)
-    {
-        using (var turn = await database.WriteTurnAsync())
-        await using (var c = await database.OpenAsync())
-        await using (var tx = await c.BeginTransactionAsync())
-        {
-            var job = await StateAsync(c, tx, enterpriseId, jobId);
-            if (job is null) return JobChange.NotFound;
-            if (job.State == Cancelled) return JobChange.Conflict;
-            if (job.State is null) return JobChange.Done;
-            await c.ExecuteAsync("UPDATE jobs SET state = NULL WHERE id = @jobId", new { jobId }, tx);
-            await c.ExecuteAsync("UPDATE messages SET lease_until = NULL, lease_owner = NULL WHERE job_id = @jobId AND lease_owner = @ParkedOwner",
-                new { jobId, ParkedOwner }, tx);
-            await tx.CommitAsync();
-        }
-        dispatch.Set();
-        return JobChange.Done;
-    }
+    public Task<JobChange> CancelAsync(long enterpriseId, long jobId) => ChangeAsync(new JobChangeRequested(enterpriseId, jobId, JobAction.Cancel));
 
-    public async Task<JobChange> CancelAsync(long enterpriseId, long jobId)
+    private Task<JobChange> ChangeAsync(JobChangeRequested request)
     {
-        var request = new JobCancelRequested(enterpriseId, jobId);
         writer.Post(request);
-        return await request.Result.Task;
+        return request.Result.Task;
     }
 }

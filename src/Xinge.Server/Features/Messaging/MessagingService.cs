@@ -236,9 +236,13 @@ public sealed class MessagingService(Database database, MessageStore store, Stat
         Add(cmd.Text);
         Add(cmd.SendAt?.ToUnixTimeMilliseconds().ToString());
         Add(cmd.ClientRef);
+        Add(cmd.ValidUntil?.ToUnixTimeMilliseconds().ToString());
+        // Counts before lists, so no two different requests write the same sequence.
+        Add(cmd.Recipients.Count.ToString());
         foreach (var r in cmd.Recipients)
         {
             Add(r.Raw);
+            Add((r.Params?.Count ?? 0).ToString());
             foreach (var (k, v) in r.Params?.OrderBy(p => p.Key, StringComparer.Ordinal) ?? Enumerable.Empty<KeyValuePair<string, string>>())
             {
                 Add(k);

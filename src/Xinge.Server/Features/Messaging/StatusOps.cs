@@ -18,8 +18,8 @@ public sealed record Ended(long MessageId, long EnterpriseId, long Price, string
 public readonly record struct MatchedReceipt(ReceiptReceived Receipt, long MessageId, int Parts);
 
 /// <summary>
-/// The status writer's batch statements. SQLite runs in-process, so prepared per-row statements are cheapest there;
-/// PostgreSQL is a round trip away, so each step is one set-based statement over arrays (unnest).
+/// The status writer's batch statements. SQLite runs in-process, so prepared per-row statements are cheapest there (and
+/// synchronous); PostgreSQL is a round trip away, so each step is one set-based statement, awaited.
 /// </summary>
 public interface IStatusOps
 {
@@ -33,16 +33,16 @@ public interface IStatusOps
         "WHERE message_parts.state <> 'submitted' AND message_parts.message_id <> excluded.message_id";
 
     /// <summary>Marks messages submitted and records their parts; returns how many changed, per job.</summary>
-    Dictionary<long, int> MarkSubmitted(IReadOnlyList<PartsSubmitted> submitted);
-    void Defer(IReadOnlyList<SubmitDeferred> deferred);
+    Task<Dictionary<long, int>> MarkSubmitted(IReadOnlyList<PartsSubmitted> submitted);
+    Task Defer(IReadOnlyList<SubmitDeferred> deferred);
     /// <summary>Records each receipt's stat on its part; returns the receipts that matched a part still waiting for one.</summary>
-    List<MatchedReceipt> MarkParts(IReadOnlyList<ReceiptReceived> receipts);
+    Task<List<MatchedReceipt>> MarkParts(IReadOnlyList<ReceiptReceived> receipts);
     /// <summary>Which of these (connector, SMSC id) pairs are known parts at all.</summary>
-    HashSet<(string Connector, string SmscId)> Known(IReadOnlyList<ReceiptReceived> receipts);
+    Task<HashSet<(string Connector, string SmscId)>> Known(IReadOnlyList<ReceiptReceived> receipts);
     /// <summary>Per multi-part message: parts still waiting, and the first failure stat if any.</summary>
-    Dictionary<long, (long Pending, string? Failure)> Tally(IReadOnlyCollection<long> messageIds);
+    Task<Dictionary<long, (long Pending, string? Failure)>> Tally(IReadOnlyCollection<long> messageIds);
     /// <summary>Ends each message that is still in its From status; returns those that changed (each exactly once).</summary>
-    List<Ended> End(IReadOnlyList<EndRequest> requests);
+    Task<List<Ended>> End(IReadOnlyList<EndRequest> requests);
 
     /// <summary>Parts of an ended message that never got their receipt stop waiting, so their SMSC ids can be reused.</summary>
     public const string CloseParts = "UPDATE message_parts SET state = 'ENDED' WHERE message_id = $1 AND state = 'submitted'";
@@ -53,10 +53,10 @@ public interface IStatusOps
 
 public sealed class SqliteStatusOps(DbConnection c, DbTransaction tx) : IStatusOps
 {
-    public Dictionary<long, int> MarkSubmitted(IReadOnlyList<PartsSubmitted> submitted)
+    public Task<Dictionary<long, int>> MarkSubmitted(IReadOnlyList<PartsSubmitted> submitted)
     {
         var perJob = new Dictionary<long, int>();
-        if (submitted.Count == 0) return perJob;
+        if (submitted.Count == 0) return Task.FromResult(perJob);
         using var part = new Prepared(c, tx, "INSERT INTO message_parts (connector, smsc_id, message_id, part, parts, state) VALUES (@c, @s, @m, @p, @n, 'submitted') " + IStatusOps.PartConflict, "c", "s", "m", "p", "n");
         using var update = new Prepared(c, tx, "UPDATE messages SET status = 'submitted', submitted_at = @at, connector = @c, lease_until = NULL WHERE id = @id AND status = 'queued' RETURNING job_id", "at", "c", "id");
         foreach (var s in submitted)
@@ -66,45 +66,46 @@ public sealed class SqliteStatusOps(DbConnection c, DbTransaction tx) : IStatusO
             perJob[jobId] = perJob.GetValueOrDefault(jobId) + 1;
             for (var i = 0; i < s.SmscIds.Count; i++) part.Execute(s.Connector, s.SmscIds[i], s.MessageId, i + 1, s.SmscIds.Count);
         }
-        return perJob;
+        return Task.FromResult(perJob);
     }
 
-    public void Defer(IReadOnlyList<SubmitDeferred> deferred)
+    public Task Defer(IReadOnlyList<SubmitDeferred> deferred)
     {
-        if (deferred.Count == 0) return;
+        if (deferred.Count == 0) return Task.CompletedTask;
         using var defer = new Prepared(c, tx, "UPDATE messages SET lease_until = @retry, lease_owner = NULL, attempts = attempts + @n, error = @reason WHERE id = @id AND status = 'queued'", "retry", "n", "reason", "id");
         foreach (var d in deferred) defer.Execute(d.RetryAt, d.CountsAsAttempt ? 1 : 0, d.Reason, d.MessageId);
+        return Task.CompletedTask;
     }
 
-    public List<MatchedReceipt> MarkParts(IReadOnlyList<ReceiptReceived> receipts)
+    public Task<List<MatchedReceipt>> MarkParts(IReadOnlyList<ReceiptReceived> receipts)
     {
         var matched = new List<MatchedReceipt>();
-        if (receipts.Count == 0) return matched;
+        if (receipts.Count == 0) return Task.FromResult(matched);
         using var mark = new Prepared(c, tx, "UPDATE message_parts SET state = @state WHERE connector = @c AND smsc_id = @s AND state = 'submitted' RETURNING message_id, parts", "state", "c", "s");
         foreach (var receipt in receipts)
         {
             using var r = mark.Reader(receipt.Stat, receipt.Connector, receipt.SmscId);
             if (r.Read()) matched.Add(new MatchedReceipt(receipt, r.GetInt64(0), r.GetInt32(1)));
         }
-        return matched;
+        return Task.FromResult(matched);
     }
 
-    public HashSet<(string Connector, string SmscId)> Known(IReadOnlyList<ReceiptReceived> receipts)
+    public Task<HashSet<(string Connector, string SmscId)>> Known(IReadOnlyList<ReceiptReceived> receipts)
     {
         var known = new HashSet<(string, string)>();
-        if (receipts.Count == 0) return known;
+        if (receipts.Count == 0) return Task.FromResult(known);
         using var q = new Prepared(c, tx, "SELECT COUNT(*) FROM message_parts WHERE connector = @c AND smsc_id = @s", "c", "s");
         foreach (var r in receipts)
         {
             if (Convert.ToInt64(q.Scalar(r.Connector, r.SmscId)) > 0) known.Add((r.Connector, r.SmscId));
         }
-        return known;
+        return Task.FromResult(known);
     }
 
-    public Dictionary<long, (long Pending, string? Failure)> Tally(IReadOnlyCollection<long> messageIds)
+    public Task<Dictionary<long, (long Pending, string? Failure)>> Tally(IReadOnlyCollection<long> messageIds)
     {
         var result = new Dictionary<long, (long, string?)>();
-        if (messageIds.Count == 0) return result;
+        if (messageIds.Count == 0) return Task.FromResult(result);
         using var tally = new Prepared(c, tx,
             "SELECT SUM(CASE WHEN state = 'submitted' THEN 1 ELSE 0 END), MIN(CASE WHEN state NOT IN ('submitted', 'DELIVRD') THEN state END) FROM message_parts WHERE message_id = @m", "m");
         foreach (var id in messageIds)
@@ -113,13 +114,13 @@ public sealed class SqliteStatusOps(DbConnection c, DbTransaction tx) : IStatusO
             t.Read();
             result[id] = (t.IsDBNull(0) ? 0 : t.GetInt64(0), t.IsDBNull(1) ? null : t.GetString(1));
         }
-        return result;
+        return Task.FromResult(result);
     }
 
-    public List<Ended> End(IReadOnlyList<EndRequest> requests)
+    public Task<List<Ended>> End(IReadOnlyList<EndRequest> requests)
     {
         var ended = new List<Ended>();
-        if (requests.Count == 0) return ended;
+        if (requests.Count == 0) return Task.FromResult(ended);
         using var finish = new Prepared(c, tx,
             "UPDATE messages SET status = @status, error = @error, done_at = @at, lease_until = NULL WHERE id = @id AND status = @from " +
             "RETURNING enterprise_id, price, recipient, job_id, client_ref, origin, sender, created_at", "status", "error", "at", "id", "from");
@@ -133,7 +134,7 @@ public sealed class SqliteStatusOps(DbConnection c, DbTransaction tx) : IStatusO
                 CreatedAt = r.GetInt64(7),
             });
         }
-        return ended;
+        return Task.FromResult(ended);
     }
 }
 
@@ -155,32 +156,33 @@ public sealed class PostgresStatusOps(NpgsqlConnection c, NpgsqlTransaction tx) 
         return cmd;
     }
 
-    public Dictionary<long, int> MarkSubmitted(IReadOnlyList<PartsSubmitted> submitted)
+    public async Task<Dictionary<long, int>> MarkSubmitted(IReadOnlyList<PartsSubmitted> submitted)
     {
         var perJob = new Dictionary<long, int>();
         if (submitted.Count == 0) return perJob;
-        var changed = new HashSet<long>();
+        // The connector each message was marked submitted through: its parts are recorded under that one only.
+        var changed = new Dictionary<long, string>();
         foreach (var group in submitted.GroupBy(s => s.Connector))
         {
-            using var update = Command(
+            await using var update = Command(
                 "UPDATE messages SET status = 'submitted', submitted_at = @at, connector = @c, lease_until = NULL WHERE id = ANY(@id) AND status || '' = 'queued' RETURNING id, job_id",
                 ("id", group.Select(s => s.MessageId).Distinct().ToArray(), NpgsqlDbType.Bigint),
                 ("at", group.Max(s => s.At), NpgsqlDbType.Bigint),
                 ("c", group.Key, NpgsqlDbType.Text));
-            using var r = update.ExecuteReader();
-            while (r.Read())
+            await using var r = await update.ExecuteReaderAsync();
+            while (await r.ReadAsync())
             {
-                changed.Add(r.GetInt64(0));
+                changed[r.GetInt64(0)] = group.Key;
                 perJob[r.GetInt64(1)] = perJob.GetValueOrDefault(r.GetInt64(1)) + 1;
             }
         }
         // One row per (connector, SMSC id): PostgreSQL refuses an upsert that touches a row twice (an SMSC answering
         // the same id for two parts); the first part keeps it, as on SQLite.
-        var parts = submitted.Where(s => changed.Remove(s.MessageId))
+        var parts = submitted.Where(s => changed.TryGetValue(s.MessageId, out var through) && through == s.Connector && changed.Remove(s.MessageId))
             .SelectMany(s => s.SmscIds.Select((id, i) => (s.Connector, SmscId: id, s.MessageId, Part: i + 1, Parts: s.SmscIds.Count)))
             .DistinctBy(p => (p.Connector, p.SmscId)).ToList();
         if (parts.Count == 0) return perJob;
-        using var insert = Command(
+        await using var insert = Command(
             "INSERT INTO message_parts (connector, smsc_id, message_id, part, parts, state) " +
             "SELECT c, s, m, p, n, 'submitted' FROM unnest(@c, @s, @m, @p, @n) AS t(c, s, m, p, n) " + IStatusOps.PartConflict,
             ("c", parts.Select(p => p.Connector).ToArray(), NpgsqlDbType.Text),
@@ -188,26 +190,26 @@ public sealed class PostgresStatusOps(NpgsqlConnection c, NpgsqlTransaction tx) 
             ("m", parts.Select(p => p.MessageId).ToArray(), NpgsqlDbType.Bigint),
             ("p", parts.Select(p => p.Part).ToArray(), NpgsqlDbType.Integer),
             ("n", parts.Select(p => p.Parts).ToArray(), NpgsqlDbType.Integer));
-        insert.ExecuteNonQuery();
+        await insert.ExecuteNonQueryAsync();
         return perJob;
     }
 
-    public void Defer(IReadOnlyList<SubmitDeferred> deferred)
+    public async Task Defer(IReadOnlyList<SubmitDeferred> deferred)
     {
         // Retry times to the next second: deferrals of one batch fall into a few groups.
         foreach (var group in deferred.GroupBy(d => (d.Reason, d.CountsAsAttempt, RetryAt: (d.RetryAt + 999) / 1000 * 1000)))
         {
-            using var update = Command(
+            await using var update = Command(
                 "UPDATE messages SET lease_until = @retry, lease_owner = NULL, attempts = attempts + @n, error = @reason WHERE id = ANY(@id) AND status || '' = 'queued'",
                 ("id", group.Select(d => d.MessageId).Distinct().ToArray(), NpgsqlDbType.Bigint),
                 ("retry", group.Key.RetryAt, NpgsqlDbType.Bigint),
                 ("n", group.Key.CountsAsAttempt ? 1 : 0, NpgsqlDbType.Integer),
                 ("reason", group.Key.Reason, NpgsqlDbType.Text));
-            update.ExecuteNonQuery();
+            await update.ExecuteNonQueryAsync();
         }
     }
 
-    public List<MatchedReceipt> MarkParts(IReadOnlyList<ReceiptReceived> receipts)
+    public async Task<List<MatchedReceipt>> MarkParts(IReadOnlyList<ReceiptReceived> receipts)
     {
         var matched = new List<MatchedReceipt>();
         // A part is marked once: a repeated receipt in the same batch finds it marked already, as on SQLite.
@@ -215,45 +217,45 @@ public sealed class PostgresStatusOps(NpgsqlConnection c, NpgsqlTransaction tx) 
         foreach (var group in first.GroupBy(r => (r.Connector, r.Stat)))
         {
             var bySmscId = group.ToDictionary(r => r.SmscId);
-            using var update = Command(
+            await using var update = Command(
                 "UPDATE message_parts SET state = @st WHERE connector = @c AND smsc_id = ANY(@s) AND state = 'submitted' RETURNING smsc_id, message_id, parts",
                 ("c", group.Key.Connector, NpgsqlDbType.Text),
                 ("s", bySmscId.Keys.ToArray(), NpgsqlDbType.Text),
                 ("st", group.Key.Stat, NpgsqlDbType.Text));
-            using var r = update.ExecuteReader();
-            while (r.Read()) matched.Add(new MatchedReceipt(bySmscId[r.GetString(0)], r.GetInt64(1), r.GetInt32(2)));
+            await using var r = await update.ExecuteReaderAsync();
+            while (await r.ReadAsync()) matched.Add(new MatchedReceipt(bySmscId[r.GetString(0)], r.GetInt64(1), r.GetInt32(2)));
         }
         return matched;
     }
 
-    public HashSet<(string Connector, string SmscId)> Known(IReadOnlyList<ReceiptReceived> receipts)
+    public async Task<HashSet<(string Connector, string SmscId)>> Known(IReadOnlyList<ReceiptReceived> receipts)
     {
         var known = new HashSet<(string, string)>();
         foreach (var group in receipts.GroupBy(r => r.Connector))
         {
-            using var query = Command("SELECT smsc_id FROM message_parts WHERE connector = @c AND smsc_id = ANY(@s)",
+            await using var query = Command("SELECT smsc_id FROM message_parts WHERE connector = @c AND smsc_id = ANY(@s)",
                 ("c", group.Key, NpgsqlDbType.Text),
                 ("s", group.Select(r => r.SmscId).Distinct().ToArray(), NpgsqlDbType.Text));
-            using var r = query.ExecuteReader();
-            while (r.Read()) known.Add((group.Key, r.GetString(0)));
+            await using var r = await query.ExecuteReaderAsync();
+            while (await r.ReadAsync()) known.Add((group.Key, r.GetString(0)));
         }
         return known;
     }
 
-    public Dictionary<long, (long Pending, string? Failure)> Tally(IReadOnlyCollection<long> messageIds)
+    public async Task<Dictionary<long, (long Pending, string? Failure)>> Tally(IReadOnlyCollection<long> messageIds)
     {
         var result = new Dictionary<long, (long, string?)>();
         if (messageIds.Count == 0) return result;
-        using var cmd = Command(
+        await using var cmd = Command(
             "SELECT message_id, SUM(CASE WHEN state = 'submitted' THEN 1 ELSE 0 END), MIN(CASE WHEN state NOT IN ('submitted', 'DELIVRD') THEN state END) " +
             "FROM message_parts WHERE message_id = ANY(@m) GROUP BY message_id",
             ("m", messageIds.ToArray(), NpgsqlDbType.Bigint));
-        using var r = cmd.ExecuteReader();
-        while (r.Read()) result[r.GetInt64(0)] = (r.GetInt64(1), r.IsDBNull(2) ? null : r.GetString(2));
+        await using var r = await cmd.ExecuteReaderAsync();
+        while (await r.ReadAsync()) result[r.GetInt64(0)] = (r.GetInt64(1), r.IsDBNull(2) ? null : r.GetString(2));
         return result;
     }
 
-    public List<Ended> End(IReadOnlyList<EndRequest> requests)
+    public async Task<List<Ended>> End(IReadOnlyList<EndRequest> requests)
     {
         var ended = new List<Ended>();
         var pending = requests.ToList();
@@ -264,7 +266,7 @@ public sealed class PostgresStatusOps(NpgsqlConnection c, NpgsqlTransaction tx) 
             foreach (var group in round.GroupBy(e => (e.From, e.Status, e.Error)))
             {
                 var at = group.Max(e => e.At);
-                using var update = Command(
+                await using var update = Command(
                     "UPDATE messages SET status = @st, error = @err, done_at = @at, lease_until = NULL WHERE id = ANY(@id) AND status || '' = @from " +
                     "RETURNING id, enterprise_id, price, recipient, job_id, client_ref, origin, sender, created_at",
                     ("id", group.Select(e => e.MessageId).ToArray(), NpgsqlDbType.Bigint),
@@ -272,8 +274,8 @@ public sealed class PostgresStatusOps(NpgsqlConnection c, NpgsqlTransaction tx) 
                     ("err", (object?)group.Key.Error ?? DBNull.Value, NpgsqlDbType.Text),
                     ("at", at, NpgsqlDbType.Bigint),
                     ("from", group.Key.From, NpgsqlDbType.Text));
-                using var r = update.ExecuteReader();
-                while (r.Read())
+                await using var r = await update.ExecuteReaderAsync();
+                while (await r.ReadAsync())
                 {
                     ended.Add(new Ended(r.GetInt64(0), r.GetInt64(1), r.GetInt64(2), r.GetString(3), r.GetInt64(4), r.IsDBNull(5) ? null : r.GetString(5),
                         group.Key.Status, group.Key.Error, at, group.Key.From)

@@ -34,8 +34,18 @@ public sealed record ReplaceRequested(long EnterpriseId, long MessageId, string 
     public TaskCompletionSource<bool> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 }
 
-/// <summary>An enterprise cancels a job: every message of it not yet sent ends failed (<c>cancelled</c>) and is refunded.</summary>
-public sealed record JobCancelRequested(long EnterpriseId, long JobId) : EngineEvent
+public enum JobAction
+{
+    Pause,
+    Resume,
+    Cancel,
+}
+
+/// <summary>
+/// An enterprise pauses, resumes or cancels a job. Done here, in the writer's transaction, so a change of a job never
+/// races another change of it or the ending of its messages.
+/// </summary>
+public sealed record JobChangeRequested(long EnterpriseId, long JobId, JobAction Action) : EngineEvent
 {
     public TaskCompletionSource<JobChange> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 }
@@ -58,7 +68,7 @@ public interface IMessagingObserver
     void AfterCommit();
 }
 
-public sealed class StatusWriter(Database database, BillingService billing, TimeProvider time, MessagingOptions options, InboundRouter inbound,
+public sealed class StatusWriter(Database database, BillingService billing, WakeSignalFor<Dispatcher> dispatch, TimeProvider time, MessagingOptions options, InboundRouter inbound,
     WakeSignalFor<WebhookWorker> webhooks, IEnumerable<IMessagingObserver> observers, ILogger<StatusWriter> logger) : BackgroundService
 {
     private const int MaxBatch = 5000;
@@ -69,25 +79,23 @@ public sealed class StatusWriter(Database database, BillingService billing, Time
     private readonly record struct Orphan(ReceiptReceived Receipt, long FirstSeen, long NextTry, int Tries);
 
     private List<Orphan> _orphans = [];
-    private int _failures;
-    private int _single;
-    private bool _othersWork;
+    // A failed batch is written again one event at a time (_retry first), so an event that fails alone is found. One
+    // that fails alone three times while others commit is parked and tried again every minute: it cannot stop the
+    // engine, and nothing is ever dropped (its acknowledgement or slot waits with it). When the database is down,
+    // nothing commits, so nothing is parked.
+    private readonly Queue<EngineEvent> _retry = new();
+    private readonly Dictionary<EngineEvent, (int Failures, long CommitsSeen)> _failing = new(ReferenceEqualityComparer.Instance);
+    private readonly List<(EngineEvent Event, long RetryAt)> _parked = [];
+    private long _commits;
 
-    private static void Fail(EngineEvent e, Exception error)
+    /// <summary>A request waiting for its answer gets the error rather than waiting a minute for its next try.</summary>
+    private static bool Answer(EngineEvent e, Exception error) => e switch
     {
-        switch (e)
-        {
-            case CancelRequested c:
-                c.Result.TrySetException(error);
-                break;
-            case ReplaceRequested r:
-                r.Result.TrySetException(error);
-                break;
-            case JobCancelRequested j:
-                j.Result.TrySetException(error);
-                break;
-        }
-    }
+        CancelRequested c => c.Result.TrySetException(error),
+        ReplaceRequested r => r.Result.TrySetException(error),
+        JobChangeRequested j => j.Result.TrySetException(error),
+        _ => false,
+    };
     private long _nextSweep;
     private bool _committed;
 
@@ -107,20 +115,29 @@ public sealed class StatusWriter(Database database, BillingService billing, Time
                 wait.CancelAfter(TimeSpan.FromMilliseconds(Math.Clamp(nextOrphan, 10, 1000)));
                 try
                 {
-                    await _events.Reader.WaitToReadAsync(wait.Token);
+                    if (_retry.Count == 0) await _events.Reader.WaitToReadAsync(wait.Token);
                 }
                 catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
                 {
                 }
                 batch.Clear();
-                // After a failed batch, the events queued by then go one at a time, so the one that fails alone is found.
-                var size = _single > 0 ? 1 : MaxBatch;
-                while (batch.Count < size && _events.Reader.TryRead(out var e)) batch.Add(e);
+                var tick = Environment.TickCount64;
+                for (var i = _parked.Count - 1; i >= 0; i--)
+                {
+                    if (_parked[i].RetryAt > tick) continue;
+                    _retry.Enqueue(_parked[i].Event);
+                    _parked.RemoveAt(i);
+                }
+                if (_retry.TryDequeue(out var again)) batch.Add(again);
+                else
+                {
+                    while (batch.Count < MaxBatch && _events.Reader.TryRead(out var e)) batch.Add(e);
+                }
                 _committed = false;
                 var started = System.Diagnostics.Stopwatch.GetTimestamp();
                 await WriteAsync(batch, stoppingToken);
-                if (_failures > 0 && batch.Count > 0) _othersWork = true;
-                if (_single > 0 && batch.Count > 0 && --_single == 0) _failures = 0;
+                _commits++;
+                if (batch.Count == 1) _failing.Remove(batch[0]);
                 if (batch.Count > 0)
                 {
                     EngineMetrics.StatusBatch.Observe(batch.Count);
@@ -138,28 +155,35 @@ public sealed class StatusWriter(Database database, BillingService billing, Time
             }
             catch (Exception e)
             {
-                // Nothing in the batch was committed. An event that fails alone again and again is dropped so it cannot
-                // stop the engine: a receipt or reply goes unacknowledged (the SMSC sends it again), a submit result
-                // lets its lease run out (the message is claimed again), a request is answered with the error.
-                _failures++;
-                // Dropped only while other events still commit: when the database is down, nothing is dropped.
-                if (batch.Count == 1 && _failures >= 3 && _othersWork)
-                {
-                    logger.LogError(e, "Dropping a {Event} that failed {Tries} times alone", batch[0].GetType().Name, _failures);
-                    Fail(batch[0], e);
-                    _failures = 0;
-                    _single = Math.Max(0, _single - 1);
-                    continue;
-                }
+                // Nothing in the batch was committed: it is written again, one event at a time.
                 if (batch.Count > 1)
                 {
-                    _single = batch.Count + _events.Reader.Count;
-                    _othersWork = false;
+                    logger.LogError(e, "Writing {Count} engine events failed; writing them one by one", batch.Count);
+                    foreach (var ev in batch) _retry.Enqueue(ev);
+                    await Task.Delay(100, stoppingToken);
+                    continue;
                 }
-                // Otherwise the batch is retried. Back off so a broken database is not hammered.
-                logger.LogError(e, "Writing {Count} engine events failed; retrying", batch.Count);
-                foreach (var ev in batch) _events.Writer.TryWrite(ev);
-                await Task.Delay(Math.Min(1000, 100 * _failures), stoppingToken);
+                if (batch.Count == 0)
+                {
+                    logger.LogError(e, "The status writer's sweep failed; retrying");
+                    await Task.Delay(1000, stoppingToken);
+                    continue;
+                }
+                var one = batch[0];
+                var (failures, seen) = _failing.GetValueOrDefault(one);
+                // Others committed since this one last failed: the fault is this event's, not the database's.
+                var alone = failures > 0 && _commits > seen;
+                _failing[one] = (alone || failures == 0 ? failures + 1 : failures, _commits);
+                if (_failing[one].Failures >= 3)
+                {
+                    logger.LogError(e, "A {Event} failed three times while others were written; it is set aside and tried again every minute", one.GetType().Name);
+                    _failing.Remove(one);
+                    if (!Answer(one, e)) _parked.Add((one, Environment.TickCount64 + 60_000));
+                    continue;
+                }
+                logger.LogError(e, "Writing a {Event} failed; retrying", one.GetType().Name);
+                _retry.Enqueue(one);
+                await Task.Delay(Math.Min(1000, 100 * (failures + 1)), stoppingToken);
             }
         }
     }
@@ -182,40 +206,24 @@ public sealed class StatusWriter(Database database, BillingService billing, Time
         // 1. Submit results first, so receipts in the same batch find their parts.
         Batches.Execute(c, tx, "INSERT INTO message_parts (connector, smsc_id, message_id, part, parts, state) VALUES ($1, $2, $3, $4, $5, 'submitted') " + IStatusOps.PartConflict,
             batch.OfType<PartsAccepted>().SelectMany(a => a.Parts.Select(p => (a, p))).ToList(), x => [x.a.Connector, x.p.SmscId, x.a.MessageId, x.p.Part, x.a.Total]);
-        var sent = ops.MarkSubmitted(batch.OfType<PartsSubmitted>().ToList());
-        ops.Defer(batch.OfType<SubmitDeferred>().ToList());
+        var sent = await ops.MarkSubmitted(batch.OfType<PartsSubmitted>().ToList());
+        var deferred = batch.OfType<SubmitDeferred>().ToList();
+        await ops.Defer(deferred);
+        await FollowJobStateAsync(c, tx, deferred, ends, now);
         foreach (var f in batch.OfType<SubmitRefused>()) ends.Add(new EndRequest(f.MessageId, MessageStatus.Queued, MessageStatus.Failed, f.Reason, now));
-        var replaced = new List<(ReplaceRequested Request, bool Done)>();
-        foreach (var r in batch.OfType<ReplaceRequested>()) replaced.Add((r, await ReplaceAsync(c, tx, r, now, database.IsPostgres)));
         var cancels = batch.OfType<CancelRequested>().ToList();
         foreach (var cancel in cancels)
         {
             // Only what no dispatcher holds: a claimed message may be on its way to the SMSC already.
             var status = await c.QuerySingleOrDefaultAsync<string>(
-                $"SELECT status FROM messages WHERE id = @MessageId AND enterprise_id = @EnterpriseId AND {JobControl.Unheld}" +
+                $"SELECT status FROM messages WHERE id = @MessageId AND enterprise_id = @EnterpriseId AND {JobControl.Unheld} AND {JobControl.NoPartSent}" +
                 (database.IsPostgres ? " FOR UPDATE" : ""),
                 new { cancel.MessageId, cancel.EnterpriseId, now }, tx);
             if (status is MessageStatus.Queued or MessageStatus.Scheduled)
                 ends.Add(new EndRequest(cancel.MessageId, status, MessageStatus.Failed, "cancelled", now));
         }
-        var jobCancels = new List<(JobCancelRequested Request, JobChange Change)>();
-        foreach (var cancel in batch.OfType<JobCancelRequested>())
-        {
-            var state = await c.QuerySingleOrDefaultAsync<string?>(
-                "SELECT COALESCE(state, '') FROM jobs WHERE id = @JobId AND enterprise_id = @EnterpriseId", new { cancel.JobId, cancel.EnterpriseId }, tx);
-            if (state is null)
-            {
-                jobCancels.Add((cancel, JobChange.NotFound));
-                continue;
-            }
-            await c.ExecuteAsync("UPDATE jobs SET state = @Cancelled WHERE id = @JobId", new { JobControl.Cancelled, cancel.JobId }, tx);
-            // FOR UPDATE on PostgreSQL: a lane claiming now skips these rows (SKIP LOCKED), so none is both cancelled and sent.
-            var unsent = await c.QueryAsync<(long Id, string Status)>(
-                $"SELECT id, status FROM messages WHERE job_id = @JobId AND status IN ('queued', 'scheduled') AND {JobControl.Unheld}" +
-                (database.IsPostgres ? " FOR UPDATE" : ""), new { cancel.JobId, now }, tx);
-            foreach (var (id, status) in unsent) ends.Add(new EndRequest(id, status, MessageStatus.Failed, "cancelled", now));
-            jobCancels.Add((cancel, JobChange.Done));
-        }
+        var jobChanges = new List<(JobChangeRequested Request, JobChange Change)>();
+        foreach (var change in batch.OfType<JobChangeRequested>()) jobChanges.Add((change, await ChangeJobAsync(c, tx, change, ends, now)));
 
         // 2. Receipts: mark the part, then end the message when its last part has reported.
         var firstSeen = new Dictionary<ReceiptReceived, long>(ReferenceEqualityComparer.Instance);
@@ -227,10 +235,10 @@ public sealed class StatusWriter(Database database, BillingService billing, Time
             tries[o.Receipt] = o.Tries;
         }
         var receipts = firstSeen.Keys.ToList();
-        var matched = ops.MarkParts(receipts);
+        var matched = await ops.MarkParts(receipts);
         var matchedSet = new HashSet<ReceiptReceived>(matched.Select(m => m.Receipt), ReferenceEqualityComparer.Instance);
         var unmatched = receipts.Where(r => !matchedSet.Contains(r)).ToList();
-        var known = ops.Known(unmatched);
+        var known = await ops.Known(unmatched);
         // A receipt for a known part was a repeat (ignored: exactly once); one for an unknown part may have come
         // before its submit_sm_resp was recorded, and waits a while for it.
         var orphans = unmatched.Where(r => !known.Contains((r.Connector, r.SmscId)) && now - firstSeen[r] < OrphanPatience.TotalMilliseconds)
@@ -239,7 +247,7 @@ public sealed class StatusWriter(Database database, BillingService billing, Time
                 var n = tries.GetValueOrDefault(r);
                 return new Orphan(r, firstSeen[r], now + Math.Min(30_000, 200L << Math.Min(n, 8)), n + 1);
             }).ToList();
-        var tallies = ops.Tally(matched.Where(m => m.Parts > 1).Select(m => m.MessageId).ToHashSet());
+        var tallies = await ops.Tally(matched.Where(m => m.Parts > 1).Select(m => m.MessageId).ToHashSet());
         foreach (var m in matched)
         {
             string? failure = m.Receipt.Stat == DeliveryReceipt.Delivered ? null : m.Receipt.Stat;
@@ -270,7 +278,7 @@ public sealed class StatusWriter(Database database, BillingService billing, Time
             stale = stale.DistinctBy(s => s.Id).ToList();
             foreach (var (id, status) in stale) ends.Add(new EndRequest(id, status, MessageStatus.Expired, "validity_period_elapsed", now));
         }
-        var ended = ops.End(ends);
+        var ended = await ops.End(ends);
         Batches.Execute(c, tx, IStatusOps.CloseParts, ended, e => [e.MessageId]);
         await CountAsync(c, tx, sent, ended, ct);
         foreach (var o in observers) await o.OnEndedAsync(c, tx, ended);
@@ -305,6 +313,12 @@ public sealed class StatusWriter(Database database, BillingService billing, Time
                 at = DateTimeOffset.FromUnixTimeMilliseconds(e.At),
             }));
         }
+        // Every enterprise row this transaction moves money on is locked here, in id order, before any is changed: the
+        // store locks them in id order too, so the two never wait on each other in a circle.
+        var replaces = batch.OfType<ReplaceRequested>().ToList();
+        await billing.LockAsync(c, tx, settlements.Keys.Concat(replaces.Select(r => r.EnterpriseId)), ct);
+        var replaced = new List<(ReplaceRequested Request, bool Done)>();
+        foreach (var r in replaces) replaced.Add((r, await ReplaceAsync(c, tx, r, now, database.IsPostgres)));
         await billing.SettleAsync(c, tx, settlements.Values.ToList(), now, ct);
 
         // 6. Webhook outbox, for enterprises that set a webhook.
@@ -337,10 +351,76 @@ public sealed class StatusWriter(Database database, BillingService billing, Time
         }
         var endedIds = ended.Select(e => e.MessageId).ToHashSet();
         foreach (var cancel in cancels) cancel.Result.TrySetResult(endedIds.Contains(cancel.MessageId));
-        foreach (var (request, change) in jobCancels) request.Result.TrySetResult(change);
+        foreach (var (request, change) in jobChanges) request.Result.TrySetResult(change);
+        if (jobChanges.Any(j => j.Request.Action == JobAction.Resume && j.Change == JobChange.Done)) dispatch.Set();
         foreach (var (request, done) in replaced) request.Result.TrySetResult(done);
         foreach (var o in observers) o.AfterCommit();
         if (queued > 0) webhooks.Set();
+    }
+
+    private sealed class JobRow
+    {
+        public string? State { get; set; }
+        public int Accepted { get; set; }
+        public int Ended { get; set; }
+    }
+
+    private string InList(DbConnection c) => c is Npgsql.NpgsqlConnection ? "= ANY(@ids)" : "IN @ids";
+
+    private async Task<JobChange> ChangeJobAsync(DbConnection c, DbTransaction tx, JobChangeRequested change, List<EndRequest> ends, long now)
+    {
+        var job = await c.QuerySingleOrDefaultAsync<JobRow>(
+            "SELECT state AS State, accepted AS Accepted, delivered + failed + expired AS Ended FROM jobs WHERE id = @JobId AND enterprise_id = @EnterpriseId" +
+            (database.IsPostgres ? " FOR UPDATE" : ""), new { change.JobId, change.EnterpriseId }, tx);
+        if (job is null) return JobChange.NotFound;
+        var args = new { change.JobId, now, JobControl.Never, JobControl.ParkedOwner };
+        switch (change.Action)
+        {
+            case JobAction.Pause:
+                if (job.State == JobControl.Paused) return JobChange.Done;
+                if (job.State == JobControl.Cancelled || job.Ended >= job.Accepted) return JobChange.Conflict;
+                await c.ExecuteAsync(
+                    $"UPDATE messages SET lease_until = @Never, lease_owner = @ParkedOwner WHERE job_id = @JobId AND status IN ('queued', 'scheduled') AND {JobControl.Unheld}",
+                    args, tx);
+                await c.ExecuteAsync("UPDATE jobs SET state = 'paused' WHERE id = @JobId", args, tx);
+                return JobChange.Done;
+            case JobAction.Resume:
+                if (job.State == JobControl.Cancelled) return JobChange.Conflict;
+                if (job.State is null) return JobChange.Done;
+                await c.ExecuteAsync("UPDATE messages SET lease_until = NULL, lease_owner = NULL WHERE job_id = @JobId AND lease_owner = @ParkedOwner", args, tx);
+                await c.ExecuteAsync("UPDATE jobs SET state = NULL WHERE id = @JobId", args, tx);
+                return JobChange.Done;
+            default:
+                if (job.State == JobControl.Cancelled) return JobChange.Done;
+                await c.ExecuteAsync("UPDATE jobs SET state = 'cancelled' WHERE id = @JobId", args, tx);
+                // FOR UPDATE on PostgreSQL: a lane claiming now skips these rows (SKIP LOCKED), so none is both cancelled and sent.
+                var unsent = await c.QueryAsync<(long Id, string Status)>(
+                    $"SELECT id, status FROM messages WHERE job_id = @JobId AND status IN ('queued', 'scheduled') AND {JobControl.Unheld} AND {JobControl.NoPartSent}" +
+                    (database.IsPostgres ? " FOR UPDATE" : ""), args, tx);
+                foreach (var (id, status) in unsent) ends.Add(new EndRequest(id, status, MessageStatus.Failed, "cancelled", now));
+                return JobChange.Done;
+        }
+    }
+
+    /// <summary>
+    /// A message that was on its way when its job was paused or cancelled, and came back deferred (throttled, timed out):
+    /// it is parked with its paused job, or ends cancelled with its cancelled one (unless part of it is at the SMSC).
+    /// </summary>
+    private async Task FollowJobStateAsync(DbConnection c, DbTransaction tx, List<SubmitDeferred> deferred, List<EndRequest> ends, long now)
+    {
+        if (deferred.Count == 0) return;
+        var ids = deferred.Select(d => d.MessageId).Distinct().ToArray();
+        var stopped = (await c.QueryAsync<(long Id, string State, long Parts)>(
+            "SELECT m.id, j.state, (SELECT COUNT(*) FROM message_parts p WHERE p.message_id = m.id) FROM messages m JOIN jobs j ON j.id = m.job_id " +
+            $"WHERE m.id {InList(c)} AND m.status = 'queued' AND j.state IS NOT NULL", new { ids }, tx)).ToList();
+        var parked = stopped.Where(m => m.State == JobControl.Paused).Select(m => m.Id).ToArray();
+        if (parked.Length > 0)
+        {
+            await c.ExecuteAsync($"UPDATE messages SET lease_until = @Never, lease_owner = @ParkedOwner WHERE id {InList(c)}",
+                new { ids = parked, JobControl.Never, JobControl.ParkedOwner }, tx);
+        }
+        foreach (var m in stopped.Where(m => m.State == JobControl.Cancelled && m.Parts == 0))
+            ends.Add(new EndRequest(m.Id, MessageStatus.Queued, MessageStatus.Failed, "cancelled", now));
     }
 
     private sealed class Replaceable
