@@ -151,19 +151,8 @@ public sealed class SmscSimulator : IAsyncDisposable
         session.Send(new SubmitSmResp { Sequence = submit.Sequence, MessageId = id });
         Interlocked.Increment(ref SubmittedParts);
 
-        var data = submit.UserData;
-        var concatenation = default(Concatenation?);
-        var body = (ReadOnlySpan<byte>)data;
-        if ((submit.EsmClass & EsmClass.UdhIndicator) != 0 && Concatenation.TryParse(data, out concatenation, out var offset))
-        {
-            body = body[offset..];
-        }
-        if (concatenation is null && submit.GetTlv(TlvTag.SarMsgRefNum) is { Length: 2 } sarRef
-            && submit.GetTlv(TlvTag.SarTotalSegments) is { Length: 1 } sarTotal && submit.GetTlv(TlvTag.SarSegmentSeqnum) is { Length: 1 } sarSeq)
-        {
-            concatenation = new Concatenation((sarRef[0] << 8) | sarRef[1], sarTotal[0], sarSeq[0]);
-        }
-        var text = SmsText.Decode(body, submit.DataCoding);
+        // A lab SMSC is lenient: a header it cannot read makes the part a message of its own.
+        var (concatenation, text, _) = ShortMessageContent.Of(submit);
         var c = concatenation ?? new Concatenation(0, 1, 1);
         var part = new PendingPart(session.SystemId, id, submit.SourceAddr, text, c.Reference, Math.Max(1, c.Total), Math.Clamp(c.Sequence, 1, Math.Max(1, c.Total)), _time.GetUtcNow());
         var handset = GetHandset(submit.DestinationAddr);

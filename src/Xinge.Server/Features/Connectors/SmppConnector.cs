@@ -280,12 +280,9 @@ public sealed class SmppConnector : ISmppRequestHandler, IAsyncDisposable
             });
             return;
         }
-        var data = deliver.UserData;
-        var body = (ReadOnlySpan<byte>)data;
-        Concatenation? concatenation = null;
-        if ((deliver.EsmClass & EsmClass.UdhIndicator) != 0 && Concatenation.TryParse(data, out concatenation, out var offset)) body = body[offset..];
-        var text = SmsText.Decode(body, deliver.DataCoding);
-        if (concatenation is not { Total: > 1 } c)
+        // A reply whose header cannot be read is taken as a message of its own.
+        var (concatenation, text, _) = ShortMessageContent.Of(deliver);
+        if (concatenation is not { } c)
         {
             _writer.Post(new MoReceived(Name, deliver.SourceAddr, deliver.DestinationAddr, text, now) { Committed = Acknowledge });
             return;

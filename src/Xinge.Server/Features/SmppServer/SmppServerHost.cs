@@ -170,25 +170,6 @@ public sealed class SmppServerHost(IConfiguration config, Database database, Mes
         _ => Category.Notification,
     };
 
-    /// <summary>The concatenation of a submit: the UDH's (esm_class 0x40) or the sar_* TLVs'; null for a single part.</summary>
-    private static (Concatenation? Concatenation, string Text, bool Malformed) Read(SubmitSm submit)
-    {
-        var data = submit.UserData;
-        var body = (ReadOnlySpan<byte>)data;
-        Concatenation? concatenation = null;
-        if ((submit.EsmClass & EsmClass.UdhIndicator) != 0)
-        {
-            if (!Concatenation.TryParse(data, out concatenation, out var offset)) return (null, "", true);
-            body = body[offset..];
-        }
-        else if (submit.GetTlv(TlvTag.SarMsgRefNum) is { Length: 2 } sarRef && submit.GetTlv(TlvTag.SarTotalSegments) is { Length: 1 } sarTotal
-                 && submit.GetTlv(TlvTag.SarSegmentSeqnum) is { Length: 1 } sarSeq)
-        {
-            concatenation = new Concatenation((sarRef[0] << 8) | sarRef[1], sarTotal[0], sarSeq[0]);
-        }
-        if (concatenation is { } c && (c.Total < 1 || c.Sequence < 1 || c.Sequence > c.Total)) return (null, "", true);
-        return (concatenation is { Total: > 1 } ? concatenation : null, SmsText.Decode(body, submit.DataCoding), false);
-    }
 
     /// <summary>Sends the reassembled text through the pipeline and answers every part with the one message id.</summary>
     private async Task SubmitAsync(SmppSession session, long enterpriseId, IReadOnlyList<SubmitSm> parts, string text)
@@ -426,7 +407,7 @@ public sealed class SmppServerHost(IConfiguration config, Database database, Mes
 
         private async Task SubmitAsync(SmppSession session, SubmitSm submit)
         {
-            var (concatenation, text, malformed) = Read(submit);
+            var (concatenation, text, malformed) = ShortMessageContent.Of(submit);
             if (malformed)
             {
                 session.Send(submit.CreateResponse(CommandStatus.EsmeRinvesmclass));
