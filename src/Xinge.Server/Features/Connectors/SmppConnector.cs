@@ -33,6 +33,12 @@ public sealed class ConnectorOptions
     public string OutbindAddress { get; set; } = "127.0.0.1";
 }
 
+/// <summary>A message as it goes to the SMSC; the connector makes its submit_sm parts.</summary>
+public sealed record OutboundSms(long Id, string Recipient, string Sender, string Text, SmsEncoding Encoding, long? ExpiresAt);
+
+/// <summary>What the SMSC made of a message's parts: each part's message id (in the form receipts are matched by), null where it took none; the error that stopped the rest.</summary>
+public sealed record SubmitOutcome(IReadOnlyList<string?> SmscIds, Exception? Error);
+
 public sealed class SubmitFailedException(string reason, bool temporary, TimeSpan? retryAfter = null) : Exception(reason)
 {
     public string Reason { get; } = reason;
@@ -187,7 +193,57 @@ public sealed class SmppConnector : ISmppRequestHandler, IAsyncDisposable
     }
 
     /// <summary>Submits one part and returns the SMSC's message id; <see cref="SubmitFailedException"/> says whether to retry.</summary>
-    public async Task<string> SubmitAsync(SubmitSm submit, CancellationToken ct)
+    /// <summary>
+    /// Sends a message as submit_sm parts (ARCHITECTURE.md, the wire: segmentation, UDH and addresses are the connector's
+    /// business). Parts the SMSC already took (<paramref name="taken"/>, by part number) are not sent again.
+    /// </summary>
+    public async Task<SubmitOutcome> SendAsync(OutboundSms m, IReadOnlyDictionary<int, string> taken, CancellationToken ct)
+    {
+        var parts = SmsText.Encode(m.Text, m.Encoding, (byte)(m.Id ^ (m.Id >> 8)));
+        var submits = new Task<string>[parts.Count];
+        for (var i = 0; i < parts.Count; i++)
+        {
+            if (taken.TryGetValue(i + 1, out var known))
+            {
+                submits[i] = Task.FromResult(known);
+                continue;
+            }
+            var part = parts[i];
+            submits[i] = SubmitAsync(new SubmitSm
+            {
+                SourceAddrTon = 0,
+                SourceAddrNpi = 1,
+                SourceAddr = m.Sender,
+                DestAddrTon = 1,
+                DestAddrNpi = 1,
+                DestinationAddr = Messaging.PhoneNumbers.ToSmpp(m.Recipient),
+                EsmClass = part.HasUdh ? EsmClass.UdhIndicator : (byte)0,
+                DataCoding = (byte)m.Encoding,
+                RegisteredDelivery = 1,
+                // The SMSC keeps trying no longer than the sender wanted.
+                ValidityPeriod = m.ExpiresAt is { } expires ? SmppTime.Format(DateTimeOffset.FromUnixTimeMilliseconds(expires)) : "",
+                ShortMessage = part.ShortMessage,
+            }, ct);
+        }
+        try
+        {
+            await Task.WhenAll(submits);
+        }
+        catch (Exception)
+        {
+            // Looked at part by part below.
+        }
+        var ids = submits.Select((t, i) => taken.TryGetValue(i + 1, out var known) ? known : t.IsCompletedSuccessfully ? NormalizeSubmitId(t.Result) : null).ToList();
+        var errors = submits.Where(t => t.IsFaulted).Select(t => t.Exception!.InnerException!).ToList();
+        // The error that decides what happens next: a refusal before a temporary failure, a slow-down last.
+        var error = errors.Count == 0 ? null
+            : errors.OfType<SubmitFailedException>().OrderBy(e => e.Temporary).ThenBy(e => e.RetryAfter is null).FirstOrDefault()
+              ?? errors.FirstOrDefault(e => e is OperationCanceledException) ?? errors[0];
+        if (error is null && submits.Any(t => t.IsCanceled)) error = new OperationCanceledException(ct);
+        return new SubmitOutcome(ids, error);
+    }
+
+    private async Task<string> SubmitAsync(SubmitSm submit, CancellationToken ct)
     {
         if (_tps is not null)
         {

@@ -2,7 +2,6 @@ using Dapper;
 using System.Collections.Concurrent;
 using Xinge.Server.Data;
 using Xinge.Server.Features.Connectors;
-using Xinge.Smpp;
 using Xinge.Text;
 
 namespace Xinge.Server.Features.Messaging;
@@ -260,56 +259,18 @@ public sealed class Dispatcher(Database database, ConnectorRegistry connectors, 
     {
         try
         {
-            var encoding = (SmsEncoding)m.Encoding;
-            var parts = SmsText.Encode(m.Text, encoding, (byte)(m.Id ^ (m.Id >> 8)));
             // A retried message may have parts the SMSC already took: only the others go again.
-            var accepted = parts.Count > 1 && m.Retried ? await AcceptedPartsAsync(m.Id, connector.Name, ct) : [];
-            var submits = new Task<string>[parts.Count];
-            for (var i = 0; i < parts.Count; i++)
+            var accepted = m.Retried ? await AcceptedPartsAsync(m.Id, connector.Name, ct) : [];
+            var outcome = await connector.SendAsync(new OutboundSms(m.Id, m.Recipient, m.Sender, m.Text, (SmsEncoding)m.Encoding, m.ExpiresAt), accepted, ct);
+            if (outcome.Error is null)
             {
-                if (accepted.TryGetValue(i + 1, out var known))
-                {
-                    submits[i] = Task.FromResult(known);
-                    continue;
-                }
-                var part = parts[i];
-                var pdu = new SubmitSm
-                {
-                    SourceAddrTon = 0,
-                    SourceAddrNpi = 1,
-                    SourceAddr = m.Sender,
-                    DestAddrTon = 1,
-                    DestAddrNpi = 1,
-                    DestinationAddr = PhoneNumbers.ToSmpp(m.Recipient),
-                    EsmClass = part.HasUdh ? EsmClass.UdhIndicator : (byte)0,
-                    DataCoding = (byte)encoding,
-                    RegisteredDelivery = 1,
-                    // The SMSC keeps trying no longer than the sender wanted.
-                    ValidityPeriod = m.ExpiresAt is { } expires ? SmppTime.Format(DateTimeOffset.FromUnixTimeMilliseconds(expires)) : "",
-                    ShortMessage = part.ShortMessage,
-                };
-                submits[i] = connector.SubmitAsync(pdu, ct);
-            }
-            try
-            {
-                await Task.WhenAll(submits);
-            }
-            catch (Exception)
-            {
-                // Looked at part by part below.
-            }
-            if (submits.All(t => t.IsCompletedSuccessfully))
-            {
-                var ids = submits.Select(t => connector.NormalizeSubmitId(t.Result)).ToList();
-                writer.Post(new PartsSubmitted(m.Id, connector.Name, ids, time.GetUtcNow().ToUnixTimeMilliseconds()) { Committed = committed });
+                writer.Post(new PartsSubmitted(m.Id, connector.Name, outcome.SmscIds.Select(id => id!).ToList(), time.GetUtcNow().ToUnixTimeMilliseconds()) { Committed = committed });
                 return;
             }
-            var taken = Enumerable.Range(0, parts.Count).Where(i => submits[i].IsCompletedSuccessfully && !accepted.ContainsKey(i + 1))
-                .Select(i => (Part: i + 1, SmscId: connector.NormalizeSubmitId(submits[i].Result))).ToList();
-            if (taken.Count > 0) writer.Post(new PartsAccepted(m.Id, connector.Name, taken, parts.Count));
-            var errors = submits.Where(t => t.IsFaulted).Select(t => t.Exception!.InnerException!).ToList();
-            throw errors.OfType<SubmitFailedException>().OrderBy(e => e.Temporary).ThenBy(e => e.RetryAfter is null).FirstOrDefault()
-                ?? errors.FirstOrDefault(e => e is OperationCanceledException) ?? errors[0];
+            var taken = outcome.SmscIds.Select((id, i) => (Part: i + 1, SmscId: id)).Where(p => p.SmscId is not null && !accepted.ContainsKey(p.Part))
+                .Select(p => (p.Part, p.SmscId!)).ToList();
+            if (taken.Count > 0) writer.Post(new PartsAccepted(m.Id, connector.Name, taken, outcome.SmscIds.Count));
+            throw outcome.Error;
         }
         catch (SubmitFailedException e) when (e.RetryAfter is { } after)
         {
