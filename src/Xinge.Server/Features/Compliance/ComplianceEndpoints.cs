@@ -18,6 +18,7 @@ public static class ComplianceEndpoints
     {
         services.AddSingleton<IAdmissionRule, ApprovedSignatureRule>();
         services.AddSingleton<IAdmissionRule, OptOutRule>();
+        services.AddSingleton<IMessagingObserver, OptOutKeywords>();
         return services;
     }
 

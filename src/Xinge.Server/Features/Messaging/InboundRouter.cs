@@ -4,15 +4,11 @@ using Dapper;
 namespace Xinge.Server.Features.Messaging;
 
 /// <summary>
-/// MO routing: a reply to <c>106…</c> + an enterprise's extension reaches that enterprise's inbox and webhook;
-/// the unsubscribe keywords (R-S1-10) also opt the number out of that enterprise's marketing.
+/// MO routing: a reply to <c>106…</c> + an enterprise's extension reaches that enterprise's inbox and webhook. What a
+/// reply means besides (an unsubscribe keyword, say) is for the features that observe it (<see cref="IMessagingObserver"/>).
 /// </summary>
 public sealed class InboundRouter(MessagingOptions options, ILogger<InboundRouter> logger)
 {
-    private static readonly HashSet<string> OptOutKeywords = new(StringComparer.OrdinalIgnoreCase) { "T", "TD", "STOP", "退订", "UNSUBSCRIBE" };
-
-    public static bool IsOptOut(string text) => OptOutKeywords.Contains(text.Trim());
-
     public async Task<(InboundMessage Message, object Payload)?> StoreAsync(DbConnection c, DbTransaction tx, MoReceived mo)
     {
         var recipient = mo.Recipient.TrimStart('+');
@@ -35,11 +31,6 @@ public sealed class InboundRouter(MessagingOptions options, ILogger<InboundRoute
             return null;
         }
         var sender = PhoneNumbers.FromNetwork(mo.Sender);
-        if (IsOptOut(mo.Text))
-        {
-            await c.ExecuteAsync("INSERT INTO opt_outs (enterprise_id, msisdn, at) VALUES (@e, @m, @at) ON CONFLICT DO NOTHING",
-                new { e = match.Id, m = sender, at = mo.At }, tx);
-        }
         var id = await c.ExecuteScalarAsync<long>(
             "INSERT INTO inbound_messages (enterprise_id, sender, recipient, text, received_at) VALUES (@e, @s, @r, @t, @at) RETURNING id",
             new { e = match.Id, s = sender, r = recipient, t = mo.Text, at = mo.At }, tx);
@@ -51,7 +42,6 @@ public sealed class InboundRouter(MessagingOptions options, ILogger<InboundRoute
             from = sender,
             to = recipient,
             text = mo.Text,
-            optOut = IsOptOut(mo.Text),
             receivedAt = DateTimeOffset.FromUnixTimeMilliseconds(mo.At),
         });
     }
