@@ -1,9 +1,16 @@
 using System.Security.Claims;
 using Dapper;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Xinge.Server.Data;
 using Xinge.Server.Features.Accounts;
 
 namespace Xinge.Server.Features.Billing;
+
+public sealed record BalanceView(long Balance, long Reserved);
+
+/// <summary>The ledger's totals, and whether they reconcile with the account to the fen.</summary>
+public sealed record LedgerView(long Balance, long Reserved, long Credits, long Reserves, long Charges, long Refunds,
+    long ReservedMessages, long ChargedMessages, long RefundedMessages, bool Reconciles);
 
 public static class BillingEndpoints
 {
@@ -19,11 +26,11 @@ public static class BillingEndpoints
         return app;
     }
 
-    private static async Task<IResult> GetBalanceAsync(ClaimsPrincipal user, Database database)
+    private static async Task<Ok<BalanceView>> GetBalanceAsync(ClaimsPrincipal user, Database database)
     {
         await using var c = await database.OpenAsync();
         var e = await c.QuerySingleAsync<Enterprise>("SELECT balance AS Balance, reserved AS Reserved FROM enterprises WHERE id = @id", new { id = Caller.From(user).Enterprise });
-        return Results.Ok(new { balance = e.Balance, reserved = e.Reserved });
+        return TypedResults.Ok(new BalanceView(e.Balance, e.Reserved));
     }
 
     private sealed class Totals
@@ -37,7 +44,7 @@ public static class BillingEndpoints
     /// The ledger's totals and whether they reconcile with the account to the fen:
     /// balance = credits − reserves + refunds, and reserved = reserves − charges − refunds.
     /// </summary>
-    private static async Task<IResult> LedgerAsync(long enterpriseId, Database database)
+    private static async Task<Results<Ok<LedgerView>, ProblemHttpResult>> LedgerAsync(long enterpriseId, Database database)
     {
         await using var c = await database.OpenAsync();
         var e = await c.QuerySingleOrDefaultAsync<Enterprise>("SELECT balance AS Balance, reserved AS Reserved FROM enterprises WHERE id = @enterpriseId", new { enterpriseId });
@@ -48,18 +55,8 @@ public static class BillingEndpoints
         long Sum(string kind) => totals.TryGetValue(kind, out var t) ? t.Amount : 0;
         long Count(string kind) => totals.TryGetValue(kind, out var t) ? t.Messages : 0;
         var (credits, reserves, charges, refunds) = (Sum(LedgerKind.Credit), Sum(LedgerKind.Reserve), Sum(LedgerKind.Charge), Sum(LedgerKind.Refund));
-        return Results.Ok(new
-        {
-            balance = e.Balance,
-            reserved = e.Reserved,
-            credits,
-            reserves,
-            charges,
-            refunds,
-            reservedMessages = Count(LedgerKind.Reserve),
-            chargedMessages = Count(LedgerKind.Charge),
-            refundedMessages = Count(LedgerKind.Refund),
-            reconciles = e.Balance == credits - reserves + refunds && e.Reserved == reserves - charges - refunds,
-        });
+        return TypedResults.Ok(new LedgerView(e.Balance, e.Reserved, credits, reserves, charges, refunds,
+            Count(LedgerKind.Reserve), Count(LedgerKind.Charge), Count(LedgerKind.Refund),
+            e.Balance == credits - reserves + refunds && e.Reserved == reserves - charges - refunds));
     }
 }

@@ -1,4 +1,5 @@
 using System.Security.Claims;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 using Xinge.Server.Data;
 using Xinge.Server.Features.Accounts;
@@ -8,6 +9,10 @@ namespace Xinge.Server.Features.Compliance;
 
 public sealed record CreateSignature(string? Text);
 public sealed record RejectReview(string? Reason);
+public sealed record SignatureView(long Id, string Text, string Status, string? Reason);
+public sealed record SignatureCreated(long Id, string Status);
+public sealed record ReviewView(long Id, string Kind, long SubjectId, long EnterpriseId, string Content, string Status, string? Reason, DateTimeOffset CreatedAt);
+public sealed record ReviewDecision(long Id, string Status);
 
 public static class ComplianceEndpoints
 {
@@ -31,7 +36,7 @@ public static class ComplianceEndpoints
         {
             var id = Caller.From(user).Enterprise;
             var list = await db.Signatures.Where(s => s.EnterpriseId == id).OrderBy(s => s.Id).ToListAsync();
-            return Results.Ok(list.Select(s => new { id = s.Id, text = s.Text, status = s.Status, reason = s.Reason }));
+            return TypedResults.Ok(list.Select(s => new SignatureView(s.Id, s.Text, s.Status, s.Reason)).ToList());
         });
 
         var admin = api.MapGroup("/admin/reviews").RequireAuthorization("operator").WithTags("Operator");
@@ -39,22 +44,13 @@ public static class ComplianceEndpoints
         {
             var wanted = status ?? ReviewStatus.Pending;
             var list = await db.Reviews.Where(r => r.Status == wanted).OrderBy(r => r.Id).Take(1000).ToListAsync();
-            return Results.Ok(list.Select(r => new
-            {
-                id = r.Id,
-                kind = r.Kind,
-                subjectId = r.SubjectId,
-                enterpriseId = r.EnterpriseId,
-                content = r.Content,
-                status = r.Status,
-                reason = r.Reason,
-                createdAt = DateTimeOffset.FromUnixTimeMilliseconds(r.CreatedAt),
-            }));
+            return TypedResults.Ok(list.Select(r => new ReviewView(r.Id, r.Kind, r.SubjectId, r.EnterpriseId, r.Content, r.Status, r.Reason,
+                DateTimeOffset.FromUnixTimeMilliseconds(r.CreatedAt))).ToList());
         });
         admin.MapPost("/{id:long}/approve", (long id, XingeDb db, TimeProvider time) => DecideAsync(id, ReviewStatus.Approved, null, db, time));
         admin.MapPost("/{id:long}/reject", (long id, RejectReview? body, XingeDb db, TimeProvider time) =>
             string.IsNullOrWhiteSpace(body?.Reason) || body.Reason.Length > 500
-                ? Task.FromResult<IResult>(Problems.Validation("reason is required (at most 500 characters)"))
+                ? Task.FromResult<Results<Ok<ReviewDecision>, ProblemHttpResult>>(Problems.Validation("reason is required (at most 500 characters)"))
                 : DecideAsync(id, ReviewStatus.Rejected, body.Reason.Trim(), db, time));
         return app;
     }
@@ -70,7 +66,7 @@ public static class ComplianceEndpoints
         return null;
     }
 
-    private static async Task<IResult> CreateSignatureAsync(CreateSignature body, ClaimsPrincipal user, XingeDb db, TimeProvider time)
+    private static async Task<Results<Created<SignatureCreated>, ProblemHttpResult>> CreateSignatureAsync(CreateSignature body, ClaimsPrincipal user, XingeDb db, TimeProvider time)
     {
         if (ValidateSignatureText(body.Text) is { } error) return Problems.Validation(error);
         var enterpriseId = Caller.From(user).Enterprise;
@@ -85,10 +81,10 @@ public static class ComplianceEndpoints
         db.Reviews.Add(new Review { Kind = SignatureKind, SubjectId = signature.Id, EnterpriseId = enterpriseId, Content = text, CreatedAt = now });
         await db.SaveChangesAsync();
         await tx.CommitAsync();
-        return Results.Created($"/api/v1/signatures/{signature.Id}", new { id = signature.Id, status = signature.Status });
+        return TypedResults.Created($"/api/v1/signatures/{signature.Id}", new SignatureCreated(signature.Id, signature.Status));
     }
 
-    private static async Task<IResult> DecideAsync(long id, string decision, string? reason, XingeDb db, TimeProvider time)
+    private static async Task<Results<Ok<ReviewDecision>, ProblemHttpResult>> DecideAsync(long id, string decision, string? reason, XingeDb db, TimeProvider time)
     {
         var review = await db.Reviews.FindAsync(id);
         if (review is null) return Problems.NotFound("review");
@@ -104,6 +100,6 @@ public static class ComplianceEndpoints
                 .ExecuteUpdateAsync(s => s.SetProperty(x => x.Status, decision).SetProperty(x => x.Reason, reason));
         }
         await tx.CommitAsync();
-        return Results.Ok(new { id, status = decision });
+        return TypedResults.Ok(new ReviewDecision(id, decision));
     }
 }

@@ -1,11 +1,18 @@
 using System.Text.RegularExpressions;
 using Dapper;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Xinge.Server.Data;
 
 namespace Xinge.Server.Features.Connectors;
 
 public sealed record CreateConnector(string? Name, string? Host, int? Port, string? SystemId, string? Password, string? SystemType,
     string? BindMode, int? WindowSize, int? MaxTps, List<string>? Prefixes, int? Binds, int? OutbindPort, string? OutbindAddress);
+
+/// <summary>A connector as the operator sees it: where it binds, where it comes from, whether it is bound, and its lane.</summary>
+public sealed record ConnectorView(string Name, string Host, int Port, string SystemId, string BindMode, int WindowSize, int MaxTps,
+    IReadOnlyList<string> Prefixes, int Binds, string Source, bool Bound, int OutbindPort, int InFlight);
+
+public sealed record ConnectorCreated(string Name);
 
 /// <summary>The operator's SMSC connectors (CONTRACT.md §1 lists the same fields for configuration).</summary>
 public static partial class ConnectorsEndpoints
@@ -19,21 +26,9 @@ public static partial class ConnectorsEndpoints
     public static IEndpointRouteBuilder MapConnectors(this IEndpointRouteBuilder app)
     {
         var admin = app.MapGroup("/api/v1/admin/connectors").RequireAuthorization("operator").WithTags("Operator");
-        admin.MapGet("", (ConnectorRegistry registry) => Results.Ok(registry.Connectors.Select(c => new
-        {
-            name = c.Name,
-            host = c.Options.Host,
-            port = c.Options.Port,
-            systemId = c.Options.SystemId,
-            bindMode = c.Options.BindMode,
-            windowSize = c.Options.WindowSize,
-            maxTps = c.Options.MaxTps,
-            prefixes = c.Options.Prefixes.Select(p => "+" + p),
-            binds = c.Options.Binds,
-            source = registry.SourceOf(c),
-            bound = c.IsBound,
-            outbindPort = c.OutbindPort,
-        })));
+        admin.MapGet("", (ConnectorRegistry registry, Messaging.Dispatcher dispatcher) => TypedResults.Ok(registry.Connectors.Select(c => new ConnectorView(
+            c.Name, c.Options.Host, c.Options.Port, c.Options.SystemId, c.Options.BindMode, c.Options.WindowSize, c.Options.MaxTps,
+            c.Options.Prefixes.Select(p => "+" + p).ToList(), c.Options.Binds, registry.SourceOf(c), c.IsBound, c.OutbindPort, dispatcher.InFlightOf(c.Name))).ToList()));
         admin.MapPost("", CreateAsync);
         admin.MapDelete("/{name}", DeleteAsync);
         return app;
@@ -57,7 +52,7 @@ public static partial class ConnectorsEndpoints
         return null;
     }
 
-    private static async Task<IResult> CreateAsync(CreateConnector body, ConnectorRegistry registry, Database database, TimeProvider time)
+    private static async Task<Results<Created<ConnectorCreated>, ProblemHttpResult>> CreateAsync(CreateConnector body, ConnectorRegistry registry, Database database, TimeProvider time)
     {
         if (Validate(body) is { } error) return Problems.Validation(error);
         if (registry.Connectors.Any(c => c.Name == body.Name)) return Problems.Conflict("connector-exists", $"a connector named {body.Name} exists");
@@ -86,10 +81,10 @@ public static partial class ConnectorsEndpoints
             if (inserted == 0) return Problems.Conflict("connector-exists", $"a connector named {body.Name} exists");
         }
         await registry.RefreshAsync(default);
-        return Results.Created($"/api/v1/admin/connectors/{body.Name}", new { name = body.Name });
+        return TypedResults.Created($"/api/v1/admin/connectors/{body.Name}", new ConnectorCreated(body.Name!));
     }
 
-    private static async Task<IResult> DeleteAsync(string name, ConnectorRegistry registry, Database database)
+    private static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(string name, ConnectorRegistry registry, Database database)
     {
         var connector = registry.Connectors.FirstOrDefault(c => c.Name == name);
         if (connector is not null && registry.SourceOf(connector) != "api")
@@ -99,6 +94,6 @@ public static partial class ConnectorsEndpoints
             if (await c.ExecuteAsync("DELETE FROM connectors WHERE name = @name", new { name }) == 0) return Problems.NotFound("connector");
         }
         await registry.RefreshAsync(default);
-        return Results.NoContent();
+        return TypedResults.NoContent();
     }
 }

@@ -28,6 +28,9 @@ public sealed class Dispatcher(Database database, ConnectorRegistry connectors, 
     /// <param name="Retried">It was deferred before: some of its parts may already be with the SMSC.</param>
     private sealed record Claimed(long Id, int Priority, string Recipient, string Sender, string Text, int Encoding, int Attempts, bool Retried, long? ExpiresAt);
 
+    /// <summary>Messages the connector's lane has claimed and not yet settled.</summary>
+    public int InFlightOf(string connector) => _laneSnapshot.FirstOrDefault(l => l.Connector.Name == connector)?.InFlight ?? 0;
+
     private static readonly string[] LaneNames = [Category.Otp, Category.Notification, Category.Marketing];
 
     /// <summary>The lanes in /metrics: messages waiting per connector and category, and messages in flight per connector.</summary>
