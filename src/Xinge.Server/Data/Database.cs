@@ -64,6 +64,12 @@ public sealed class Database : IAsyncDisposable
         public void Dispose() => held?.Release();
     }
 
+    /// <summary>
+    /// "Is one of this array" for Dapper: <c>= ANY(@p)</c> with a PostgreSQL array, <c>IN @p</c> (Dapper writes out the
+    /// list) on SQLite.
+    /// </summary>
+    public static string InList(DbConnection c, string parameter) => c is NpgsqlConnection ? $"= ANY(@{parameter})" : $"IN @{parameter}";
+
     public string ConnectionString { get; }
     public DbProvider Provider { get; }
     public bool IsPostgres => Provider == DbProvider.Postgres;

@@ -61,10 +61,7 @@ public sealed class BillingService(Database database)
     {
         if (!database.IsPostgres) return;
         var ids = enterprises.Distinct().Order().ToArray();
-        if (ids.Length == 0) return;
-        await using var cmd = new NpgsqlCommand("SELECT id FROM enterprises WHERE id = ANY(@ids) ORDER BY id FOR UPDATE", (NpgsqlConnection)c, (NpgsqlTransaction)tx);
-        cmd.Parameters.Add(new NpgsqlParameter("ids", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { Value = ids });
-        await cmd.ExecuteNonQueryAsync(ct);
+        if (ids.Length > 0) await BalancesForUpdateAsync(c, tx, ids, ct);
     }
 
     /// <summary>Settles what ended: the reservation goes, refunds back to the balance, both in the ledger. Lock first (<see cref="LockAsync"/>).</summary>

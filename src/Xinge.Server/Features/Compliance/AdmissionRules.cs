@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using Dapper;
-using Npgsql;
 using Xinge.Server.Data;
 using Xinge.Server.Features.Messaging;
 
@@ -44,7 +43,7 @@ public sealed class OptOutRule(Database database) : IAdmissionRule
         await using var c = await database.OpenAsync(ct);
         var numbers = batch.Candidates.Select(x => x.Recipient).ToArray();
         var sql = numbers.Length > WholeList ? "SELECT msisdn FROM opt_outs WHERE enterprise_id = @e"
-            : "SELECT msisdn FROM opt_outs WHERE enterprise_id = @e AND msisdn " + (c is NpgsqlConnection ? "= ANY(@numbers)" : "IN @numbers");
+            : "SELECT msisdn FROM opt_outs WHERE enterprise_id = @e AND msisdn " + Database.InList(c, "numbers");
         var optedOut = (await c.QueryAsync<string>(sql, new { e = batch.EnterpriseId, numbers })).ToHashSet();
         if (optedOut.Count == 0) return;
         for (var i = 0; i < batch.Candidates.Count; i++)

@@ -20,10 +20,8 @@ public sealed class Dispatcher(Database database, ConnectorRegistry connectors, 
     private readonly Dictionary<string, Lane> _lanes = [];
     private long _nextPromotion;
     private long _nextReroute;
-    private long _nextDepth;
     // Read by the metrics' callbacks on another thread: replaced whole, never changed in place.
     private volatile Lane[] _laneSnapshot = [];
-    private volatile IReadOnlyList<(string Connector, int Priority, long Count)> _depth = [];
 
     /// <param name="Retried">It was deferred before: some of its parts may already be with the SMSC.</param>
     private sealed record Claimed(long Id, int Priority, string Recipient, string Sender, string Text, int Encoding, int Attempts, bool Retried, long? ExpiresAt);
@@ -36,18 +34,17 @@ public sealed class Dispatcher(Database database, ConnectorRegistry connectors, 
     /// <summary>The lanes in /metrics: messages waiting per connector and category, and messages in flight per connector.</summary>
     private void Measure()
     {
-        EngineMetrics.LaneQueued = () => _depth.Select(d => (d.Connector, d.Priority is >= 0 and < 3 ? LaneNames[d.Priority] : "other", d.Count));
+        EngineMetrics.LaneQueued = QueuedAsync;
         EngineMetrics.LaneInFlight = () => _laneSnapshot.Select(l => (l.Connector.Name, l.InFlight));
     }
 
-    private async Task CountQueuedAsync(CancellationToken ct)
+    /// <summary>Messages waiting per connector and category, counted when /metrics is scraped.</summary>
+    private async Task<IEnumerable<(string Connector, string Lane, long Queued)>> QueuedAsync(CancellationToken ct)
     {
-        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
-        if (now < _nextDepth) return;
-        _nextDepth = now + 5000;
         await using var c = await database.OpenAsync(ct);
-        _depth = (await c.QueryAsync<(string, int, long)>(
-            "SELECT COALESCE(connector, ''), priority, COUNT(*) FROM messages WHERE status = 'queued' GROUP BY connector, priority")).ToList();
+        var rows = await c.QueryAsync<(string Connector, int Priority, long Count)>(
+            "SELECT COALESCE(connector, ''), priority, COUNT(*) FROM messages WHERE status = 'queued' GROUP BY connector, priority");
+        return rows.Select(d => (d.Connector, d.Priority is >= 0 and < 3 ? LaneNames[d.Priority] : "other", d.Count)).ToList();
     }
 
     /// <summary>
@@ -69,7 +66,6 @@ public sealed class Dispatcher(Database database, ConnectorRegistry connectors, 
                 {
                     await PromoteScheduledAsync(stoppingToken);
                     await FollowConnectorsAsync(stoppingToken);
-                    await CountQueuedAsync(stoppingToken);
                     foreach (var lane in _lanes.Values) lane.Wake.Set();
                     await signal.WaitAsync(TimeSpan.FromMilliseconds(250), stoppingToken);
                 }
@@ -111,8 +107,8 @@ public sealed class Dispatcher(Database database, ConnectorRegistry connectors, 
         {
             _lanes[gone].Stop.Cancel();
             _lanes.Remove(gone);
-            await using var c = await database.OpenAsync(ct);
             using var turn = await database.WriteTurnAsync(ct);
+            await using var c = await database.OpenAsync(ct);
             var moved = await c.ExecuteAsync("UPDATE messages SET connector = NULL WHERE status = 'queued' AND connector = @gone", new { gone });
             if (moved > 0) logger.LogInformation("Connector {Connector} is gone: {Count} waiting messages are routed again", gone, moved);
             changed = true;

@@ -26,17 +26,18 @@ public static class EngineMetrics
     private static readonly Gauge Queued = Metrics.CreateGauge("xinge_lane_queued", "Messages waiting in each lane", "connector", "lane");
     private static readonly Gauge InFlight = Metrics.CreateGauge("xinge_lane_in_flight", "Messages a lane has claimed and not yet settled", "connector");
 
-    /// <summary>The lanes' state as the dispatcher sees it, read at each scrape.</summary>
-    public static Func<IEnumerable<(string Connector, string Lane, long Queued)>> LaneQueued { get; set; } = () => [];
+    /// <summary>The lanes' state as the dispatcher sees it, read at each scrape (and only then).</summary>
+    public static Func<CancellationToken, Task<IEnumerable<(string Connector, string Lane, long Queued)>>> LaneQueued { get; set; } = _ => Task.FromResult(Enumerable.Empty<(string, string, long)>());
     public static Func<IEnumerable<(string Connector, int InFlight)>> LaneInFlight { get; set; } = () => [];
 
     static EngineMetrics()
     {
-        Metrics.DefaultRegistry.AddBeforeCollectCallback(() =>
+        Metrics.DefaultRegistry.AddBeforeCollectCallback(async ct =>
         {
+            var queued = await LaneQueued(ct);
             // A lane that emptied is in no row of the count: every known lane starts from zero.
             foreach (var labels in Queued.GetAllLabelValues()) Queued.WithLabels(labels).Set(0);
-            foreach (var l in LaneQueued()) Queued.WithLabels(l.Connector, l.Lane).Set(l.Queued);
+            foreach (var l in queued) Queued.WithLabels(l.Connector, l.Lane).Set(l.Queued);
             foreach (var l in LaneInFlight()) InFlight.WithLabels(l.Connector).Set(l.InFlight);
         });
     }

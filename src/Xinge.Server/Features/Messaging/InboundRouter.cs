@@ -23,7 +23,7 @@ public sealed class InboundRouter(MessagingOptions options, ILogger<InboundRoute
         var prefixes = Enumerable.Range(1, Math.Min(rest.Length, 16)).Select(n => rest[..n]).ToArray();
         var extensions = prefixes.Length == 0 ? []
             : await c.QueryAsync<(long Id, string Extension)>(
-                "SELECT id, extension FROM enterprises WHERE extension " + (c is Npgsql.NpgsqlConnection ? "= ANY(@prefixes)" : "IN @prefixes"), new { prefixes }, tx);
+                "SELECT id, extension FROM enterprises WHERE extension " + Data.Database.InList(c, "prefixes"), new { prefixes }, tx);
         var match = extensions.OrderByDescending(e => e.Extension.Length).FirstOrDefault();
         if (match.Extension is null)
         {

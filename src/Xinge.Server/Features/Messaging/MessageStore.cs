@@ -178,7 +178,7 @@ public sealed class MessageStore(Database database, BillingService billing, Time
             foreach (var (line, recipient, reason) in r.Rejections) rejections.Add((r.JobId, line, recipient, reason));
             outcomes[r] = StoreOutcome.Stored;
         }
-        if (database.IsPostgres) await CopyPostgresAsync((NpgsqlConnection)c, jobs, messages, rejections, now, ct);
+        if (database.IsPostgres) await WritePostgresAsync((NpgsqlConnection)c, jobs, messages, rejections, now, ct);
         else InsertSqlite((SqliteConnection)c, (SqliteTransaction)tx, jobs, messages, rejections, now);
         await tx.CommitAsync(ct);
         return outcomes;
@@ -193,7 +193,7 @@ public sealed class MessageStore(Database database, BillingService billing, Time
     {
         await using var c = await database.OpenAsync(ct);
         await using var tx = await c.BeginTransactionAsync(ct);
-        await CopyPostgresAsync((NpgsqlConnection)c, batch, batch.SelectMany(r => r.Messages.Select(m => (r, m))).ToList(),
+        await WritePostgresAsync((NpgsqlConnection)c, batch, batch.SelectMany(r => r.Messages.Select(m => (r, m))).ToList(),
             batch.SelectMany(r => r.Rejections.Select(x => (r.JobId, x.Line, x.Recipient, x.Reason))).ToList(), now, ct);
         if (!await billing.ReserveWholeAsync(c, tx, batch[0].EnterpriseId, batch.Select(r => new Reservation(r.EnterpriseId, r.TotalPrice, r.Messages.Count)).ToList(), now, ct))
         {
@@ -291,7 +291,8 @@ public sealed class MessageStore(Database database, BillingService billing, Time
         if (batch.BatchCommands.Count > 0) await batch.ExecuteNonQueryAsync(ct);
     }
 
-    private static async Task CopyPostgresAsync(NpgsqlConnection c, List<StoreRequest> jobs, List<(StoreRequest Request, NewMessage Message)> messages,
+    /// <summary>Small batches in one round trip (unnest), large ones by binary COPY, PostgreSQL's fast path for bulk insert.</summary>
+    private static async Task WritePostgresAsync(NpgsqlConnection c, List<StoreRequest> jobs, List<(StoreRequest Request, NewMessage Message)> messages,
         List<(long JobId, int Line, string Recipient, string Reason)> rejections, long now, CancellationToken ct)
     {
         if (messages.Count + rejections.Count <= 2000)

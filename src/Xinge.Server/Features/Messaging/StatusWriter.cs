@@ -365,8 +365,6 @@ public sealed class StatusWriter(Database database, BillingService billing, Wake
         public int Ended { get; set; }
     }
 
-    private string InList(DbConnection c) => c is Npgsql.NpgsqlConnection ? "= ANY(@ids)" : "IN @ids";
-
     private async Task<JobChange> ChangeJobAsync(DbConnection c, DbTransaction tx, JobChangeRequested change, List<EndRequest> ends, long now)
     {
         var job = await c.QuerySingleOrDefaultAsync<JobRow>(
@@ -412,11 +410,11 @@ public sealed class StatusWriter(Database database, BillingService billing, Wake
         var ids = deferred.Select(d => d.MessageId).Distinct().ToArray();
         var stopped = (await c.QueryAsync<(long Id, string State, long Parts)>(
             "SELECT m.id, j.state, (SELECT COUNT(*) FROM message_parts p WHERE p.message_id = m.id) FROM messages m JOIN jobs j ON j.id = m.job_id " +
-            $"WHERE m.id {InList(c)} AND m.status = 'queued' AND j.state IS NOT NULL", new { ids }, tx)).ToList();
+            $"WHERE m.id {Database.InList(c, "ids")} AND m.status = 'queued' AND j.state IS NOT NULL", new { ids }, tx)).ToList();
         var parked = stopped.Where(m => m.State == JobControl.Paused).Select(m => m.Id).ToArray();
         if (parked.Length > 0)
         {
-            await c.ExecuteAsync($"UPDATE messages SET lease_until = @Never, lease_owner = @ParkedOwner WHERE id {InList(c)}",
+            await c.ExecuteAsync($"UPDATE messages SET lease_until = @Never, lease_owner = @ParkedOwner WHERE id {Database.InList(c, "ids")}",
                 new { ids = parked, JobControl.Never, JobControl.ParkedOwner }, tx);
         }
         foreach (var m in stopped.Where(m => m.State == JobControl.Cancelled && m.Parts == 0))

@@ -55,7 +55,7 @@ public sealed class SmppOutboxWorker(SmppServerHost host, Database database, Wak
                 rows = (await c.QueryAsync<SmppOutboxItem>(
                     "SELECT id AS Id, system_id AS SystemId, kind AS Kind, source_addr AS SourceAddr, dest_addr AS DestAddr, text AS Text, " +
                     "receipted_id AS ReceiptedId, message_state AS MessageState FROM smpp_outbox " +
-                    $"WHERE enterprise_id = @e AND (system_id IS NULL OR {(database.IsPostgres ? "system_id = ANY(@systemIds)" : "system_id IN @systemIds")}) ORDER BY id LIMIT 500",
+                    $"WHERE enterprise_id = @e AND (system_id IS NULL OR system_id {Database.InList(c, "systemIds")}) ORDER BY id LIMIT 500",
                     new { e = group.Key, systemIds = systemIds.ToArray() })).ToList();
             }
             if (rows.Count == 0) continue;
