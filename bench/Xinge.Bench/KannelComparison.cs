@@ -33,6 +33,7 @@ public static class KannelComparison
         var bigJob = Arg("--big-job", 200_000);
         var otps = Arg("--otps", 200);
         var stores = args.SkipWhile(a => a != "--stores").Skip(1).FirstOrDefault()?.Split(',') ?? ["kannel", "sqlite", "postgres"];
+        Wrk.Connections = Arg("--connections", 64);
         var postgresAdmin = args.SkipWhile(a => a != "--postgres").Skip(1).FirstOrDefault();
 
         await Tools.EnsureAsync();
@@ -63,7 +64,7 @@ public static class KannelComparison
         }
 
         Console.WriteLine();
-        Console.WriteLine($"medians of {runs} runs, {requests} requests after {warmup} warm-up, wrk -t1 -c64, bare SMPP acker:");
+        Console.WriteLine($"medians of {runs} runs, {requests} requests after {warmup} warm-up, wrk -t1 -c{Wrk.Connections}, bare SMPP acker:");
         var k = kannel.Count > 0 ? Median(kannel) : double.NaN;
         if (kannel.Count > 0) Console.WriteLine($"  kannel             sendsms          {k,8:F0} msg/s");
         foreach (var (store, list) in xinge.Where(x => x.Value.Count > 0))
@@ -333,13 +334,16 @@ public static class Wrk
         end
         """;
 
+    /// <summary>wrk's connections: 64 for the issue's figures; more shows whether a path is bound by latency or by work.</summary>
+    public static int Connections { get; set; } = 64;
+
     public static async Task RunAsync(string kind, string url, int n, long firstNumber, string? key)
     {
         var dir = Directory.CreateTempSubdirectory("xinge-wrk-").FullName;
         var script = Path.Combine(dir, "send.lua");
         var result = Path.Combine(dir, "result");
         await File.WriteAllTextAsync(script, Script);
-        var psi = new ProcessStartInfo("wrk", ["-t1", "-c64", "-d600s", "-s", script, url]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        var psi = new ProcessStartInfo("wrk", ["-t1", $"-c{Connections}", "-d600s", "-s", script, url]) { RedirectStandardOutput = true, RedirectStandardError = true };
         psi.Environment["XB_N"] = n.ToString();
         psi.Environment["XB_BASE"] = firstNumber.ToString();
         psi.Environment["XB_KIND"] = kind;

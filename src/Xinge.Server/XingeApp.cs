@@ -28,7 +28,9 @@ public static class XingeApp
 
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
-        var builder = WebApplication.CreateBuilder(args);
+        // Configuration is read once at start. Watching the content root for changed settings files would also watch
+        // the SQLite database under it (data/xinge.db): every commit woke the watcher, a twentieth of the CPU under load.
+        var builder = WebApplication.CreateBuilder(["--hostBuilder:reloadConfigOnChange=false", .. args]);
         builder.Configuration.Sources.Insert(0, new MemoryConfigurationSource { InitialData = Defaults });
         var config = builder.Configuration;
 

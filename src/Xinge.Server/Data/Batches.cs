@@ -24,7 +24,7 @@ public static class Batches
             return batch.ExecuteNonQuery();
         }
         var first = values(rows.First());
-        using var prepared = new Prepared(c, tx, sql, Enumerable.Range(1, first.Length).Select(i => "$" + i).ToArray());
+        using var prepared = Prepared.For(c, tx, sql, Enumerable.Range(1, first.Length).Select(i => "$" + i).ToArray());
         var n = 0;
         foreach (var row in rows) n += prepared.Execute(values(row));
         return n;

@@ -46,6 +46,7 @@ public sealed class Database : IAsyncDisposable
     }
 
     private readonly SemaphoreSlim _sqliteWriter = new(1, 1);
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<SQLitePCL.sqlite3, object> Configured = new();
 
     /// <summary>
     /// SQLite lets one transaction write at a time. The engine's writers (store, dispatcher, status writer, outboxes)
@@ -99,7 +100,12 @@ public sealed class Database : IAsyncDisposable
         if (IsPostgres) return await _postgres!.OpenConnectionAsync(ct);
         var connection = new SqliteConnection(ConnectionString);
         await connection.OpenAsync(ct);
-        SqlitePragmas.Apply(connection);
+        // A pooled connection keeps its settings: they are set once per SQLite handle.
+        if (!Configured.TryGetValue(connection.Handle!, out _))
+        {
+            SqlitePragmas.Apply(connection);
+            Configured.AddOrUpdate(connection.Handle!, true);
+        }
         return connection;
     }
 

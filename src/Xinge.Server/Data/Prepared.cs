@@ -15,7 +15,16 @@ namespace Xinge.Server.Data;
 /// </remarks>
 public sealed class Prepared : IDisposable
 {
+    /// <summary>
+    /// SQLite statements kept per connection handle (pooled connections keep theirs), so a batch does not parse its
+    /// SQL again: parsing and planning cost more than a small batch's rows. A handle the pool closes takes its
+    /// statements with it when it is collected.
+    /// </summary>
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<sqlite3, Dictionary<string, Prepared>> Kept = new();
+
     private readonly DbCommand? _command;
+    private bool _kept;
+    private bool _inUse;
     private readonly DbParameter[] _parameters = [];
     private readonly sqlite3? _db;
     private readonly sqlite3_stmt? _stmt;
@@ -23,7 +32,24 @@ public sealed class Prepared : IDisposable
     private readonly Rows _rows;
     private bool _prepared;
 
-    public Prepared(DbConnection connection, DbTransaction transaction, string sql, params string[] names)
+    /// <summary>The statement for this SQL: on SQLite the connection's kept one when it is free, else a new one.</summary>
+    public static Prepared For(DbConnection connection, DbTransaction transaction, string sql, params string[] names)
+    {
+        if (connection is not SqliteConnection { Handle: { } handle }) return new Prepared(connection, transaction, sql, names);
+        var kept = Kept.GetValue(handle, _ => []);
+        var key = names.Length == 0 ? sql : sql + "\u0000" + string.Join(",", names);
+        if (kept.TryGetValue(key, out var p))
+        {
+            if (p._inUse) return new Prepared(connection, transaction, sql, names);
+            p._inUse = true;
+            return p;
+        }
+        p = new Prepared(connection, transaction, sql, names) { _kept = true, _inUse = true };
+        kept[key] = p;
+        return p;
+    }
+
+    private Prepared(DbConnection connection, DbTransaction transaction, string sql, params string[] names)
     {
         _rows = new Rows(this);
         if (connection is SqliteConnection sqlite)
@@ -130,6 +156,14 @@ public sealed class Prepared : IDisposable
 
     public void Dispose()
     {
+        if (_kept)
+        {
+            // Kept for the next batch on this connection: no rows pending, no values held.
+            raw.sqlite3_reset(_stmt);
+            raw.sqlite3_clear_bindings(_stmt);
+            _inUse = false;
+            return;
+        }
         _command?.Dispose();
         _stmt?.Dispose();
     }

@@ -111,9 +111,9 @@ public sealed class BillingService(Database database)
         }
         if (!database.IsPostgres)
         {
-            using var move = new Prepared(c, tx, "UPDATE enterprises SET balance = balance - @amount, reserved = reserved + @amount WHERE id = @id AND balance >= @amount", "amount", "id");
+            using var move = Prepared.For(c, tx, "UPDATE enterprises SET balance = balance - @amount, reserved = reserved + @amount WHERE id = @id AND balance >= @amount", "amount", "id");
             if (move.Execute(amount, enterprise) == 0) return false;
-            using var entry = new Prepared(c, tx, Ledger, "e", "kind", "amount", "n", "reference", "at");
+            using var entry = Prepared.For(c, tx, Ledger, "e", "kind", "amount", "n", "reference", "at");
             entry.Execute(enterprise, LedgerKind.Reserve, amount, messages, null, now);
             return true;
         }
@@ -140,7 +140,7 @@ public sealed class BillingService(Database database)
             return balances;
         }
         // SQLite: the transaction holds the database's one write lock already.
-        using var read = new Prepared(c, tx, "SELECT balance FROM enterprises WHERE id = @id", "id");
+        using var read = Prepared.For(c, tx, "SELECT balance FROM enterprises WHERE id = @id", "id");
         foreach (var id in enterprises)
         {
             if (read.Scalar(id) is { } b) balances[id] = Convert.ToInt64(b);
@@ -174,8 +174,8 @@ public sealed class BillingService(Database database)
             await batch.ExecuteNonQueryAsync(ct);
             return;
         }
-        using var move = new Prepared(c, tx, "UPDATE enterprises SET balance = balance + @b, reserved = reserved + @r WHERE id = @id", "b", "r", "id");
-        using var entry = new Prepared(c, tx, Ledger, "e", "kind", "amount", "n", "reference", "at");
+        using var move = Prepared.For(c, tx, "UPDATE enterprises SET balance = balance + @b, reserved = reserved + @r WHERE id = @id", "b", "r", "id");
+        using var entry = Prepared.For(c, tx, Ledger, "e", "kind", "amount", "n", "reference", "at");
         foreach (var m in moves)
         {
             move.Execute(m.Balance, m.Reserved, m.Enterprise);

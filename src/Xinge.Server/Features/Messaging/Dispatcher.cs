@@ -13,18 +13,16 @@ namespace Xinge.Server.Features.Messaging;
 /// stored; each lane claims its messages in batches with a lease (PostgreSQL: FOR UPDATE SKIP LOCKED, so nodes share
 /// a lane and a dead node's claims expire) and submits their parts. The results go to the <see cref="StatusWriter"/>.
 /// </summary>
-public sealed class Dispatcher(Database database, ConnectorRegistry connectors, StatusWriter writer, WakeSignalFor<Dispatcher> signal,
+public sealed class Dispatcher(Database database, ConnectorRegistry connectors, StatusWriter writer, WakeSignalFor<Dispatcher> signal, LaneInbox inbox,
     MessagingOptions options, IdGenerator ids, TimeProvider time, ILogger<Dispatcher> logger) : BackgroundService
 {
-    private static readonly TimeSpan Lease = TimeSpan.FromMinutes(2);
+    /// <summary>How long a claim (or a handed message's lease) keeps other nodes off a message.</summary>
+    public static readonly TimeSpan Lease = TimeSpan.FromMinutes(2);
     private readonly Dictionary<string, Lane> _lanes = [];
     private long _nextPromotion;
     private long _nextReroute;
     // Read by the metrics' callbacks on another thread: replaced whole, never changed in place.
     private volatile Lane[] _laneSnapshot = [];
-
-    /// <param name="Retried">It was deferred before: some of its parts may already be with the SMSC.</param>
-    private sealed record Claimed(long Id, int Priority, string Recipient, string Sender, string Text, int Encoding, int Attempts, bool Retried, long? ExpiresAt);
 
     /// <summary>Messages the connector's lane has claimed and not yet settled.</summary>
     public int InFlightOf(string connector) => _laneSnapshot.FirstOrDefault(l => l.Connector.Name == connector)?.InFlight ?? 0;
@@ -66,7 +64,11 @@ public sealed class Dispatcher(Database database, ConnectorRegistry connectors, 
                 {
                     await PromoteScheduledAsync(stoppingToken);
                     await FollowConnectorsAsync(stoppingToken);
-                    foreach (var lane in _lanes.Values) lane.Wake.Set();
+                    foreach (var lane in _lanes.Values)
+                    {
+                        lane.ClaimWanted = true;
+                        lane.Wake.Set();
+                    }
                     await signal.WaitAsync(TimeSpan.FromMilliseconds(250), stoppingToken);
                 }
                 catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -107,6 +109,7 @@ public sealed class Dispatcher(Database database, ConnectorRegistry connectors, 
         {
             _lanes[gone].Stop.Cancel();
             _lanes.Remove(gone);
+            inbox.Remove(gone);
             using var turn = await database.WriteTurnAsync(ct);
             await using var c = await database.OpenAsync(ct);
             var moved = await c.ExecuteAsync("UPDATE messages SET connector = NULL WHERE status = 'queued' AND connector = @gone", new { gone });
@@ -156,6 +159,8 @@ public sealed class Dispatcher(Database database, ConnectorRegistry connectors, 
         public WakeSignal Wake { get; } = new();
         public CancellationTokenSource Stop { get; } = new();
         public ConcurrentDictionary<long, byte> Claimed { get; } = new();
+        /// <summary>The table may hold messages for this lane that were not handed to it: new ones, retries due, a dead node's.</summary>
+        public volatile bool ClaimWanted = true;
         public Task? Task { get; set; }
         public int InFlight => Budget - Room.CurrentCount;
     }
@@ -164,42 +169,77 @@ public sealed class Dispatcher(Database database, ConnectorRegistry connectors, 
     {
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(stopping, lane.Stop.Token);
         var ct = linked.Token;
+        var name = lane.Connector.Name;
         // Claim once a quarter of the budget is free: batches stay large, and an OTP waits at most for that quarter.
         var claimAt = Math.Max(1, lane.Budget / 4);
         void Free()
         {
             lane.Room.Release();
-            if (lane.Room.CurrentCount >= claimAt) lane.Wake.Set();
+            if (lane.Room.CurrentCount >= claimAt || inbox.Waiting(name) > 0) lane.Wake.Set();
         }
-        while (!ct.IsCancellationRequested)
+        // Called holding a place in the lane's room.
+        void Send(LaneMessage m)
         {
-            try
+            if (!lane.Claimed.TryAdd(m.Id, 0))
             {
-                // An unbound connector's lane waits: its messages stay queued for it rather than fail.
-                var free = lane.Room.CurrentCount;
-                var claimed = lane.Connector.IsBound && free >= claimAt ? await ClaimAsync(lane.Connector.Name, Math.Min(free, 2000), ct) : [];
-                foreach (var m in claimed)
-                {
-                    if (!lane.Claimed.TryAdd(m.Id, 0)) continue;
-                    await lane.Room.WaitAsync(ct);
-                    var id = m.Id;
-                    _ = SendAsync(lane.Connector, m, () =>
-                    {
-                        lane.Claimed.TryRemove(id, out var _);
-                        Free();
-                    }, ct);
-                }
-                if (claimed.Count == 0 || lane.Room.CurrentCount < claimAt) await lane.Wake.WaitAsync(TimeSpan.FromMilliseconds(250), ct);
-            }
-            catch (OperationCanceledException) when (ct.IsCancellationRequested)
-            {
+                lane.Room.Release();
                 return;
             }
-            catch (Exception e)
+            var id = m.Id;
+            _ = SendAsync(lane.Connector, m, () =>
             {
-                logger.LogError(e, "Lane {Connector} failed; retrying", lane.Connector.Name);
-                await Task.Delay(1000, ct).ContinueWith(_ => { }, CancellationToken.None);
+                lane.Claimed.TryRemove(id, out var _);
+                Free();
+            }, ct);
+        }
+        try
+        {
+            while (!ct.IsCancellationRequested)
+            {
+                try
+                {
+                    // An unbound connector's lane waits: its messages stay queued for it rather than fail.
+                    var bound = lane.Connector.IsBound;
+                    if (bound) inbox.Open(name, lane.Budget, lane.Wake.Set);
+                    else inbox.Close(name);
+                    var sent = 0;
+                    var free = lane.Room.CurrentCount;
+                    if (bound && lane.ClaimWanted && free >= claimAt)
+                    {
+                        lane.ClaimWanted = false;
+                        var want = Math.Min(free, 2000);
+                        var claimed = await ClaimAsync(name, want, ct);
+                        // A full batch: more may be waiting.
+                        if (claimed.Count == want) lane.ClaimWanted = true;
+                        foreach (var m in claimed)
+                        {
+                            await lane.Room.WaitAsync(ct);
+                            Send(m);
+                            sent++;
+                        }
+                    }
+                    while (bound && lane.Room.CurrentCount > 0 && inbox.TryTake(name, out var handed))
+                    {
+                        await lane.Room.WaitAsync(ct);
+                        Send(handed);
+                        sent++;
+                    }
+                    if (sent == 0 || lane.Room.CurrentCount == 0) await lane.Wake.WaitAsync(TimeSpan.FromMilliseconds(250), ct);
+                }
+                catch (OperationCanceledException) when (ct.IsCancellationRequested)
+                {
+                    return;
+                }
+                catch (Exception e)
+                {
+                    logger.LogError(e, "Lane {Connector} failed; retrying", name);
+                    await Task.Delay(1000, ct).ContinueWith(_ => { }, CancellationToken.None);
+                }
             }
+        }
+        finally
+        {
+            inbox.Close(name);
         }
     }
 
@@ -224,7 +264,7 @@ public sealed class Dispatcher(Database database, ConnectorRegistry connectors, 
         await c.ExecuteAsync("UPDATE messages SET status = 'queued' WHERE status = 'scheduled' AND send_at <= @now", new { now });
     }
 
-    private async Task<List<Claimed>> ClaimAsync(string connector, int n, CancellationToken ct)
+    private async Task<List<LaneMessage>> ClaimAsync(string connector, int n, CancellationToken ct)
     {
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         var lease = now + (long)Lease.TotalMilliseconds;
@@ -233,15 +273,15 @@ public sealed class Dispatcher(Database database, ConnectorRegistry connectors, 
         using var turn = await database.WriteTurnAsync(ct);
         await using var c = await database.OpenAsync(ct);
         await using var tx = await c.BeginTransactionAsync(ct);
-        using var claim = new Prepared(c, tx,
+        using var claim = Prepared.For(c, tx,
             $"UPDATE messages SET lease_until = @lease, lease_owner = @node WHERE id IN ({pick}) RETURNING id, priority, recipient, sender, text, encoding, attempts, error, expires_at",
             "lease", "node", "connector", "now", "n");
-        var list = new List<Claimed>();
+        var list = new List<LaneMessage>();
         using (var r = claim.Reader(lease, ids.Node, connector, now, n))
         {
             while (r.Read())
             {
-                list.Add(new Claimed(r.GetInt64(0), r.GetInt32(1), r.GetString(2), r.GetString(3), r.GetString(4), r.GetInt32(5), r.GetInt32(6), !r.IsDBNull(7),
+                list.Add(new LaneMessage(r.GetInt64(0), r.GetInt32(1), r.GetString(2), r.GetString(3), r.GetString(4), r.GetInt32(5), r.GetInt32(6), !r.IsDBNull(7),
                     r.IsDBNull(8) ? null : r.GetInt64(8)));
             }
         }
@@ -254,7 +294,7 @@ public sealed class Dispatcher(Database database, ConnectorRegistry connectors, 
 
     private TimeSpan Backoff(int attempts) => TimeSpan.FromSeconds(Math.Min(300, Math.Pow(2, Math.Min(attempts, 9))));
 
-    private async Task SendAsync(SmppConnector connector, Claimed m, Action committed, CancellationToken ct)
+    private async Task SendAsync(SmppConnector connector, LaneMessage m, Action committed, CancellationToken ct)
     {
         try
         {
@@ -303,7 +343,7 @@ public sealed class Dispatcher(Database database, ConnectorRegistry connectors, 
         return parts.ToDictionary(p => (int)p.Part, p => p.SmscId);
     }
 
-    private void Defer(Claimed m, string reason, Action committed)
+    private void Defer(LaneMessage m, string reason, Action committed)
     {
         if (m.Attempts + 1 >= options.MaxSubmitAttempts)
         {

@@ -48,7 +48,8 @@ public sealed class StoreRequest
 /// queued in one transaction and completes each request after its commit. The reservation is taken in the same
 /// transaction, so an accepted message is on disk, paid for, before the API answers.
 /// </summary>
-public sealed class MessageStore(Database database, BillingService billing, TimeProvider time, WakeSignalFor<Dispatcher> dispatch, ILogger<MessageStore> logger) : BackgroundService
+public sealed class MessageStore(Database database, BillingService billing, TimeProvider time, WakeSignalFor<Dispatcher> dispatch, LaneInbox lanes, IdGenerator ids,
+    ILogger<MessageStore> logger) : BackgroundService
 {
     private const int MaxMessagesPerCommit = 50_000;
     private readonly Channel<StoreRequest> _queue = Channel.CreateUnbounded<StoreRequest>(new() { SingleReader = !database.IsPostgres });
@@ -60,17 +61,18 @@ public sealed class MessageStore(Database database, BillingService billing, Time
     }
 
     /// <summary>
-    /// SQLite has one writer at a time anyway. PostgreSQL takes several batches at once: while one waits for its
+    /// SQLite has one writer at a time anyway, on a thread of its own. PostgreSQL takes several batches at once: while one waits for its
     /// commit, the next is already written, so the pace is not one round-trip chain per batch.
     /// </summary>
-    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
-        Task.WhenAll(Enumerable.Range(0, database.IsPostgres ? 2 : 1).Select(_ => WriterAsync(stoppingToken)));
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) => database.IsPostgres
+        ? Task.WhenAll(Enumerable.Range(0, 2).Select(_ => WriterAsync(stoppingToken)))
+        : WriterThread.Run("xinge-store", () => WriterAsync(stoppingToken));
 
     private async Task WriterAsync(CancellationToken stoppingToken)
     {
         var reader = _queue.Reader;
         var batch = new List<StoreRequest>();
-        while (await reader.WaitToReadAsync(stoppingToken).ConfigureAwait(false))
+        while (await reader.WaitToReadAsync(stoppingToken))
         {
             batch.Clear();
             var count = 0;
@@ -81,9 +83,10 @@ public sealed class MessageStore(Database database, BillingService billing, Time
             }
             Dictionary<StoreRequest, StoreOutcome> outcomes;
             var started = System.Diagnostics.Stopwatch.GetTimestamp();
+            var handed = Promise(batch, out var leaseUntil);
             try
             {
-                outcomes = await WriteAsync(batch, stoppingToken);
+                outcomes = await WriteAsync(batch, handed, leaseUntil, stoppingToken);
             }
             catch (Exception e) when (batch.Count > 1 && e is not OperationCanceledException)
             {
@@ -93,7 +96,7 @@ public sealed class MessageStore(Database database, BillingService billing, Time
                 {
                     try
                     {
-                        foreach (var (k, v) in await WriteAsync([r], stoppingToken)) outcomes[k] = v;
+                        foreach (var (k, v) in await WriteAsync([r], handed, leaseUntil, stoppingToken)) outcomes[k] = v;
                     }
                     catch (Exception single)
                     {
@@ -106,9 +109,11 @@ public sealed class MessageStore(Database database, BillingService billing, Time
             {
                 // A single request that failed, or shutdown: every waiting caller gets its answer (nothing was committed).
                 logger.LogError(e, "Storing {Count} requests failed", batch.Count);
+                HandOver(batch, handed, leaseUntil, []);
                 foreach (var r in batch) r.Completion.TrySetException(e);
                 continue;
             }
+            var waiting = HandOver(batch, handed, leaseUntil, outcomes);
             EngineMetrics.StoreCommit.Observe(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
             var stored = 0;
             foreach (var (r, outcome) in outcomes)
@@ -121,17 +126,62 @@ public sealed class MessageStore(Database database, BillingService billing, Time
                 r.Completion.TrySetResult(outcome);
             }
             EngineMetrics.StoreBatch.Observe(stored);
-            dispatch.Set();
+            // Messages left in the table for their lane: the dispatcher claims them.
+            if (waiting) dispatch.Set();
         }
     }
 
-    private async Task<Dictionary<StoreRequest, StoreOutcome>> WriteAsync(List<StoreRequest> batch, CancellationToken ct)
+    /// <summary>
+    /// The messages of this batch that go straight to their lane (<see cref="LaneInbox"/>): queued for now, with a
+    /// connector whose lane on this node has room. They are stored under this node's lease.
+    /// </summary>
+    private HashSet<long> Promise(List<StoreRequest> batch, out long leaseUntil)
+    {
+        leaseUntil = (time.GetUtcNow() + Dispatcher.Lease).ToUnixTimeMilliseconds();
+        var handed = new HashSet<long>();
+        HashSet<string>? full = null;
+        foreach (var r in batch)
+        {
+            if (r.Status != MessageStatus.Queued) continue;
+            foreach (var m in r.Messages)
+            {
+                if (m.Connector is not { } lane || full?.Contains(lane) == true) continue;
+                if (lanes.TryPromise(lane)) handed.Add(m.Id);
+                else (full ??= []).Add(lane);
+            }
+        }
+        return handed;
+    }
+
+    /// <summary>
+    /// After the batch: the promised messages of stored requests go to their lanes; the others' places are given back.
+    /// True when a stored message waits in the table for a lane.
+    /// </summary>
+    private bool HandOver(List<StoreRequest> batch, HashSet<long> handed, long leaseUntil, Dictionary<StoreRequest, StoreOutcome> outcomes)
+    {
+        var waiting = false;
+        foreach (var r in batch)
+        {
+            var stored = outcomes.GetValueOrDefault(r) == StoreOutcome.Stored;
+            var left = 0;
+            foreach (var m in r.Messages)
+            {
+                if (!handed.Contains(m.Id)) left++;
+                else if (!stored) lanes.Unpromise(m.Connector!);
+                else lanes.Deliver(m.Connector!, new LaneMessage(m.Id, Category.Priority(r.Category), m.Recipient, r.Sender, m.Text, m.Encoding, 0, false, r.ExpiresAt, leaseUntil));
+            }
+            if (stored && r.Status == MessageStatus.Queued && left > 0) waiting = true;
+        }
+        return waiting;
+    }
+
+    private async Task<Dictionary<StoreRequest, StoreOutcome>> WriteAsync(List<StoreRequest> batch, HashSet<long> handed, long leaseUntil, CancellationToken ct)
     {
         var outcomes = new Dictionary<StoreRequest, StoreOutcome>();
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         using var turn = await database.WriteTurnAsync(ct);
         if (database.IsPostgres && batch.All(r => r.EnterpriseId == batch[0].EnterpriseId && r.IdempotencyKey is null)
-            && await WriteWholeAsync(batch, now, ct))
+            && await WriteWholeAsync(batch, handed, leaseUntil, now, ct))
         {
             foreach (var r in batch) outcomes[r] = StoreOutcome.Stored;
             return outcomes;
@@ -178,8 +228,9 @@ public sealed class MessageStore(Database database, BillingService billing, Time
             foreach (var (line, recipient, reason) in r.Rejections) rejections.Add((r.JobId, line, recipient, reason));
             outcomes[r] = StoreOutcome.Stored;
         }
-        if (database.IsPostgres) await WritePostgresAsync((NpgsqlConnection)c, jobs, messages, rejections, now, ct);
-        else InsertSqlite((SqliteConnection)c, (SqliteTransaction)tx, jobs, messages, rejections, now);
+        var lease = new Lease(handed, leaseUntil, ids.Node);
+        if (database.IsPostgres) await WritePostgresAsync((NpgsqlConnection)c, jobs, messages, rejections, lease, now, ct);
+        else InsertSqlite((SqliteConnection)c, (SqliteTransaction)tx, jobs, messages, rejections, lease, now);
         await tx.CommitAsync(ct);
         return outcomes;
     }
@@ -189,12 +240,12 @@ public sealed class MessageStore(Database database, BillingService billing, Time
     /// row is locked last, just before the commit, so the next batch waits on it for the shortest time. False (nothing
     /// written) when the balance does not cover the whole batch: then it is decided request by request.
     /// </summary>
-    private async Task<bool> WriteWholeAsync(List<StoreRequest> batch, long now, CancellationToken ct)
+    private async Task<bool> WriteWholeAsync(List<StoreRequest> batch, HashSet<long> handed, long leaseUntil, long now, CancellationToken ct)
     {
         await using var c = await database.OpenAsync(ct);
         await using var tx = await c.BeginTransactionAsync(ct);
         await WritePostgresAsync((NpgsqlConnection)c, batch, batch.SelectMany(r => r.Messages.Select(m => (r, m))).ToList(),
-            batch.SelectMany(r => r.Rejections.Select(x => (r.JobId, x.Line, x.Recipient, x.Reason))).ToList(), now, ct);
+            batch.SelectMany(r => r.Rejections.Select(x => (r.JobId, x.Line, x.Recipient, x.Reason))).ToList(), new Lease(handed, leaseUntil, ids.Node), now, ct);
         if (!await billing.ReserveWholeAsync(c, tx, batch[0].EnterpriseId, batch.Select(r => new Reservation(r.EnterpriseId, r.TotalPrice, r.Messages.Count)).ToList(), now, ct))
         {
             await tx.RollbackAsync(ct);
@@ -204,37 +255,44 @@ public sealed class MessageStore(Database database, BillingService billing, Time
         return true;
     }
 
-    private const string MessageColumns = "id, enterprise_id, job_id, recipient, sender, text, category, priority, encoding, segments, price, status, send_at, attempts, created_at, client_ref, origin, connector, expires_at";
+    private const string MessageColumns = "id, enterprise_id, job_id, recipient, sender, text, category, priority, encoding, segments, price, status, send_at, attempts, created_at, client_ref, origin, connector, expires_at, lease_until, lease_owner";
+
+    /// <summary>The messages stored already claimed by this node (handed to their lane), and that claim.</summary>
+    private readonly record struct Lease(HashSet<long> Handed, long Until, int Node)
+    {
+        public long? UntilOf(long id) => Handed.Contains(id) ? Until : null;
+        public int? OwnerOf(long id) => Handed.Contains(id) ? Node : null;
+    }
 
     private const string JobColumns = "id, enterprise_id, category, total, accepted, rejected, client_ref, send_at, created_at, sent, delivered, failed, expired, ended_unsent";
 
     private static void InsertSqlite(SqliteConnection c, SqliteTransaction tx, List<StoreRequest> jobs, List<(StoreRequest Request, NewMessage Message)> messages,
-        List<(long JobId, int Line, string Recipient, string Reason)> rejections, long now)
+        List<(long JobId, int Line, string Recipient, string Reason)> rejections, Lease lease, long now)
     {
-        using (var job = new Prepared(c, tx, $"INSERT INTO jobs ({JobColumns}) VALUES (@id, @e, @cat, @total, @accepted, @rejected, @ref, @sendAt, @now, 0, 0, 0, 0, 0)",
+        using (var job = Prepared.For(c, tx, $"INSERT INTO jobs ({JobColumns}) VALUES (@id, @e, @cat, @total, @accepted, @rejected, @ref, @sendAt, @now, 0, 0, 0, 0, 0)",
             "id", "e", "cat", "total", "accepted", "rejected", "ref", "sendAt", "now"))
         {
             foreach (var r in jobs) job.Execute(r.JobId, r.EnterpriseId, r.Category, r.Total, r.Messages.Count, r.Rejections.Count, r.ClientRef, r.SendAt, now);
         }
         // One prepared statement in one transaction: SQLite's fast path for bulk insert.
-        using (var insert = new Prepared(c, tx,
-            $"INSERT INTO messages ({MessageColumns}) VALUES (@id, @e, @job, @to, @from, @text, @cat, @prio, @enc, @seg, @price, @status, @sendAt, 0, @now, @ref, @origin, @connector, @expires)",
-            "id", "e", "job", "to", "from", "text", "cat", "prio", "enc", "seg", "price", "status", "sendAt", "now", "ref", "origin", "connector", "expires"))
+        using (var insert = Prepared.For(c, tx,
+            $"INSERT INTO messages ({MessageColumns}) VALUES (@id, @e, @job, @to, @from, @text, @cat, @prio, @enc, @seg, @price, @status, @sendAt, 0, @now, @ref, @origin, @connector, @expires, @lease, @owner)",
+            "id", "e", "job", "to", "from", "text", "cat", "prio", "enc", "seg", "price", "status", "sendAt", "now", "ref", "origin", "connector", "expires", "lease", "owner"))
         {
             foreach (var (r, m) in messages)
             {
                 insert.Execute(m.Id, r.EnterpriseId, r.JobId, m.Recipient, r.Sender, m.Text, r.Category, Category.Priority(r.Category), m.Encoding,
-                    m.Segments, m.Price, r.Status, r.SendAt, now, r.ClientRef, r.Origin, m.Connector, r.ExpiresAt);
+                    m.Segments, m.Price, r.Status, r.SendAt, now, r.ClientRef, r.Origin, m.Connector, r.ExpiresAt, lease.UntilOf(m.Id), lease.OwnerOf(m.Id));
             }
         }
         if (rejections.Count == 0) return;
-        using var rejection = new Prepared(c, tx, "INSERT INTO job_rejections (job_id, line, recipient, reason) VALUES (@job, @line, @to, @reason)", "job", "line", "to", "reason");
+        using var rejection = Prepared.For(c, tx, "INSERT INTO job_rejections (job_id, line, recipient, reason) VALUES (@job, @line, @to, @reason)", "job", "line", "to", "reason");
         foreach (var (job, line, to, reason) in rejections) rejection.Execute(job, line, to, reason);
     }
 
     /// <summary>A small batch (single-message requests, the usual case): every row in one round trip, arrays through unnest.</summary>
     private static async Task InsertPostgresAsync(NpgsqlConnection c, List<StoreRequest> jobs, List<(StoreRequest Request, NewMessage Message)> messages,
-        List<(long JobId, int Line, string Recipient, string Reason)> rejections, long now, CancellationToken ct)
+        List<(long JobId, int Line, string Recipient, string Reason)> rejections, Lease lease, long now, CancellationToken ct)
     {
         static NpgsqlParameter Array<T>(T[] values, NpgsqlDbType type) => new() { Value = values, NpgsqlDbType = NpgsqlDbType.Array | type };
         await using var batch = new NpgsqlBatch(c);
@@ -257,8 +315,9 @@ public sealed class MessageStore(Database database, BillingService billing, Time
         if (messages.Count > 0)
         {
             var cmd = new NpgsqlBatchCommand(
-                $"INSERT INTO messages ({MessageColumns}) SELECT id, e, job, rcpt, sndr, txt, cat, prio, enc, seg, price, st, send_at, 0, $1, ref, origin, conn, exp " +
-                "FROM unnest($2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) AS t(id, e, job, rcpt, sndr, txt, cat, prio, enc, seg, price, st, send_at, ref, origin, conn, exp)");
+                $"INSERT INTO messages ({MessageColumns}) SELECT id, e, job, rcpt, sndr, txt, cat, prio, enc, seg, price, st, send_at, 0, $1, ref, origin, conn, exp, lease, owner " +
+                "FROM unnest($2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) " +
+                "AS t(id, e, job, rcpt, sndr, txt, cat, prio, enc, seg, price, st, send_at, ref, origin, conn, exp, lease, owner)");
             cmd.Parameters.Add(new NpgsqlParameter { Value = now, NpgsqlDbType = NpgsqlDbType.Bigint });
             cmd.Parameters.Add(Array(messages.Select(x => x.Message.Id).ToArray(), NpgsqlDbType.Bigint));
             cmd.Parameters.Add(Array(messages.Select(x => x.Request.EnterpriseId).ToArray(), NpgsqlDbType.Bigint));
@@ -277,6 +336,8 @@ public sealed class MessageStore(Database database, BillingService billing, Time
             cmd.Parameters.Add(Array(messages.Select(x => x.Request.Origin).ToArray(), NpgsqlDbType.Text));
             cmd.Parameters.Add(Array(messages.Select(x => x.Message.Connector).ToArray(), NpgsqlDbType.Text));
             cmd.Parameters.Add(Array(messages.Select(x => x.Request.ExpiresAt).ToArray(), NpgsqlDbType.Bigint));
+            cmd.Parameters.Add(Array(messages.Select(x => lease.UntilOf(x.Message.Id)).ToArray(), NpgsqlDbType.Bigint));
+            cmd.Parameters.Add(Array(messages.Select(x => lease.OwnerOf(x.Message.Id)).ToArray(), NpgsqlDbType.Integer));
             batch.BatchCommands.Add(cmd);
         }
         if (rejections.Count > 0)
@@ -293,11 +354,11 @@ public sealed class MessageStore(Database database, BillingService billing, Time
 
     /// <summary>Small batches in one round trip (unnest), large ones by binary COPY, PostgreSQL's fast path for bulk insert.</summary>
     private static async Task WritePostgresAsync(NpgsqlConnection c, List<StoreRequest> jobs, List<(StoreRequest Request, NewMessage Message)> messages,
-        List<(long JobId, int Line, string Recipient, string Reason)> rejections, long now, CancellationToken ct)
+        List<(long JobId, int Line, string Recipient, string Reason)> rejections, Lease lease, long now, CancellationToken ct)
     {
         if (messages.Count + rejections.Count <= 2000)
         {
-            await InsertPostgresAsync(c, jobs, messages, rejections, now, ct);
+            await InsertPostgresAsync(c, jobs, messages, rejections, lease, now, ct);
             return;
         }
         if (jobs.Count > 0)
@@ -345,6 +406,8 @@ public sealed class MessageStore(Database database, BillingService billing, Time
                 if (r.Origin is { } origin) await importer.WriteAsync(origin, NpgsqlDbType.Text, ct); else await importer.WriteNullAsync(ct);
                 if (m.Connector is { } lane) await importer.WriteAsync(lane, NpgsqlDbType.Text, ct); else await importer.WriteNullAsync(ct);
                 if (r.ExpiresAt is { } expires) await importer.WriteAsync(expires, NpgsqlDbType.Bigint, ct); else await importer.WriteNullAsync(ct);
+                if (lease.UntilOf(m.Id) is { } until) await importer.WriteAsync(until, NpgsqlDbType.Bigint, ct); else await importer.WriteNullAsync(ct);
+                if (lease.OwnerOf(m.Id) is { } owner) await importer.WriteAsync(owner, NpgsqlDbType.Integer, ct); else await importer.WriteNullAsync(ct);
             }
             await importer.CompleteAsync(ct);
         }

@@ -22,6 +22,7 @@ public static class MessagingEndpoints
         services.AddSingleton<WakeSignalFor<Dispatcher>>();
         services.AddSingleton<WakeSignalFor<WebhookWorker>>();
         services.AddSingleton<InboundRouter>();
+        services.AddSingleton<LaneInbox>();
         services.AddSingleton<MessageStore>();
         services.AddHostedService(sp => sp.GetRequiredService<MessageStore>());
         services.AddSingleton<StatusWriter>();

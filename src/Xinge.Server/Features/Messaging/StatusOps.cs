@@ -57,8 +57,8 @@ public sealed class SqliteStatusOps(DbConnection c, DbTransaction tx) : IStatusO
     {
         var perJob = new Dictionary<long, int>();
         if (submitted.Count == 0) return Task.FromResult(perJob);
-        using var part = new Prepared(c, tx, "INSERT INTO message_parts (connector, smsc_id, message_id, part, parts, state) VALUES (@c, @s, @m, @p, @n, 'submitted') " + IStatusOps.PartConflict, "c", "s", "m", "p", "n");
-        using var update = new Prepared(c, tx, "UPDATE messages SET status = 'submitted', submitted_at = @at, connector = @c, lease_until = NULL WHERE id = @id AND status = 'queued' RETURNING job_id", "at", "c", "id");
+        using var part = Prepared.For(c, tx, "INSERT INTO message_parts (connector, smsc_id, message_id, part, parts, state) VALUES (@c, @s, @m, @p, @n, 'submitted') " + IStatusOps.PartConflict, "c", "s", "m", "p", "n");
+        using var update = Prepared.For(c, tx, "UPDATE messages SET status = 'submitted', submitted_at = @at, connector = @c, lease_until = NULL WHERE id = @id AND status = 'queued' RETURNING job_id", "at", "c", "id");
         foreach (var s in submitted)
         {
             if (update.Scalar(s.At, s.Connector, s.MessageId) is not { } job) continue;
@@ -72,7 +72,7 @@ public sealed class SqliteStatusOps(DbConnection c, DbTransaction tx) : IStatusO
     public Task Defer(IReadOnlyList<SubmitDeferred> deferred)
     {
         if (deferred.Count == 0) return Task.CompletedTask;
-        using var defer = new Prepared(c, tx, "UPDATE messages SET lease_until = @retry, lease_owner = NULL, attempts = attempts + @n, error = @reason WHERE id = @id AND status = 'queued'", "retry", "n", "reason", "id");
+        using var defer = Prepared.For(c, tx, "UPDATE messages SET lease_until = @retry, lease_owner = NULL, attempts = attempts + @n, error = @reason WHERE id = @id AND status = 'queued'", "retry", "n", "reason", "id");
         foreach (var d in deferred) defer.Execute(d.RetryAt, d.CountsAsAttempt ? 1 : 0, d.Reason, d.MessageId);
         return Task.CompletedTask;
     }
@@ -81,7 +81,7 @@ public sealed class SqliteStatusOps(DbConnection c, DbTransaction tx) : IStatusO
     {
         var matched = new List<MatchedReceipt>();
         if (receipts.Count == 0) return Task.FromResult(matched);
-        using var mark = new Prepared(c, tx, "UPDATE message_parts SET state = @state WHERE connector = @c AND smsc_id = @s AND state = 'submitted' RETURNING message_id, parts", "state", "c", "s");
+        using var mark = Prepared.For(c, tx, "UPDATE message_parts SET state = @state WHERE connector = @c AND smsc_id = @s AND state = 'submitted' RETURNING message_id, parts", "state", "c", "s");
         foreach (var receipt in receipts)
         {
             using var r = mark.Reader(receipt.Stat, receipt.Connector, receipt.SmscId);
@@ -94,7 +94,7 @@ public sealed class SqliteStatusOps(DbConnection c, DbTransaction tx) : IStatusO
     {
         var known = new HashSet<(string, string)>();
         if (receipts.Count == 0) return Task.FromResult(known);
-        using var q = new Prepared(c, tx, "SELECT COUNT(*) FROM message_parts WHERE connector = @c AND smsc_id = @s", "c", "s");
+        using var q = Prepared.For(c, tx, "SELECT COUNT(*) FROM message_parts WHERE connector = @c AND smsc_id = @s", "c", "s");
         foreach (var r in receipts)
         {
             if (Convert.ToInt64(q.Scalar(r.Connector, r.SmscId)) > 0) known.Add((r.Connector, r.SmscId));
@@ -106,7 +106,7 @@ public sealed class SqliteStatusOps(DbConnection c, DbTransaction tx) : IStatusO
     {
         var result = new Dictionary<long, (long, string?)>();
         if (messageIds.Count == 0) return Task.FromResult(result);
-        using var tally = new Prepared(c, tx,
+        using var tally = Prepared.For(c, tx,
             "SELECT SUM(CASE WHEN state = 'submitted' THEN 1 ELSE 0 END), MIN(CASE WHEN state NOT IN ('submitted', 'DELIVRD') THEN state END) FROM message_parts WHERE message_id = @m", "m");
         foreach (var id in messageIds)
         {
@@ -121,7 +121,7 @@ public sealed class SqliteStatusOps(DbConnection c, DbTransaction tx) : IStatusO
     {
         var ended = new List<Ended>();
         if (requests.Count == 0) return Task.FromResult(ended);
-        using var finish = new Prepared(c, tx,
+        using var finish = Prepared.For(c, tx,
             "UPDATE messages SET status = @status, error = @error, done_at = @at, lease_until = NULL WHERE id = @id AND status = @from " +
             "RETURNING enterprise_id, price, recipient, job_id, client_ref, origin, sender, created_at", "status", "error", "at", "id", "from");
         foreach (var e in requests)

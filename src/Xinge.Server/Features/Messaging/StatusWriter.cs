@@ -101,9 +101,11 @@ public sealed class StatusWriter(Database database, BillingService billing, Wake
 
     public void Post(EngineEvent e) => _events.Writer.TryWrite(e);
 
-    public long Backlog => _events.Reader.Count;
+    /// <summary>On SQLite on a thread of its own (<see cref="WriterThread"/>), as the store's writer.</summary>
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        database.IsPostgres ? RunAsync(stoppingToken) : WriterThread.Run("xinge-status", () => RunAsync(stoppingToken));
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    private async Task RunAsync(CancellationToken stoppingToken)
     {
         var batch = new List<EngineEvent>(MaxBatch);
         while (!stoppingToken.IsCancellationRequested)
@@ -481,7 +483,7 @@ public sealed class StatusWriter(Database database, BillingService billing, Wake
             await cmd.ExecuteNonQueryAsync(ct);
             return;
         }
-        using var update = new Prepared(c, tx,
+        using var update = Prepared.For(c, tx,
             "UPDATE jobs SET sent = sent + @s, delivered = delivered + @d, failed = failed + @f, expired = expired + @x, ended_unsent = ended_unsent + @u WHERE id = @id",
             "s", "d", "f", "x", "u", "id");
         foreach (var (job, n) in rows) update.Execute(n.Sent, n.Delivered, n.Failed, n.Expired, n.Unsent, job);

@@ -1,0 +1,78 @@
+using Microsoft.Extensions.Time.Testing;
+using Xinge.Server.Features.Messaging;
+
+namespace Xinge.Server.Tests;
+
+public sealed class LaneInboxTests
+{
+    private static LaneMessage Message(long id, int priority, DateTimeOffset leaseUntil) =>
+        new(id, priority, "8613800000000", "106900001", "text", 0, 0, false, null, leaseUntil.ToUnixTimeMilliseconds());
+
+    [Fact]
+    public void A_lane_takes_no_more_than_its_room_and_none_while_closed()
+    {
+        var inbox = new LaneInbox(new FakeTimeProvider());
+        Assert.False(inbox.TryPromise("a"));
+        inbox.Open("a", 2, () => { });
+        Assert.True(inbox.TryPromise("a"));
+        Assert.True(inbox.TryPromise("a"));
+        Assert.False(inbox.TryPromise("a"));
+        inbox.Unpromise("a");
+        Assert.True(inbox.TryPromise("a"));
+        inbox.Close("a");
+        inbox.Unpromise("a");
+        Assert.False(inbox.TryPromise("a"));
+    }
+
+    [Fact]
+    public void Handed_messages_leave_otp_first_then_in_the_order_they_came()
+    {
+        var time = new FakeTimeProvider();
+        var inbox = new LaneInbox(time);
+        var woken = 0;
+        inbox.Open("a", 10, () => woken++);
+        var lease = time.GetUtcNow().AddMinutes(2);
+        foreach (var (id, priority) in new[] { (1L, 2), (2L, 1), (3L, 0), (4L, 1), (5L, 0) })
+        {
+            Assert.True(inbox.TryPromise("a"));
+            inbox.Deliver("a", Message(id, priority, lease));
+        }
+        Assert.Equal(5, woken);
+        var order = new List<long>();
+        while (inbox.TryTake("a", out var m)) order.Add(m.Id);
+        Assert.Equal([3L, 5, 2, 4, 1], order);
+        // Every place is free again.
+        for (var i = 0; i < 10; i++) Assert.True(inbox.TryPromise("a"));
+    }
+
+    [Fact]
+    public void A_message_whose_lease_is_about_to_lapse_is_left_to_the_table()
+    {
+        var time = new FakeTimeProvider();
+        var inbox = new LaneInbox(time);
+        inbox.Open("a", 10, () => { });
+        inbox.TryPromise("a");
+        inbox.Deliver("a", Message(1, 0, time.GetUtcNow().AddMinutes(2)));
+        inbox.TryPromise("a");
+        inbox.Deliver("a", Message(2, 1, time.GetUtcNow().AddMinutes(3)));
+        // The lane could not send for a minute and three quarters: the first message's lease ends within the margin.
+        time.Advance(TimeSpan.FromSeconds(105));
+        Assert.True(inbox.TryTake("a", out var m));
+        Assert.Equal(2, m.Id);
+        Assert.False(inbox.TryTake("a", out _));
+        Assert.Equal(0, inbox.Waiting("a"));
+    }
+
+    [Fact]
+    public void A_removed_connector_forgets_its_messages()
+    {
+        var time = new FakeTimeProvider();
+        var inbox = new LaneInbox(time);
+        inbox.Open("a", 10, () => { });
+        inbox.TryPromise("a");
+        inbox.Deliver("a", Message(1, 0, time.GetUtcNow().AddMinutes(2)));
+        inbox.Remove("a");
+        Assert.False(inbox.TryTake("a", out _));
+        Assert.False(inbox.TryPromise("a"));
+    }
+}
