@@ -4,9 +4,9 @@ namespace Xinge.Server.Data;
 
 /// <summary>
 /// Runs a writer's async loop on a thread of its own: every await in it resumes there, not in the thread pool's queue.
-/// On SQLite the engine's writers take turns at the one write lock (<see cref="Database.WriteTurnAsync"/>); a writer
-/// granted its turn while its continuation waited behind a few dozen request handlers in the pool's queue held the
-/// lock idle for that long, and the requests waiting for their commit waited with it.
+/// On SQLite the engine's writers take turns at the one write lock (<see cref="Database.WriteTurnAsync"/>); the
+/// message store, granted its turn while its continuation waited behind a few dozen request handlers in the pool's
+/// queue, held the lock idle for that long, and the requests waiting for their commit waited with it.
 /// </summary>
 public sealed class WriterThread : SynchronizationContext
 {

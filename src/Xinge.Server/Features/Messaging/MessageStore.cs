@@ -162,7 +162,8 @@ public sealed class MessageStore(Database database, BillingService billing, Time
         var waiting = false;
         foreach (var r in batch)
         {
-            var stored = outcomes.GetValueOrDefault(r) == StoreOutcome.Stored;
+            // A request missing from the outcomes failed on its own: nothing of it was stored.
+            var stored = outcomes.TryGetValue(r, out var outcome) && outcome == StoreOutcome.Stored;
             var left = 0;
             foreach (var m in r.Messages)
             {

@@ -101,11 +101,7 @@ public sealed class StatusWriter(Database database, BillingService billing, Wake
 
     public void Post(EngineEvent e) => _events.Writer.TryWrite(e);
 
-    /// <summary>On SQLite on a thread of its own (<see cref="WriterThread"/>), as the store's writer.</summary>
-    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
-        database.IsPostgres ? RunAsync(stoppingToken) : WriterThread.Run("xinge-status", () => RunAsync(stoppingToken));
-
-    private async Task RunAsync(CancellationToken stoppingToken)
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var batch = new List<EngineEvent>(MaxBatch);
         while (!stoppingToken.IsCancellationRequested)
