@@ -14,6 +14,9 @@ public sealed class LaneInboxTests
         var inbox = new LaneInbox(new FakeTimeProvider());
         Assert.False(inbox.TryPromise("a"));
         inbox.Open("a", 2, () => { });
+        // Not before the lane's first claim has found its queue in the table empty.
+        Assert.False(inbox.TryPromise("a"));
+        inbox.Claimed("a", tableEmpty: true);
         Assert.True(inbox.TryPromise("a"));
         Assert.True(inbox.TryPromise("a"));
         Assert.False(inbox.TryPromise("a"));
@@ -31,6 +34,7 @@ public sealed class LaneInboxTests
         var inbox = new LaneInbox(time);
         var woken = 0;
         inbox.Open("a", 10, () => woken++);
+        inbox.Claimed("a", tableEmpty: true);
         var lease = time.GetUtcNow().AddMinutes(2);
         foreach (var (id, priority) in new[] { (1L, 2), (2L, 1), (3L, 0), (4L, 1), (5L, 0) })
         {
@@ -51,6 +55,7 @@ public sealed class LaneInboxTests
         var time = new FakeTimeProvider();
         var inbox = new LaneInbox(time);
         inbox.Open("a", 10, () => { });
+        inbox.Claimed("a", tableEmpty: true);
         inbox.TryPromise("a");
         inbox.Deliver("a", Message(1, 0, time.GetUtcNow().AddMinutes(2)));
         inbox.TryPromise("a");
@@ -69,10 +74,27 @@ public sealed class LaneInboxTests
         var time = new FakeTimeProvider();
         var inbox = new LaneInbox(time);
         inbox.Open("a", 10, () => { });
+        inbox.Claimed("a", tableEmpty: true);
         inbox.TryPromise("a");
         inbox.Deliver("a", Message(1, 0, time.GetUtcNow().AddMinutes(2)));
         inbox.Remove("a");
         Assert.False(inbox.TryTake("a", out _));
         Assert.False(inbox.TryPromise("a"));
+    }
+
+    [Fact]
+    public void Nothing_is_handed_while_a_message_for_the_lane_waits_in_the_table()
+    {
+        var inbox = new LaneInbox(new FakeTimeProvider());
+        inbox.Open("a", 10, () => { });
+        inbox.Claimed("a", tableEmpty: true);
+        Assert.True(inbox.TryPromise("a"));
+        inbox.LeftInTable("a");
+        Assert.False(inbox.TryPromise("a"));
+        // A claim that took a full batch: more wait there.
+        inbox.Claimed("a", tableEmpty: false);
+        Assert.False(inbox.TryPromise("a"));
+        inbox.Claimed("a", tableEmpty: true);
+        Assert.True(inbox.TryPromise("a"));
     }
 }

@@ -148,12 +148,15 @@ public sealed class LaneTests
 
         static long Sent(JsonNode counts) => counts.Long("submitted") + counts.Long("delivered") + counts.Long("failed");
         var before = Sent((await tenant.GetAsync($"/api/v1/jobs/{jobId}"))["counts"]!);
+        var sentAt = DateTimeOffset.UtcNow;
         var otp = await tenant.SendAsync(new { to = "13800880001", signature = tenant.Signature, category = "otp", text = "验证码 135790" });
-        await tenant.WaitForStatusAsync(otp["messages"]![0].Str("id"), "delivered");
+        var acceptedAt = DateTimeOffset.UtcNow;
+        var delivered = await tenant.WaitForStatusAsync(otp["messages"]![0].Str("id"), "delivered");
+        var timeline = $"OTP posted {sentAt:HH:mm:ss.fff}, accepted {acceptedAt:HH:mm:ss.fff}, seen delivered {DateTimeOffset.UtcNow:HH:mm:ss.fff}: {delivered.ToJsonString()}";
         // Six seconds of marketing were waiting; the OTP waited only for what the lane had in flight (a quarter second
         // of sending at 100 a second), not for the 200 one claim used to take, nor for the job.
         var counts = (await tenant.GetAsync($"/api/v1/jobs/{jobId}"))["counts"]!;
-        Assert.True(Sent(counts) - before < 100, $"{Sent(counts) - before} marketing messages went out before the OTP: {counts.ToJsonString()}");
+        Assert.True(Sent(counts) - before < 100, $"{Sent(counts) - before} marketing messages went out before the OTP: {counts.ToJsonString()}; {timeline}");
         Assert.True(counts.Long("queued") > 300, $"the OTP went out after the marketing job: {counts.ToJsonString()}");
     }
 }

@@ -203,26 +203,29 @@ public sealed class Dispatcher(Database database, ConnectorRegistry connectors, 
                     if (bound) inbox.Open(name, lane.Budget, lane.Wake.Set);
                     else inbox.Close(name);
                     var sent = 0;
+                    // Handed messages first: they were handed only while the lane's queue in the table was empty, so
+                    // nothing there is older than they are.
+                    while (bound && lane.Room.CurrentCount > 0 && inbox.TryTake(name, out var handed))
+                    {
+                        await lane.Room.WaitAsync(ct);
+                        Send(handed);
+                        sent++;
+                    }
                     var free = lane.Room.CurrentCount;
                     if (bound && lane.ClaimWanted && free >= claimAt)
                     {
                         lane.ClaimWanted = false;
                         var want = Math.Min(free, 2000);
                         var claimed = await ClaimAsync(name, want, ct);
-                        // A full batch: more may be waiting.
-                        if (claimed.Count == want) lane.ClaimWanted = true;
+                        // A full batch: more may be waiting, and new messages wait behind them in the table.
+                        lane.ClaimWanted = claimed.Count == want;
+                        inbox.Claimed(name, tableEmpty: claimed.Count < want);
                         foreach (var m in claimed)
                         {
                             await lane.Room.WaitAsync(ct);
                             Send(m);
                             sent++;
                         }
-                    }
-                    while (bound && lane.Room.CurrentCount > 0 && inbox.TryTake(name, out var handed))
-                    {
-                        await lane.Room.WaitAsync(ct);
-                        Send(handed);
-                        sent++;
                     }
                     if (sent == 0 || lane.Room.CurrentCount == 0) await lane.Wake.WaitAsync(TimeSpan.FromMilliseconds(250), ct);
                 }

@@ -13,7 +13,8 @@ public sealed record LaneMessage(long Id, int Priority, string Recipient, string
 /// claimed in its own insert (this node's lease) and handed to the lane in memory after the commit, instead of being
 /// claimed back from the table a moment later: one statement and one write turn less per message. What is not handed
 /// (a lane that is full or unbound, the bulk of a big job, a lane on another node) waits in the table and is claimed
-/// as before. A handed message is on disk under this node's lease like a claimed one: a crash or restart gives it
+/// as before. The short way is open only while the lane's queue in the table is empty, so a handed message never
+/// overtakes one already waiting there, and a stream of handed messages never starves the table. A handed message is on disk under this node's lease like a claimed one: a crash or restart gives it
 /// back, and one the lane could not send before its lease neared its end is forgotten here, so only the table's
 /// lease decides who sends it.
 /// </summary>
@@ -25,6 +26,8 @@ public sealed class LaneInbox(TimeProvider time)
     private sealed class Inbox
     {
         public volatile bool Open;
+        /// <summary>The lane's last claim found its queue in the table empty, and nothing has been left there since.</summary>
+        public volatile bool TableEmpty;
         public int Capacity;
         /// <summary>Places promised to store batches not yet committed, plus messages waiting here.</summary>
         public int Taken;
@@ -55,10 +58,22 @@ public sealed class LaneInbox(TimeProvider time)
     /// <summary>A place in the lane for a message about to be stored; false when it should wait in the table instead.</summary>
     public bool TryPromise(string connector)
     {
-        if (!_inboxes.TryGetValue(connector, out var inbox) || !inbox.Open) return false;
+        if (!_inboxes.TryGetValue(connector, out var inbox) || !inbox.Open || !inbox.TableEmpty) return false;
         if (Interlocked.Increment(ref inbox.Taken) <= inbox.Capacity) return true;
         Interlocked.Decrement(ref inbox.Taken);
         return false;
+    }
+
+    /// <summary>What the lane's last claim found: its queue in the table empty (or not).</summary>
+    public void Claimed(string connector, bool tableEmpty)
+    {
+        if (_inboxes.TryGetValue(connector, out var inbox)) inbox.TableEmpty = tableEmpty;
+    }
+
+    /// <summary>A message for the lane was left in the table: handed ones wait until the lane has claimed it.</summary>
+    public void LeftInTable(string connector)
+    {
+        if (_inboxes.TryGetValue(connector, out var inbox)) inbox.TableEmpty = false;
     }
 
     /// <summary>A promised place not used: the store batch failed, or its request was refused.</summary>

@@ -147,7 +147,12 @@ public sealed class MessageStore(Database database, BillingService billing, Time
             {
                 if (m.Connector is not { } lane || full?.Contains(lane) == true) continue;
                 if (lanes.TryPromise(lane)) handed.Add(m.Id);
-                else (full ??= []).Add(lane);
+                else
+                {
+                    // It waits in the table: the lane's next messages wait behind it there, not in memory.
+                    lanes.LeftInTable(lane);
+                    (full ??= []).Add(lane);
+                }
             }
         }
         return handed;
