@@ -12,19 +12,19 @@ public sealed class LaneInboxTests
     public void A_lane_takes_no_more_than_its_room_and_none_while_closed()
     {
         var inbox = new LaneInbox(new FakeTimeProvider());
-        Assert.False(inbox.TryPromise("a"));
+        Assert.False(inbox.TryPromise("a", 1));
         inbox.Open("a", 2, () => { });
         // Not before the lane's first claim has found its queue in the table empty.
-        Assert.False(inbox.TryPromise("a"));
+        Assert.False(inbox.TryPromise("a", 1));
         inbox.Claimed("a", tableEmpty: true);
-        Assert.True(inbox.TryPromise("a"));
-        Assert.True(inbox.TryPromise("a"));
-        Assert.False(inbox.TryPromise("a"));
+        Assert.True(inbox.TryPromise("a", 1));
+        Assert.True(inbox.TryPromise("a", 1));
+        Assert.False(inbox.TryPromise("a", 1));
         inbox.Unpromise("a");
-        Assert.True(inbox.TryPromise("a"));
+        Assert.True(inbox.TryPromise("a", 1));
         inbox.Close("a");
         inbox.Unpromise("a");
-        Assert.False(inbox.TryPromise("a"));
+        Assert.False(inbox.TryPromise("a", 1));
     }
 
     [Fact]
@@ -38,7 +38,7 @@ public sealed class LaneInboxTests
         var lease = time.GetUtcNow().AddMinutes(2);
         foreach (var (id, priority) in new[] { (1L, 2), (2L, 1), (3L, 0), (4L, 1), (5L, 0) })
         {
-            Assert.True(inbox.TryPromise("a"));
+            Assert.True(inbox.TryPromise("a", 1));
             inbox.Deliver("a", Message(id, priority, lease));
         }
         Assert.Equal(5, woken);
@@ -46,7 +46,7 @@ public sealed class LaneInboxTests
         while (inbox.TryTake("a", out var m)) order.Add(m.Id);
         Assert.Equal([3L, 5, 2, 4, 1], order);
         // Every place is free again.
-        for (var i = 0; i < 10; i++) Assert.True(inbox.TryPromise("a"));
+        for (var i = 0; i < 10; i++) Assert.True(inbox.TryPromise("a", 1));
     }
 
     [Fact]
@@ -56,9 +56,9 @@ public sealed class LaneInboxTests
         var inbox = new LaneInbox(time);
         inbox.Open("a", 10, () => { });
         inbox.Claimed("a", tableEmpty: true);
-        inbox.TryPromise("a");
+        inbox.TryPromise("a", 1);
         inbox.Deliver("a", Message(1, 0, time.GetUtcNow().AddMinutes(2)));
-        inbox.TryPromise("a");
+        inbox.TryPromise("a", 1);
         inbox.Deliver("a", Message(2, 1, time.GetUtcNow().AddMinutes(3)));
         // The lane could not send for a minute and three quarters: the first message's lease ends within the margin.
         time.Advance(TimeSpan.FromSeconds(105));
@@ -75,11 +75,11 @@ public sealed class LaneInboxTests
         var inbox = new LaneInbox(time);
         inbox.Open("a", 10, () => { });
         inbox.Claimed("a", tableEmpty: true);
-        inbox.TryPromise("a");
+        inbox.TryPromise("a", 1);
         inbox.Deliver("a", Message(1, 0, time.GetUtcNow().AddMinutes(2)));
         inbox.Remove("a");
         Assert.False(inbox.TryTake("a", out _));
-        Assert.False(inbox.TryPromise("a"));
+        Assert.False(inbox.TryPromise("a", 1));
     }
 
     [Fact]
@@ -88,13 +88,25 @@ public sealed class LaneInboxTests
         var inbox = new LaneInbox(new FakeTimeProvider());
         inbox.Open("a", 10, () => { });
         inbox.Claimed("a", tableEmpty: true);
-        Assert.True(inbox.TryPromise("a"));
+        Assert.True(inbox.TryPromise("a", 1));
         inbox.LeftInTable("a");
-        Assert.False(inbox.TryPromise("a"));
+        Assert.False(inbox.TryPromise("a", 1));
         // A claim that took a full batch: more wait there.
         inbox.Claimed("a", tableEmpty: false);
-        Assert.False(inbox.TryPromise("a"));
+        Assert.False(inbox.TryPromise("a", 1));
         inbox.Claimed("a", tableEmpty: true);
-        Assert.True(inbox.TryPromise("a"));
+        Assert.True(inbox.TryPromise("a", 1));
+    }
+
+    [Fact]
+    public void An_otp_is_handed_even_while_others_wait_in_the_table()
+    {
+        var inbox = new LaneInbox(new FakeTimeProvider());
+        inbox.Open("a", 1, () => { });
+        inbox.Claimed("a", tableEmpty: false);
+        Assert.False(inbox.TryPromise("a", 2));
+        Assert.True(inbox.TryPromise("a", 0));
+        // Not beyond the lane's room.
+        Assert.False(inbox.TryPromise("a", 0));
     }
 }

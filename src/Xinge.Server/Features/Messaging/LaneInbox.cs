@@ -14,7 +14,8 @@ public sealed record LaneMessage(long Id, int Priority, string Recipient, string
 /// claimed back from the table a moment later: one statement and one write turn less per message. What is not handed
 /// (a lane that is full or unbound, the bulk of a big job, a lane on another node) waits in the table and is claimed
 /// as before. The short way is open only while the lane's queue in the table is empty, so a handed message never
-/// overtakes one already waiting there, and a stream of handed messages never starves the table. A handed message is on disk under this node's lease like a claimed one: a crash or restart gives it
+/// overtakes one already waiting there, and a stream of handed messages never starves the table; OTPs, first in
+/// every lane, take it whenever the lane has room, so one does not wait for the next claim behind a draining job. A handed message is on disk under this node's lease like a claimed one: a crash or restart gives it
 /// back, and one the lane could not send before its lease neared its end is forgotten here, so only the table's
 /// lease decides who sends it.
 /// </summary>
@@ -56,9 +57,9 @@ public sealed class LaneInbox(TimeProvider time)
     public void Remove(string connector) => _inboxes.TryRemove(connector, out _);
 
     /// <summary>A place in the lane for a message about to be stored; false when it should wait in the table instead.</summary>
-    public bool TryPromise(string connector)
+    public bool TryPromise(string connector, int priority)
     {
-        if (!_inboxes.TryGetValue(connector, out var inbox) || !inbox.Open || !inbox.TableEmpty) return false;
+        if (!_inboxes.TryGetValue(connector, out var inbox) || !inbox.Open || (!inbox.TableEmpty && priority > 0)) return false;
         if (Interlocked.Increment(ref inbox.Taken) <= inbox.Capacity) return true;
         Interlocked.Decrement(ref inbox.Taken);
         return false;

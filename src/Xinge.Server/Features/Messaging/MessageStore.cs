@@ -143,10 +143,11 @@ public sealed class MessageStore(Database database, BillingService billing, Time
         foreach (var r in batch)
         {
             if (r.Status != MessageStatus.Queued) continue;
+            var priority = Category.Priority(r.Category);
             foreach (var m in r.Messages)
             {
                 if (m.Connector is not { } lane || full?.Contains(lane) == true) continue;
-                if (lanes.TryPromise(lane)) handed.Add(m.Id);
+                if (lanes.TryPromise(lane, priority)) handed.Add(m.Id);
                 else
                 {
                     // It waits in the table: the lane's next messages wait behind it there, not in memory.
