@@ -10,6 +10,23 @@ public sealed class CrashTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     private const int Recipients = 5000;
 
+    /// <summary>The server's command line: its own database in <paramref name="dir"/>, one connector to the SMSC outside it.</summary>
+    private static async Task<string[]> ServerArgsAsync(Store store, string dir, int smscPort, int window, int maxTps) =>
+    [
+        $"--Urls=http://127.0.0.1:{Ports.Free()}",
+        $"--ConnectionStrings:Xinge={await XingeServer.ConnectionStringAsync(store, dir)}",
+        $"--Xinge:Bootstrap:AdminPassword={XingeServer.AdminPassword}",
+        $"--Xinge:Smpp:Port={Ports.Free()}",
+        "--Xinge:Simulator:Enabled=false",
+        "--Xinge:Connectors:0:Name=operator",
+        "--Xinge:Connectors:0:Host=127.0.0.1",
+        $"--Xinge:Connectors:0:Port={smscPort}",
+        "--Xinge:Connectors:0:SystemId=xinge",
+        "--Xinge:Connectors:0:Password=secret",
+        $"--Xinge:Connectors:0:WindowSize={window}",
+        $"--Xinge:Connectors:0:MaxTps={maxTps}",
+    ];
+
     [Theory]
     [InlineData(Store.Sqlite)]
     [InlineData(Store.Postgres)]
@@ -19,21 +36,7 @@ public sealed class CrashTests(Xunit.Abstractions.ITestOutputHelper output)
         await using var smsc = new SmscSimulator(new SimulatorOptions { Port = 0 });
         smsc.Start();
         var dir = Directory.CreateTempSubdirectory("xinge-crash-").FullName;
-        var args = new[]
-        {
-            $"--Urls=http://127.0.0.1:{Ports.Free()}",
-            $"--ConnectionStrings:Xinge={await XingeServer.ConnectionStringAsync(store, dir)}",
-            $"--Xinge:Bootstrap:AdminPassword={XingeServer.AdminPassword}",
-            $"--Xinge:Smpp:Port={Ports.Free()}",
-            "--Xinge:Simulator:Enabled=false",
-            "--Xinge:Connectors:0:Name=operator",
-            "--Xinge:Connectors:0:Host=127.0.0.1",
-            $"--Xinge:Connectors:0:Port={smsc.Port}",
-            "--Xinge:Connectors:0:SystemId=xinge",
-            "--Xinge:Connectors:0:Password=secret",
-            "--Xinge:Connectors:0:WindowSize=50",
-            "--Xinge:Connectors:0:MaxTps=2000",
-        };
+        var args = await ServerArgsAsync(store, dir, smsc.Port, window: 50, maxTps: 2000);
         var first = ServerProcess.Start(args, Path.Combine(dir, "first.log"));
         var platform = new PlatformClient(new Uri(args[0]["--Urls=".Length..]));
         try
@@ -104,22 +107,8 @@ public sealed class CrashTests(Xunit.Abstractions.ITestOutputHelper output)
         await using var smsc = new SmscSimulator(new SimulatorOptions { Port = 0 });
         smsc.Start();
         var dir = Directory.CreateTempSubdirectory("xinge-crash-").FullName;
-        var args = new[]
-        {
-            $"--Urls=http://127.0.0.1:{Ports.Free()}",
-            $"--ConnectionStrings:Xinge={await XingeServer.ConnectionStringAsync(store, dir)}",
-            $"--Xinge:Bootstrap:AdminPassword={XingeServer.AdminPassword}",
-            $"--Xinge:Smpp:Port={Ports.Free()}",
-            "--Xinge:Simulator:Enabled=false",
-            "--Xinge:Connectors:0:Name=operator",
-            "--Xinge:Connectors:0:Host=127.0.0.1",
-            $"--Xinge:Connectors:0:Port={smsc.Port}",
-            "--Xinge:Connectors:0:SystemId=xinge",
-            "--Xinge:Connectors:0:Password=secret",
-            "--Xinge:Connectors:0:WindowSize=10",
-            // 50 a second: most of the messages still wait, in the lane or in the table, when the server is killed.
-            "--Xinge:Connectors:0:MaxTps=50",
-        };
+        // 50 a second: most of the messages still wait, in the lane or in the table, when the server is killed.
+        var args = await ServerArgsAsync(store, dir, smsc.Port, window: 10, maxTps: 50);
         var first = ServerProcess.Start(args, Path.Combine(dir, "first.log"));
         var platform = new PlatformClient(new Uri(args[0]["--Urls=".Length..]));
         try

@@ -5,6 +5,15 @@ namespace Xinge.Server.Tests;
 
 public sealed class LaneInboxTests
 {
+    /// <summary>An inbox whose lane is open and whose last claim found the table empty.</summary>
+    private static LaneInbox Ready(TimeProvider time, int capacity = 10, Action? wake = null)
+    {
+        var inbox = new LaneInbox(time);
+        inbox.Open("a", capacity, wake ?? (() => { }));
+        inbox.Claimed("a", tableEmpty: true);
+        return inbox;
+    }
+
     private static LaneMessage Message(long id, int priority, DateTimeOffset leaseUntil) =>
         new(id, priority, "8613800000000", "106900001", "text", 0, 0, false, null, leaseUntil.ToUnixTimeMilliseconds());
 
@@ -31,10 +40,8 @@ public sealed class LaneInboxTests
     public void Handed_messages_leave_otp_first_then_in_the_order_they_came()
     {
         var time = new FakeTimeProvider();
-        var inbox = new LaneInbox(time);
         var woken = 0;
-        inbox.Open("a", 10, () => woken++);
-        inbox.Claimed("a", tableEmpty: true);
+        var inbox = Ready(time, wake: () => woken++);
         var lease = time.GetUtcNow().AddMinutes(2);
         foreach (var (id, priority) in new[] { (1L, 2), (2L, 1), (3L, 0), (4L, 1), (5L, 0) })
         {
@@ -53,9 +60,7 @@ public sealed class LaneInboxTests
     public void A_message_whose_lease_is_about_to_lapse_is_left_to_the_table()
     {
         var time = new FakeTimeProvider();
-        var inbox = new LaneInbox(time);
-        inbox.Open("a", 10, () => { });
-        inbox.Claimed("a", tableEmpty: true);
+        var inbox = Ready(time);
         inbox.TryPromise("a", 1);
         inbox.Deliver("a", Message(1, 0, time.GetUtcNow().AddMinutes(2)));
         inbox.TryPromise("a", 1);
@@ -72,9 +77,7 @@ public sealed class LaneInboxTests
     public void A_removed_connector_forgets_its_messages()
     {
         var time = new FakeTimeProvider();
-        var inbox = new LaneInbox(time);
-        inbox.Open("a", 10, () => { });
-        inbox.Claimed("a", tableEmpty: true);
+        var inbox = Ready(time);
         inbox.TryPromise("a", 1);
         inbox.Deliver("a", Message(1, 0, time.GetUtcNow().AddMinutes(2)));
         inbox.Remove("a");
@@ -85,9 +88,7 @@ public sealed class LaneInboxTests
     [Fact]
     public void Nothing_is_handed_while_a_message_for_the_lane_waits_in_the_table()
     {
-        var inbox = new LaneInbox(new FakeTimeProvider());
-        inbox.Open("a", 10, () => { });
-        inbox.Claimed("a", tableEmpty: true);
+        var inbox = Ready(new FakeTimeProvider());
         Assert.True(inbox.TryPromise("a", 1));
         inbox.LeftInTable("a");
         Assert.False(inbox.TryPromise("a", 1));
@@ -101,8 +102,7 @@ public sealed class LaneInboxTests
     [Fact]
     public void An_otp_is_handed_even_while_others_wait_in_the_table()
     {
-        var inbox = new LaneInbox(new FakeTimeProvider());
-        inbox.Open("a", 1, () => { });
+        var inbox = Ready(new FakeTimeProvider(), capacity: 1);
         inbox.Claimed("a", tableEmpty: false);
         Assert.False(inbox.TryPromise("a", 2));
         Assert.True(inbox.TryPromise("a", 0));
