@@ -170,6 +170,7 @@ public sealed class Dispatcher(Database database, ConnectorRegistry connectors, 
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(stopping, lane.Stop.Token);
         var ct = linked.Token;
         var name = lane.Connector.Name;
+        Action wake = lane.Wake.Set;
         // Claim once a quarter of the budget is free: batches stay large, and an OTP waits at most for that quarter.
         var claimAt = Math.Max(1, lane.Budget / 4);
         void Free()
@@ -200,7 +201,7 @@ public sealed class Dispatcher(Database database, ConnectorRegistry connectors, 
                 {
                     // An unbound connector's lane waits: its messages stay queued for it rather than fail.
                     var bound = lane.Connector.IsBound;
-                    if (bound) inbox.Open(name, lane.Budget, lane.Wake.Set);
+                    if (bound) inbox.Open(name, lane.Budget, wake);
                     else inbox.Close(name);
                     var sent = 0;
                     // Handed messages first: they were handed only while the lane's queue in the table was empty, so

@@ -111,6 +111,11 @@ public sealed class LaneInbox(TimeProvider time)
     }
 
     /// <summary>Messages waiting in the connector's inbox.</summary>
-    public int Waiting(string connector) =>
-        _inboxes.TryGetValue(connector, out var inbox) ? inbox.ByPriority.Sum(q => q.Count) : 0;
+    public int Waiting(string connector)
+    {
+        if (!_inboxes.TryGetValue(connector, out var inbox)) return 0;
+        var n = 0;
+        foreach (var queue in inbox.ByPriority) n += queue.Count;
+        return n;
+    }
 }

@@ -61,8 +61,8 @@ public sealed class MessageStore(Database database, BillingService billing, Time
     }
 
     /// <summary>
-    /// SQLite has one writer at a time anyway, on a thread of its own. PostgreSQL takes several batches at once: while one waits for its
-    /// commit, the next is already written, so the pace is not one round-trip chain per batch.
+    /// SQLite has one writer at a time anyway, on a thread of its own. PostgreSQL takes several batches at once: while
+    /// one waits for its commit, the next is already written, so the pace is not one round-trip chain per batch.
     /// </summary>
     protected override Task ExecuteAsync(CancellationToken stoppingToken) => database.IsPostgres
         ? Task.WhenAll(Enumerable.Range(0, 2).Select(_ => WriterAsync(stoppingToken)))
@@ -83,10 +83,10 @@ public sealed class MessageStore(Database database, BillingService billing, Time
             }
             Dictionary<StoreRequest, StoreOutcome> outcomes;
             var started = System.Diagnostics.Stopwatch.GetTimestamp();
-            var handed = Promise(batch, out var leaseUntil);
+            var lease = Promise(batch);
             try
             {
-                outcomes = await WriteAsync(batch, handed, leaseUntil, stoppingToken);
+                outcomes = await WriteAsync(batch, lease, stoppingToken);
             }
             catch (Exception e) when (batch.Count > 1 && e is not OperationCanceledException)
             {
@@ -96,7 +96,7 @@ public sealed class MessageStore(Database database, BillingService billing, Time
                 {
                     try
                     {
-                        foreach (var (k, v) in await WriteAsync([r], handed, leaseUntil, stoppingToken)) outcomes[k] = v;
+                        foreach (var (k, v) in await WriteAsync([r], lease, stoppingToken)) outcomes[k] = v;
                     }
                     catch (Exception single)
                     {
@@ -109,11 +109,11 @@ public sealed class MessageStore(Database database, BillingService billing, Time
             {
                 // A single request that failed, or shutdown: every waiting caller gets its answer (nothing was committed).
                 logger.LogError(e, "Storing {Count} requests failed", batch.Count);
-                HandOver(batch, handed, leaseUntil, []);
+                HandOver(batch, lease, []);
                 foreach (var r in batch) r.Completion.TrySetException(e);
                 continue;
             }
-            var waiting = HandOver(batch, handed, leaseUntil, outcomes);
+            var waiting = HandOver(batch, lease, outcomes);
             EngineMetrics.StoreCommit.Observe(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
             var stored = 0;
             foreach (var (r, outcome) in outcomes)
@@ -135,9 +135,8 @@ public sealed class MessageStore(Database database, BillingService billing, Time
     /// The messages of this batch that go straight to their lane (<see cref="LaneInbox"/>): queued for now, with a
     /// connector whose lane on this node has room. They are stored under this node's lease.
     /// </summary>
-    private HashSet<long> Promise(List<StoreRequest> batch, out long leaseUntil)
+    private Lease Promise(List<StoreRequest> batch)
     {
-        leaseUntil = (time.GetUtcNow() + Dispatcher.Lease).ToUnixTimeMilliseconds();
         var handed = new HashSet<long>();
         HashSet<string>? full = null;
         foreach (var r in batch)
@@ -156,14 +155,14 @@ public sealed class MessageStore(Database database, BillingService billing, Time
                 }
             }
         }
-        return handed;
+        return new Lease(handed, (time.GetUtcNow() + Dispatcher.Lease).ToUnixTimeMilliseconds(), ids.Node);
     }
 
     /// <summary>
     /// After the batch: the promised messages of stored requests go to their lanes; the others' places are given back.
     /// True when a stored message waits in the table for a lane.
     /// </summary>
-    private bool HandOver(List<StoreRequest> batch, HashSet<long> handed, long leaseUntil, Dictionary<StoreRequest, StoreOutcome> outcomes)
+    private bool HandOver(List<StoreRequest> batch, Lease lease, Dictionary<StoreRequest, StoreOutcome> outcomes)
     {
         var waiting = false;
         foreach (var r in batch)
@@ -173,22 +172,22 @@ public sealed class MessageStore(Database database, BillingService billing, Time
             var left = 0;
             foreach (var m in r.Messages)
             {
-                if (!handed.Contains(m.Id)) left++;
+                if (!lease.Handed.Contains(m.Id)) left++;
                 else if (!stored) lanes.Unpromise(m.Connector!);
-                else lanes.Deliver(m.Connector!, new LaneMessage(m.Id, Category.Priority(r.Category), m.Recipient, r.Sender, m.Text, m.Encoding, 0, false, r.ExpiresAt, leaseUntil));
+                else lanes.Deliver(m.Connector!, new LaneMessage(m.Id, Category.Priority(r.Category), m.Recipient, r.Sender, m.Text, m.Encoding, 0, false, r.ExpiresAt, lease.Until));
             }
             if (stored && r.Status == MessageStatus.Queued && left > 0) waiting = true;
         }
         return waiting;
     }
 
-    private async Task<Dictionary<StoreRequest, StoreOutcome>> WriteAsync(List<StoreRequest> batch, HashSet<long> handed, long leaseUntil, CancellationToken ct)
+    private async Task<Dictionary<StoreRequest, StoreOutcome>> WriteAsync(List<StoreRequest> batch, Lease lease, CancellationToken ct)
     {
         var outcomes = new Dictionary<StoreRequest, StoreOutcome>();
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         using var turn = await database.WriteTurnAsync(ct);
         if (database.IsPostgres && batch.All(r => r.EnterpriseId == batch[0].EnterpriseId && r.IdempotencyKey is null)
-            && await WriteWholeAsync(batch, handed, leaseUntil, now, ct))
+            && await WriteWholeAsync(batch, lease, now, ct))
         {
             foreach (var r in batch) outcomes[r] = StoreOutcome.Stored;
             return outcomes;
@@ -235,7 +234,6 @@ public sealed class MessageStore(Database database, BillingService billing, Time
             foreach (var (line, recipient, reason) in r.Rejections) rejections.Add((r.JobId, line, recipient, reason));
             outcomes[r] = StoreOutcome.Stored;
         }
-        var lease = new Lease(handed, leaseUntil, ids.Node);
         if (database.IsPostgres) await WritePostgresAsync((NpgsqlConnection)c, jobs, messages, rejections, lease, now, ct);
         else InsertSqlite((SqliteConnection)c, (SqliteTransaction)tx, jobs, messages, rejections, lease, now);
         await tx.CommitAsync(ct);
@@ -247,12 +245,12 @@ public sealed class MessageStore(Database database, BillingService billing, Time
     /// row is locked last, just before the commit, so the next batch waits on it for the shortest time. False (nothing
     /// written) when the balance does not cover the whole batch: then it is decided request by request.
     /// </summary>
-    private async Task<bool> WriteWholeAsync(List<StoreRequest> batch, HashSet<long> handed, long leaseUntil, long now, CancellationToken ct)
+    private async Task<bool> WriteWholeAsync(List<StoreRequest> batch, Lease lease, long now, CancellationToken ct)
     {
         await using var c = await database.OpenAsync(ct);
         await using var tx = await c.BeginTransactionAsync(ct);
         await WritePostgresAsync((NpgsqlConnection)c, batch, batch.SelectMany(r => r.Messages.Select(m => (r, m))).ToList(),
-            batch.SelectMany(r => r.Rejections.Select(x => (r.JobId, x.Line, x.Recipient, x.Reason))).ToList(), new Lease(handed, leaseUntil, ids.Node), now, ct);
+            batch.SelectMany(r => r.Rejections.Select(x => (r.JobId, x.Line, x.Recipient, x.Reason))).ToList(), lease, now, ct);
         if (!await billing.ReserveWholeAsync(c, tx, batch[0].EnterpriseId, batch.Select(r => new Reservation(r.EnterpriseId, r.TotalPrice, r.Messages.Count)).ToList(), now, ct))
         {
             await tx.RollbackAsync(ct);
