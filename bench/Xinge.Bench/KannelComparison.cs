@@ -184,9 +184,10 @@ public static class KannelComparison
             var before = await MetricsAsync(http);
             var cpu = Cpu.Sample(server.Id);
             var reached = acker.Reset(requests);
-            // XINGE_BENCH_PERF=DIR: CPU samples of the server during the timed requests (Linux perf; export DOTNET_PerfMapEnabled=1 for names).
+            // XINGE_BENCH_PERF=DIR: CPU samples of the server during the timed requests (Linux perf; export DOTNET_PerfMapEnabled=1 for names;
+            // XINGE_BENCH_PERF_ALL=1 samples every process, the database's too).
             using var trace = Environment.GetEnvironmentVariable("XINGE_BENCH_PERF") is { Length: > 0 } traceDir
-                ? Process.Start("perf", ["record", "-F", "499", "-g", "-p", server.Id.ToString(), "-o", Path.Combine(traceDir, $"xinge-{(postgres is null ? "sqlite" : "postgres")}.perf"), "--", "sleep", "3"])
+                ? Process.Start("perf", ["record", "-F", "499", "-g", .. (Environment.GetEnvironmentVariable("XINGE_BENCH_PERF_ALL") == "1" ? new[] { "-a" } : ["-p", server.Id.ToString()]), "-o", Path.Combine(traceDir, $"xinge-{(postgres is null ? "sqlite" : "postgres")}.perf"), "--", "sleep", "3"])
                 : null;
             if (trace is not null) await Task.Delay(1000);
             var start = Stopwatch.GetTimestamp();

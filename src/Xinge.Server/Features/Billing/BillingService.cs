@@ -128,6 +128,31 @@ public sealed class BillingService(Database database)
         return await cmd.ExecuteNonQueryAsync(ct) == 1;
     }
 
+    /// <summary>
+    /// <see cref="ReserveWholeAsync"/> as one statement for the caller's own batch (PostgreSQL), run in the batch's
+    /// implicit transaction: when the balance does not cover the whole amount (or there is no such enterprise), no row
+    /// moves, the ledger row gets no enterprise and the statement fails, so the whole batch rolls back.
+    /// </summary>
+    public NpgsqlBatchCommand ReserveWholeOrFail(long enterprise, IReadOnlyList<Reservation> wanted, long now)
+    {
+        long amount = 0;
+        var messages = 0;
+        foreach (var w in wanted)
+        {
+            amount += w.Amount;
+            messages += w.Messages;
+        }
+        var cmd = new NpgsqlBatchCommand(
+            "WITH moved AS (UPDATE enterprises SET balance = balance - $1, reserved = reserved + $1 WHERE id = $2 AND balance >= $1 RETURNING id) " +
+            "INSERT INTO ledger (enterprise_id, kind, amount, messages, reference, at) VALUES ((SELECT id FROM moved), $3, $1, $4, NULL, $5)");
+        cmd.Parameters.Add(new NpgsqlParameter { Value = amount, NpgsqlDbType = NpgsqlDbType.Bigint });
+        cmd.Parameters.Add(new NpgsqlParameter { Value = enterprise, NpgsqlDbType = NpgsqlDbType.Bigint });
+        cmd.Parameters.Add(new NpgsqlParameter { Value = LedgerKind.Reserve, NpgsqlDbType = NpgsqlDbType.Text });
+        cmd.Parameters.Add(new NpgsqlParameter { Value = messages, NpgsqlDbType = NpgsqlDbType.Integer });
+        cmd.Parameters.Add(new NpgsqlParameter { Value = now, NpgsqlDbType = NpgsqlDbType.Bigint });
+        return cmd;
+    }
+
     private async Task<Dictionary<long, long>> BalancesForUpdateAsync(DbConnection c, DbTransaction tx, long[] enterprises, CancellationToken ct)
     {
         var balances = new Dictionary<long, long>();

@@ -38,7 +38,7 @@ public static class Cursor
 
 /// <summary>
 /// The enterprise's reads of its messages and jobs. Lists page by id (ids grow with time, so a time range is an id
-/// range), and a job's counts come from its counters, never from counting its rows.
+/// range), and a job's counts come from its counters (<see cref="JobCounters"/>): a large job's are never counted from its rows.
 /// </summary>
 public sealed class MessageQueries(Database database, TimeProvider time)
 {
@@ -87,9 +87,10 @@ public sealed class MessageQueries(Database database, TimeProvider time)
         return new Page<MessageView>(rows.Select(View).ToList(), more ? Cursor.Of(rows[^1].Id) : null);
     }
 
-    private const string JobColumns =
+    private static readonly string JobColumns =
         "id AS Id, category AS Category, total AS Total, accepted AS Accepted, rejected AS Rejected, client_ref AS ClientRef, send_at AS SendAt, " +
-        "created_at AS CreatedAt, sent AS Sent, delivered AS Delivered, failed AS Failed, expired AS Expired, ended_unsent AS EndedUnsent, state AS State";
+        $"created_at AS CreatedAt, {JobCounters.Sent} AS Sent, {JobCounters.Delivered} AS Delivered, {JobCounters.Failed} AS Failed, " +
+        $"{JobCounters.Expired} AS Expired, {JobCounters.EndedUnsent} AS EndedUnsent, state AS State";
 
     /// <summary>A job's status: cancelled and paused as the enterprise left it, else from its counters.</summary>
     public static string StatusOf(Job job, long now)

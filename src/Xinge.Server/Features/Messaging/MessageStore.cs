@@ -241,17 +241,37 @@ public sealed class MessageStore(Database database, BillingService billing, Time
     }
 
     /// <summary>
-    /// The usual batch on PostgreSQL: one enterprise whose balance covers it all. The rows go first and the enterprise
-    /// row is locked last, just before the commit, so the next batch waits on it for the shortest time. False (nothing
-    /// written) when the balance does not cover the whole batch: then it is decided request by request.
+    /// The usual batch on PostgreSQL: one enterprise whose balance covers it all. A small batch goes in one round trip:
+    /// its rows and its reservation in one implicit transaction, which the reservation fails when the balance does not
+    /// cover the whole batch. A large one (binary COPY) goes in a transaction, the enterprise row locked last, just
+    /// before the commit. False (nothing written) when the balance does not cover it: then it is decided request by request.
     /// </summary>
     private async Task<bool> WriteWholeAsync(List<StoreRequest> batch, Lease lease, long now, CancellationToken ct)
     {
-        await using var c = await database.OpenAsync(ct);
+        var messages = batch.SelectMany(r => r.Messages.Select(m => (r, m))).ToList();
+        var rejections = batch.SelectMany(r => r.Rejections.Select(x => (r.JobId, x.Line, x.Recipient, x.Reason))).ToList();
+        var reservations = batch.Select(r => new Reservation(r.EnterpriseId, r.TotalPrice, r.Messages.Count)).ToList();
+        await using var c = (NpgsqlConnection)await database.OpenAsync(ct);
+        if (messages.Count + rejections.Count <= CopyAbove)
+        {
+            await using var one = new NpgsqlBatch(c);
+            AddInserts(one, batch, messages, rejections, lease, now);
+            one.BatchCommands.Add(billing.ReserveWholeOrFail(batch[0].EnterpriseId, reservations, now));
+            try
+            {
+                await one.ExecuteNonQueryAsync(ct);
+                return true;
+            }
+            catch (PostgresException e)
+            {
+                // The whole batch rolled back: the balance did not cover it, or a request of it is bad on its own.
+                logger.LogDebug(e, "A batch of {Count} requests is decided request by request", batch.Count);
+                return false;
+            }
+        }
         await using var tx = await c.BeginTransactionAsync(ct);
-        await WritePostgresAsync((NpgsqlConnection)c, batch, batch.SelectMany(r => r.Messages.Select(m => (r, m))).ToList(),
-            batch.SelectMany(r => r.Rejections.Select(x => (r.JobId, x.Line, x.Recipient, x.Reason))).ToList(), lease, now, ct);
-        if (!await billing.ReserveWholeAsync(c, tx, batch[0].EnterpriseId, batch.Select(r => new Reservation(r.EnterpriseId, r.TotalPrice, r.Messages.Count)).ToList(), now, ct))
+        await WritePostgresAsync(c, batch, messages, rejections, lease, now, ct);
+        if (!await billing.ReserveWholeAsync(c, tx, batch[0].EnterpriseId, reservations, now, ct))
         {
             await tx.RollbackAsync(ct);
             return false;
@@ -259,6 +279,9 @@ public sealed class MessageStore(Database database, BillingService billing, Time
         await tx.CommitAsync(ct);
         return true;
     }
+
+    /// <summary>Above this many rows a PostgreSQL batch goes by binary COPY.</summary>
+    private const int CopyAbove = 2000;
 
     private const string MessageColumns = "id, enterprise_id, job_id, recipient, sender, text, category, priority, encoding, segments, price, status, send_at, attempts, created_at, client_ref, origin, connector, expires_at, lease_until, lease_owner";
 
@@ -295,12 +318,11 @@ public sealed class MessageStore(Database database, BillingService billing, Time
         foreach (var (job, line, to, reason) in rejections) rejection.Execute(job, line, to, reason);
     }
 
-    /// <summary>A small batch (single-message requests, the usual case): every row in one round trip, arrays through unnest.</summary>
-    private static async Task InsertPostgresAsync(NpgsqlConnection c, List<StoreRequest> jobs, List<(StoreRequest Request, NewMessage Message)> messages,
-        List<(long JobId, int Line, string Recipient, string Reason)> rejections, Lease lease, long now, CancellationToken ct)
+    /// <summary>A small batch (single-message requests, the usual case): every row through unnest, one statement per table, added to a batch that goes in one round trip.</summary>
+    private static void AddInserts(NpgsqlBatch batch, List<StoreRequest> jobs, List<(StoreRequest Request, NewMessage Message)> messages,
+        List<(long JobId, int Line, string Recipient, string Reason)> rejections, Lease lease, long now)
     {
         static NpgsqlParameter Array<T>(T[] values, NpgsqlDbType type) => new() { Value = values, NpgsqlDbType = NpgsqlDbType.Array | type };
-        await using var batch = new NpgsqlBatch(c);
         if (jobs.Count > 0)
         {
             var cmd = new NpgsqlBatchCommand(
@@ -354,16 +376,17 @@ public sealed class MessageStore(Database database, BillingService billing, Time
             cmd.Parameters.Add(Array(rejections.Select(x => x.Reason).ToArray(), NpgsqlDbType.Text));
             batch.BatchCommands.Add(cmd);
         }
-        if (batch.BatchCommands.Count > 0) await batch.ExecuteNonQueryAsync(ct);
     }
 
     /// <summary>Small batches in one round trip (unnest), large ones by binary COPY, PostgreSQL's fast path for bulk insert.</summary>
     private static async Task WritePostgresAsync(NpgsqlConnection c, List<StoreRequest> jobs, List<(StoreRequest Request, NewMessage Message)> messages,
         List<(long JobId, int Line, string Recipient, string Reason)> rejections, Lease lease, long now, CancellationToken ct)
     {
-        if (messages.Count + rejections.Count <= 2000)
+        if (messages.Count + rejections.Count <= CopyAbove)
         {
-            await InsertPostgresAsync(c, jobs, messages, rejections, lease, now, ct);
+            await using var batch = new NpgsqlBatch(c);
+            AddInserts(batch, jobs, messages, rejections, lease, now);
+            if (batch.BatchCommands.Count > 0) await batch.ExecuteNonQueryAsync(ct);
             return;
         }
         if (jobs.Count > 0)

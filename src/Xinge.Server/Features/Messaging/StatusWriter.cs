@@ -366,7 +366,7 @@ public sealed class StatusWriter(Database database, BillingService billing, Wake
     private async Task<JobChange> ChangeJobAsync(DbConnection c, DbTransaction tx, JobChangeRequested change, List<EndRequest> ends, long now)
     {
         var job = await c.QuerySingleOrDefaultAsync<JobRow>(
-            "SELECT state AS State, accepted AS Accepted, delivered + failed + expired AS Ended FROM jobs WHERE id = @JobId AND enterprise_id = @EnterpriseId" +
+            $"SELECT state AS State, accepted AS Accepted, {JobCounters.EndedAll} AS Ended FROM jobs WHERE id = @JobId AND enterprise_id = @EnterpriseId" +
             (database.IsPostgres ? " FOR UPDATE" : ""), new { change.JobId, change.EnterpriseId }, tx);
         if (job is null) return JobChange.NotFound;
         var args = new { change.JobId, now, JobControl.Never, JobControl.ParkedOwner };
@@ -446,7 +446,7 @@ public sealed class StatusWriter(Database database, BillingService billing, Wake
 
     private record struct JobCounts(int Sent, int Delivered, int Failed, int Expired, int Unsent);
 
-    /// <summary>Keeps each job's counters in step with its messages, in the same transaction: one statement per batch on PostgreSQL.</summary>
+    /// <summary>Keeps each large job's counters in step with its messages, in the same transaction: one statement per batch on PostgreSQL (<see cref="JobCounters"/>).</summary>
     private async Task CountAsync(DbConnection c, DbTransaction tx, Dictionary<long, int> sent, List<Ended> ended, CancellationToken ct)
     {
         var jobs = new Dictionary<long, JobCounts>();
@@ -469,7 +469,7 @@ public sealed class StatusWriter(Database database, BillingService billing, Wake
         {
             await using var cmd = new Npgsql.NpgsqlCommand(
                 "UPDATE jobs j SET sent = j.sent + t.s, delivered = j.delivered + t.d, failed = j.failed + t.f, expired = j.expired + t.x, ended_unsent = j.ended_unsent + t.u " +
-                "FROM unnest(@id, @s, @d, @f, @x, @u) AS t(id, s, d, f, x, u) WHERE j.id = t.id", pg, (Npgsql.NpgsqlTransaction)tx);
+                $"FROM unnest(@id, @s, @d, @f, @x, @u) AS t(id, s, d, f, x, u) WHERE j.id = t.id AND j.{JobCounters.Kept}", pg, (Npgsql.NpgsqlTransaction)tx);
             cmd.Parameters.AddWithValue("id", rows.Select(r => r.Key).ToArray());
             cmd.Parameters.AddWithValue("s", rows.Select(r => r.Value.Sent).ToArray());
             cmd.Parameters.AddWithValue("d", rows.Select(r => r.Value.Delivered).ToArray());
@@ -480,7 +480,7 @@ public sealed class StatusWriter(Database database, BillingService billing, Wake
             return;
         }
         using var update = Prepared.For(c, tx,
-            "UPDATE jobs SET sent = sent + @s, delivered = delivered + @d, failed = failed + @f, expired = expired + @x, ended_unsent = ended_unsent + @u WHERE id = @id",
+            $"UPDATE jobs SET sent = sent + @s, delivered = delivered + @d, failed = failed + @f, expired = expired + @x, ended_unsent = ended_unsent + @u WHERE id = @id AND {JobCounters.Kept}",
             "s", "d", "f", "x", "u", "id");
         foreach (var (job, n) in rows) update.Execute(n.Sent, n.Delivered, n.Failed, n.Expired, n.Unsent, job);
     }

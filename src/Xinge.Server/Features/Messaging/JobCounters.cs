@@ -1,0 +1,29 @@
+namespace Xinge.Server.Features.Messaging;
+
+/// <summary>
+/// A job's counts: a large job (a bulk send) keeps counters on its row, moved by the status writer with each batch,
+/// so reading them never counts its rows. A small one (a <c>POST /messages</c> of at most 1000, an SMPP submit) is
+/// counted from its messages when it is read: one job row update for every message sent and ended cost more than
+/// counting at most 1000 rows by their job's index on the rare read.
+/// </summary>
+public static class JobCounters
+{
+    /// <summary>Jobs with more accepted messages than this keep counters on their row.</summary>
+    public const int KeptAbove = 1000;
+
+    /// <summary>The status writer's condition on the job row it counts on.</summary>
+    public const string Kept = "accepted > 1000";
+
+    private const string Ended = "'delivered', 'failed', 'expired'";
+
+    private static string Counted(string counter, string fromMessages) =>
+        $"CASE WHEN jobs.{Kept} THEN jobs.{counter} ELSE (SELECT {fromMessages} FROM messages m WHERE m.job_id = jobs.id) END";
+
+    /// <summary>The counters of a row of <c>jobs</c> (named so in the query), kept or counted.</summary>
+    public static readonly string Sent = Counted("sent", "COUNT(m.submitted_at)");
+    public static readonly string Delivered = Counted("delivered", "COUNT(CASE WHEN m.status = 'delivered' THEN 1 END)");
+    public static readonly string Failed = Counted("failed", "COUNT(CASE WHEN m.status = 'failed' THEN 1 END)");
+    public static readonly string Expired = Counted("expired", "COUNT(CASE WHEN m.status = 'expired' THEN 1 END)");
+    public static readonly string EndedUnsent = Counted("ended_unsent", $"COUNT(CASE WHEN m.status IN ({Ended}) AND m.submitted_at IS NULL THEN 1 END)");
+    public static readonly string EndedAll = Counted("delivered + jobs.failed + jobs.expired", $"COUNT(CASE WHEN m.status IN ({Ended}) THEN 1 END)");
+}
