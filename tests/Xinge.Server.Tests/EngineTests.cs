@@ -466,6 +466,25 @@ public abstract class EngineTests(XingeServer server, string numberBase)
     }
 
     [Fact]
+    public async Task Concurrent_requests_racing_for_a_short_balance_get_exactly_what_it_covers()
+    {
+        // 5 fen a one-part message: the balance covers 12 of the 40 requests, which arrive at once, so the store meets
+        // batches the balance covers only in part.
+        var tenant = await server.CreateTenantAsync(credit: 60);
+        var numbers = Enumerable.Range(0, 40).Select(_ => NewNumber()).ToList();
+        var answers = await Task.WhenAll(numbers.Select(n =>
+            tenant.Client.PostAsJsonAsync("/api/v1/messages", new { to = n, signature = tenant.Signature, category = "notification", text = "余额竞争" })));
+        Assert.All(answers, a => Assert.True(a.StatusCode is HttpStatusCode.Accepted or HttpStatusCode.PaymentRequired, a.StatusCode.ToString()));
+        Assert.Equal(12, answers.Count(a => a.StatusCode == HttpStatusCode.Accepted));
+        var accepted = numbers.Where((_, i) => answers[i].StatusCode == HttpStatusCode.Accepted).ToList();
+        foreach (var n in accepted) await Wait.Until(async () => (await HandsetAsync(n)).Count == 1, "an accepted message arrives");
+        foreach (var n in numbers.Except(accepted)) Assert.Empty(await HandsetAsync(n));
+        await Wait.Until(async () => await tenant.BalanceAsync() == (0, 0), "every accepted message is charged");
+        var ledger = await tenant.AssertLedgerReconcilesAsync();
+        Assert.Equal(60, ledger.Long("charges"));
+    }
+
+    [Fact]
     public async Task Hostile_and_malformed_requests_get_clear_problems_never_500()
     {
         var tenant = await server.CreateTenantAsync();
