@@ -36,6 +36,7 @@ public static class XingeApp
 
         var database = new Database(config.GetConnectionString("Xinge")!);
         builder.Services.AddSingleton(database);
+        builder.Services.AddHostedService<SqliteCheckpointer>();
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddScoped(_ => database.CreateContext());
         builder.Services.AddProblemDetails();

@@ -125,13 +125,16 @@ public sealed class Database : IAsyncDisposable
 
     public ValueTask DisposeAsync() => _postgres?.DisposeAsync() ?? ValueTask.CompletedTask;
 
-    /// <summary>synchronous=NORMAL in WAL: a killed process loses nothing committed (ARCHITECTURE.md, durability).</summary>
+    /// <summary>
+    /// synchronous=NORMAL in WAL: a killed process loses nothing committed (ARCHITECTURE.md, durability). No automatic
+    /// checkpoints: <see cref="SqliteCheckpointer"/> runs them beside the writers.
+    /// </summary>
     private sealed class SqlitePragmas : DbConnectionInterceptor
     {
         public static void Apply(DbConnection connection)
         {
             using var cmd = connection.CreateCommand();
-            cmd.CommandText = "PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=60000;";
+            cmd.CommandText = "PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=60000; PRAGMA wal_autocheckpoint=0;";
             cmd.ExecuteNonQuery();
         }
 

@@ -1,0 +1,41 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Xinge.Server.Data;
+
+namespace Xinge.Server.Tests;
+
+public sealed class SqliteCheckpointerTests
+{
+    [Fact]
+    public async Task Writers_leave_the_log_to_the_checkpointer_which_copies_it_into_the_database_file()
+    {
+        var dir = Directory.CreateTempSubdirectory("xinge-checkpoint-").FullName;
+        var file = Path.Combine(dir, "x.db");
+        await using var database = new Database($"Data Source={file}");
+        await database.MigrateAsync();
+        await using (var c = await database.OpenAsync())
+        {
+            await using var tx = await c.BeginTransactionAsync();
+            await using var cmd = c.CreateCommand();
+            cmd.Transaction = tx;
+            // About 8 MB: some 2000 pages, past SQLite's automatic checkpoint at 1000, which the writers no longer run.
+            cmd.CommandText = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 8000) " +
+                "INSERT INTO settings (key, value) SELECT 'k' || i, hex(randomblob(512)) FROM n";
+            await cmd.ExecuteNonQueryAsync();
+            await tx.CommitAsync();
+        }
+        var before = new FileInfo(file).Length;
+        Assert.True(new FileInfo(file + "-wal").Length > 4_000_000, "the rows are in the log");
+        Assert.True(before < 4_000_000, $"the commit did not checkpoint: the database file is {before} bytes");
+
+        var checkpointer = new SqliteCheckpointer(database, NullLogger<SqliteCheckpointer>.Instance);
+        await checkpointer.StartAsync(CancellationToken.None);
+        try
+        {
+            await Wait.Until(() => Task.FromResult(new FileInfo(file).Length > before + 4_000_000), "the checkpointer copies the log into the database file");
+        }
+        finally
+        {
+            await checkpointer.StopAsync(CancellationToken.None);
+        }
+    }
+}
