@@ -86,6 +86,9 @@ public abstract class XingeDb(DbContextOptions options) : DbContext(options)
         b.Entity<Message>(e =>
         {
             e.ToTable("messages");
+            // PostgreSQL: room on each page for a claimed row's new version beside the old (a HOT update, no index
+            // entries), as a lane claims a page's rows together; bulk COPY fills pages to this mark only.
+            e.HasStorageParameter("fillfactor", 50);
             e.Property(x => x.Id).ValueGeneratedNever();
             e.HasIndex(x => x.JobId);
             e.HasIndex(x => new { x.EnterpriseId, x.Id });

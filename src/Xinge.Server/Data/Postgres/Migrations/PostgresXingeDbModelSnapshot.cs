@@ -749,6 +749,8 @@ namespace Xinge.Server.Data.Postgres.Migrations
                         .HasFilter("status = 'queued'");
 
                     b.ToTable("messages", (string)null);
+
+                    b.HasAnnotation("Npgsql:StorageParameter:fillfactor", 50);
                 });
 
             modelBuilder.Entity("Xinge.Server.Features.Messaging.MessagePart", b =>
