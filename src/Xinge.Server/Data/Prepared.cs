@@ -195,6 +195,7 @@ public sealed class Prepared : IDisposable
         public bool IsDBNull(int i) => _reader?.IsDBNull(i) ?? raw.sqlite3_column_type(owner._stmt, i) == raw.SQLITE_NULL;
         public long GetInt64(int i) => _reader?.GetInt64(i) ?? raw.sqlite3_column_int64(owner._stmt, i);
         public int GetInt32(int i) => _reader?.GetInt32(i) ?? raw.sqlite3_column_int(owner._stmt, i);
+        public bool GetBoolean(int i) => _reader?.GetBoolean(i) ?? raw.sqlite3_column_int(owner._stmt, i) != 0;
         public string GetString(int i) => _reader?.GetString(i) ?? raw.sqlite3_column_text(owner._stmt, i).utf8_to_string();
 
         public void Dispose()

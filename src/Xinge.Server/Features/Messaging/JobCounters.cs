@@ -11,8 +11,10 @@ public static class JobCounters
     /// <summary>Jobs with more accepted messages than this keep counters on their row.</summary>
     public const int KeptAbove = 1000;
 
-    /// <summary>The status writer's condition on the job row it counts on.</summary>
-    public const string Kept = "accepted > 1000";
+    /// <summary>Whether a job of this many accepted messages keeps counters; each message records it (job_counted).</summary>
+    public static bool Keeps(int accepted) => accepted > KeptAbove;
+
+    private const string Kept = "accepted > 1000";
 
     private const string Ended = "'delivered', 'failed', 'expired'";
 

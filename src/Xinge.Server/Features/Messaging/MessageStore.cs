@@ -283,7 +283,7 @@ public sealed class MessageStore(Database database, BillingService billing, Time
     /// <summary>Above this many rows a PostgreSQL batch goes by binary COPY.</summary>
     private const int CopyAbove = 2000;
 
-    private const string MessageColumns = "id, enterprise_id, job_id, recipient, sender, text, category, priority, encoding, segments, price, status, send_at, attempts, created_at, client_ref, origin, connector, expires_at, lease_until, lease_owner";
+    private const string MessageColumns = "id, enterprise_id, job_id, job_counted, recipient, sender, text, category, priority, encoding, segments, price, status, send_at, attempts, created_at, client_ref, origin, connector, expires_at, lease_until, lease_owner";
 
     /// <summary>The messages stored already claimed by this node (handed to their lane), and that claim.</summary>
     private readonly record struct Lease(HashSet<long> Handed, long Until, int Node)
@@ -304,12 +304,12 @@ public sealed class MessageStore(Database database, BillingService billing, Time
         }
         // One prepared statement in one transaction: SQLite's fast path for bulk insert.
         using (var insert = Prepared.For(c, tx,
-            $"INSERT INTO messages ({MessageColumns}) VALUES (@id, @e, @job, @to, @from, @text, @cat, @prio, @enc, @seg, @price, @status, @sendAt, 0, @now, @ref, @origin, @connector, @expires, @lease, @owner)",
-            "id", "e", "job", "to", "from", "text", "cat", "prio", "enc", "seg", "price", "status", "sendAt", "now", "ref", "origin", "connector", "expires", "lease", "owner"))
+            $"INSERT INTO messages ({MessageColumns}) VALUES (@id, @e, @job, @counted, @to, @from, @text, @cat, @prio, @enc, @seg, @price, @status, @sendAt, 0, @now, @ref, @origin, @connector, @expires, @lease, @owner)",
+            "id", "e", "job", "counted", "to", "from", "text", "cat", "prio", "enc", "seg", "price", "status", "sendAt", "now", "ref", "origin", "connector", "expires", "lease", "owner"))
         {
             foreach (var (r, m) in messages)
             {
-                insert.Execute(m.Id, r.EnterpriseId, r.JobId, m.Recipient, r.Sender, m.Text, r.Category, Category.Priority(r.Category), m.Encoding,
+                insert.Execute(m.Id, r.EnterpriseId, r.JobId, JobCounters.Keeps(r.Messages.Count), m.Recipient, r.Sender, m.Text, r.Category, Category.Priority(r.Category), m.Encoding,
                     m.Segments, m.Price, r.Status, r.SendAt, now, r.ClientRef, r.Origin, m.Connector, r.ExpiresAt, lease.UntilOf(m.Id), lease.OwnerOf(m.Id));
             }
         }
@@ -342,13 +342,14 @@ public sealed class MessageStore(Database database, BillingService billing, Time
         if (messages.Count > 0)
         {
             var cmd = new NpgsqlBatchCommand(
-                $"INSERT INTO messages ({MessageColumns}) SELECT id, e, job, rcpt, sndr, txt, cat, prio, enc, seg, price, st, send_at, 0, $1, ref, origin, conn, exp, lease, owner " +
-                "FROM unnest($2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) " +
-                "AS t(id, e, job, rcpt, sndr, txt, cat, prio, enc, seg, price, st, send_at, ref, origin, conn, exp, lease, owner)");
+                $"INSERT INTO messages ({MessageColumns}) SELECT id, e, job, counted, rcpt, sndr, txt, cat, prio, enc, seg, price, st, send_at, 0, $1, ref, origin, conn, exp, lease, owner " +
+                "FROM unnest($2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21) " +
+                "AS t(id, e, job, counted, rcpt, sndr, txt, cat, prio, enc, seg, price, st, send_at, ref, origin, conn, exp, lease, owner)");
             cmd.Parameters.Add(new NpgsqlParameter { Value = now, NpgsqlDbType = NpgsqlDbType.Bigint });
             cmd.Parameters.Add(Array(messages.Select(x => x.Message.Id).ToArray(), NpgsqlDbType.Bigint));
             cmd.Parameters.Add(Array(messages.Select(x => x.Request.EnterpriseId).ToArray(), NpgsqlDbType.Bigint));
             cmd.Parameters.Add(Array(messages.Select(x => x.Request.JobId).ToArray(), NpgsqlDbType.Bigint));
+            cmd.Parameters.Add(Array(messages.Select(x => JobCounters.Keeps(x.Request.Messages.Count)).ToArray(), NpgsqlDbType.Boolean));
             cmd.Parameters.Add(Array(messages.Select(x => x.Message.Recipient).ToArray(), NpgsqlDbType.Text));
             cmd.Parameters.Add(Array(messages.Select(x => x.Request.Sender).ToArray(), NpgsqlDbType.Text));
             cmd.Parameters.Add(Array(messages.Select(x => x.Message.Text).ToArray(), NpgsqlDbType.Text));
@@ -418,6 +419,7 @@ public sealed class MessageStore(Database database, BillingService billing, Time
                 await importer.WriteAsync(m.Id, NpgsqlDbType.Bigint, ct);
                 await importer.WriteAsync(r.EnterpriseId, NpgsqlDbType.Bigint, ct);
                 await importer.WriteAsync(r.JobId, NpgsqlDbType.Bigint, ct);
+                await importer.WriteAsync(JobCounters.Keeps(r.Messages.Count), NpgsqlDbType.Boolean, ct);
                 await importer.WriteAsync(m.Recipient, NpgsqlDbType.Text, ct);
                 await importer.WriteAsync(r.Sender, NpgsqlDbType.Text, ct);
                 await importer.WriteAsync(m.Text, NpgsqlDbType.Text, ct);

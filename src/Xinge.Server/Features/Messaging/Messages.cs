@@ -31,6 +31,8 @@ public sealed class Message
     public long Id { get; set; }
     public long EnterpriseId { get; set; }
     public long JobId { get; set; }
+    /// <summary>Its job keeps counters on its row (<see cref="JobCounters"/>): the status writer counts this message there.</summary>
+    public bool JobCounted { get; set; }
     /// <summary>The recipient, E.164.</summary>
     public string Recipient { get; set; } = "";
     /// <summary>The sender number: the platform's 106 number and the enterprise's extension.</summary>

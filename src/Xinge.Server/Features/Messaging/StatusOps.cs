@@ -10,6 +10,8 @@ public readonly record struct EndRequest(long MessageId, string From, string Sta
 
 public sealed record Ended(long MessageId, long EnterpriseId, long Price, string Recipient, long JobId, string? ClientRef, string Status, string? Error, long At, string From)
 {
+    /// <summary>Its job keeps counters (<see cref="JobCounters"/>).</summary>
+    public bool JobCounted { get; init; }
     public string? Origin { get; init; }
     public string Sender { get; init; } = "";
     public long CreatedAt { get; init; }
@@ -32,7 +34,7 @@ public interface IStatusOps
         "ON CONFLICT (connector, smsc_id) DO UPDATE SET message_id = excluded.message_id, part = excluded.part, parts = excluded.parts, state = 'submitted' " +
         "WHERE message_parts.state <> 'submitted' AND message_parts.message_id <> excluded.message_id";
 
-    /// <summary>Marks messages submitted and records their parts; returns how many changed, per job.</summary>
+    /// <summary>Marks messages submitted and records their parts; returns how many changed, per job that keeps counters.</summary>
     Task<Dictionary<long, int>> MarkSubmitted(IReadOnlyList<PartsSubmitted> submitted);
     Task Defer(IReadOnlyList<SubmitDeferred> deferred);
     /// <summary>Records each receipt's stat on its part; returns the receipts that matched a part still waiting for one.</summary>
@@ -58,12 +60,14 @@ public sealed class SqliteStatusOps(DbConnection c, DbTransaction tx) : IStatusO
         var perJob = new Dictionary<long, int>();
         if (submitted.Count == 0) return Task.FromResult(perJob);
         using var part = Prepared.For(c, tx, "INSERT INTO message_parts (connector, smsc_id, message_id, part, parts, state) VALUES (@c, @s, @m, @p, @n, 'submitted') " + IStatusOps.PartConflict, "c", "s", "m", "p", "n");
-        using var update = Prepared.For(c, tx, "UPDATE messages SET status = 'submitted', submitted_at = @at, connector = @c, lease_until = NULL WHERE id = @id AND status = 'queued' RETURNING job_id", "at", "c", "id");
+        using var update = Prepared.For(c, tx, "UPDATE messages SET status = 'submitted', submitted_at = @at, connector = @c, lease_until = NULL WHERE id = @id AND status = 'queued' RETURNING job_id, job_counted", "at", "c", "id");
         foreach (var s in submitted)
         {
-            if (update.Scalar(s.At, s.Connector, s.MessageId) is not { } job) continue;
-            var jobId = Convert.ToInt64(job);
-            perJob[jobId] = perJob.GetValueOrDefault(jobId) + 1;
+            using (var r = update.Reader(s.At, s.Connector, s.MessageId))
+            {
+                if (!r.Read()) continue;
+                if (r.GetBoolean(1)) perJob[r.GetInt64(0)] = perJob.GetValueOrDefault(r.GetInt64(0)) + 1;
+            }
             for (var i = 0; i < s.SmscIds.Count; i++) part.Execute(s.Connector, s.SmscIds[i], s.MessageId, i + 1, s.SmscIds.Count);
         }
         return Task.FromResult(perJob);
@@ -123,7 +127,7 @@ public sealed class SqliteStatusOps(DbConnection c, DbTransaction tx) : IStatusO
         if (requests.Count == 0) return Task.FromResult(ended);
         using var finish = Prepared.For(c, tx,
             "UPDATE messages SET status = @status, error = @error, done_at = @at, lease_until = NULL WHERE id = @id AND status = @from " +
-            "RETURNING enterprise_id, price, recipient, job_id, client_ref, origin, sender, created_at", "status", "error", "at", "id", "from");
+            "RETURNING enterprise_id, price, recipient, job_id, client_ref, origin, sender, created_at, job_counted", "status", "error", "at", "id", "from");
         foreach (var e in requests)
         {
             using var r = finish.Reader(e.Status, e.Error, e.At, e.MessageId, e.From);
@@ -132,6 +136,7 @@ public sealed class SqliteStatusOps(DbConnection c, DbTransaction tx) : IStatusO
                 Origin = r.IsDBNull(5) ? null : r.GetString(5),
                 Sender = r.GetString(6),
                 CreatedAt = r.GetInt64(7),
+                JobCounted = r.GetBoolean(8),
             });
         }
         return Task.FromResult(ended);
@@ -165,7 +170,7 @@ public sealed class PostgresStatusOps(NpgsqlConnection c, NpgsqlTransaction tx) 
         foreach (var group in submitted.GroupBy(s => s.Connector))
         {
             await using var update = Command(
-                "UPDATE messages SET status = 'submitted', submitted_at = @at, connector = @c, lease_until = NULL WHERE id = ANY(@id) AND status || '' = 'queued' RETURNING id, job_id",
+                "UPDATE messages SET status = 'submitted', submitted_at = @at, connector = @c, lease_until = NULL WHERE id = ANY(@id) AND status || '' = 'queued' RETURNING id, job_id, job_counted",
                 ("id", group.Select(s => s.MessageId).Distinct().ToArray(), NpgsqlDbType.Bigint),
                 ("at", group.Max(s => s.At), NpgsqlDbType.Bigint),
                 ("c", group.Key, NpgsqlDbType.Text));
@@ -173,7 +178,7 @@ public sealed class PostgresStatusOps(NpgsqlConnection c, NpgsqlTransaction tx) 
             while (await r.ReadAsync())
             {
                 changed[r.GetInt64(0)] = group.Key;
-                perJob[r.GetInt64(1)] = perJob.GetValueOrDefault(r.GetInt64(1)) + 1;
+                if (r.GetBoolean(2)) perJob[r.GetInt64(1)] = perJob.GetValueOrDefault(r.GetInt64(1)) + 1;
             }
         }
         // One row per (connector, SMSC id): PostgreSQL refuses an upsert that touches a row twice (an SMSC answering
@@ -268,7 +273,7 @@ public sealed class PostgresStatusOps(NpgsqlConnection c, NpgsqlTransaction tx) 
                 var at = group.Max(e => e.At);
                 await using var update = Command(
                     "UPDATE messages SET status = @st, error = @err, done_at = @at, lease_until = NULL WHERE id = ANY(@id) AND status || '' = @from " +
-                    "RETURNING id, enterprise_id, price, recipient, job_id, client_ref, origin, sender, created_at",
+                    "RETURNING id, enterprise_id, price, recipient, job_id, client_ref, origin, sender, created_at, job_counted",
                     ("id", group.Select(e => e.MessageId).ToArray(), NpgsqlDbType.Bigint),
                     ("st", group.Key.Status, NpgsqlDbType.Text),
                     ("err", (object?)group.Key.Error ?? DBNull.Value, NpgsqlDbType.Text),
@@ -283,6 +288,7 @@ public sealed class PostgresStatusOps(NpgsqlConnection c, NpgsqlTransaction tx) 
                         Origin = r.IsDBNull(6) ? null : r.GetString(6),
                         Sender = r.GetString(7),
                         CreatedAt = r.GetInt64(8),
+                        JobCounted = r.GetBoolean(9),
                     });
                 }
             }

@@ -453,6 +453,7 @@ public sealed class StatusWriter(Database database, BillingService billing, Wake
         foreach (var (job, n) in sent) jobs[job] = new JobCounts(n, 0, 0, 0, 0);
         foreach (var e in ended)
         {
+            if (!e.JobCounted) continue;
             var j = jobs.GetValueOrDefault(e.JobId);
             jobs[e.JobId] = j with
             {
@@ -469,7 +470,7 @@ public sealed class StatusWriter(Database database, BillingService billing, Wake
         {
             await using var cmd = new Npgsql.NpgsqlCommand(
                 "UPDATE jobs j SET sent = j.sent + t.s, delivered = j.delivered + t.d, failed = j.failed + t.f, expired = j.expired + t.x, ended_unsent = j.ended_unsent + t.u " +
-                $"FROM unnest(@id, @s, @d, @f, @x, @u) AS t(id, s, d, f, x, u) WHERE j.id = t.id AND j.{JobCounters.Kept}", pg, (Npgsql.NpgsqlTransaction)tx);
+                "FROM unnest(@id, @s, @d, @f, @x, @u) AS t(id, s, d, f, x, u) WHERE j.id = t.id", pg, (Npgsql.NpgsqlTransaction)tx);
             cmd.Parameters.AddWithValue("id", rows.Select(r => r.Key).ToArray());
             cmd.Parameters.AddWithValue("s", rows.Select(r => r.Value.Sent).ToArray());
             cmd.Parameters.AddWithValue("d", rows.Select(r => r.Value.Delivered).ToArray());
@@ -480,7 +481,7 @@ public sealed class StatusWriter(Database database, BillingService billing, Wake
             return;
         }
         using var update = Prepared.For(c, tx,
-            $"UPDATE jobs SET sent = sent + @s, delivered = delivered + @d, failed = failed + @f, expired = expired + @x, ended_unsent = ended_unsent + @u WHERE id = @id AND {JobCounters.Kept}",
+            "UPDATE jobs SET sent = sent + @s, delivered = delivered + @d, failed = failed + @f, expired = expired + @x, ended_unsent = ended_unsent + @u WHERE id = @id",
             "s", "d", "f", "x", "u", "id");
         foreach (var (job, n) in rows) update.Execute(n.Sent, n.Delivered, n.Failed, n.Expired, n.Unsent, job);
     }

@@ -670,6 +670,10 @@ namespace Xinge.Server.Data.Postgres.Migrations
                         .HasColumnType("bigint")
                         .HasColumnName("expires_at");
 
+                    b.Property<bool>("JobCounted")
+                        .HasColumnType("boolean")
+                        .HasColumnName("job_counted");
+
                     b.Property<long>("JobId")
                         .HasColumnType("bigint")
                         .HasColumnName("job_id");

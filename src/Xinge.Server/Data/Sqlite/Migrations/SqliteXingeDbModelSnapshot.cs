@@ -645,6 +645,10 @@ namespace Xinge.Server.Data.Sqlite.Migrations
                         .HasColumnType("INTEGER")
                         .HasColumnName("expires_at");
 
+                    b.Property<bool>("JobCounted")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("job_counted");
+
                     b.Property<long>("JobId")
                         .HasColumnType("INTEGER")
                         .HasColumnName("job_id");
