@@ -109,4 +109,19 @@ public sealed class LaneInboxTests
         // Not beyond the lane's room.
         Assert.False(inbox.TryPromise("a", 0));
     }
+
+    [Fact]
+    public void In_a_store_batch_messages_after_one_left_in_the_table_wait_there_too_but_OTPs_still_take_a_place()
+    {
+        var time = new FakeTimeProvider();
+        var inbox = Ready(time, capacity: 2);
+        // Priorities: 0 OTP, 1 notification, 2 marketing. Lane "a" has two places; "b" is not open.
+        var handed = inbox.Promise([(1, "a", 1), (2, "b", 1), (3, "a", 2), (4, "a", 1), (5, "a", 1), (6, null, 0), (7, "a", 0)]);
+        // 1 and 3 take the two places; 4 finds none and is left in the table, so 5 waits behind it without asking.
+        Assert.Equal([1L, 3L], handed.Order());
+        // A place frees (the lane took a message): a notification still waits behind 4, an OTP takes it.
+        inbox.Deliver("a", Message(1, 1, time.GetUtcNow().AddMinutes(2)));
+        Assert.True(inbox.TryTake("a", out _));
+        Assert.Equal([9L], inbox.Promise([(8, "a", 1), (9, "a", 0)]).Order());
+    }
 }

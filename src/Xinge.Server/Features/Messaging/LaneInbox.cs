@@ -65,6 +65,28 @@ public sealed class LaneInbox(TimeProvider time)
         return false;
     }
 
+    /// <summary>
+    /// Places for a store batch's messages, in the batch's order: the ids that go straight to their lanes. Once a
+    /// message is left in the table for its lane, the batch's later messages for that lane wait there behind it, except
+    /// OTPs, which take a place whenever the lane has one.
+    /// </summary>
+    public HashSet<long> Promise(IEnumerable<(long Id, string? Lane, int Priority)> messages)
+    {
+        var handed = new HashSet<long>();
+        HashSet<string>? left = null;
+        foreach (var (id, lane, priority) in messages)
+        {
+            if (lane is null || (priority > 0 && left?.Contains(lane) == true)) continue;
+            if (TryPromise(lane, priority)) handed.Add(id);
+            else
+            {
+                LeftInTable(lane);
+                (left ??= []).Add(lane);
+            }
+        }
+        return handed;
+    }
+
     /// <summary>What the lane's last claim found: its queue in the table empty (or not).</summary>
     public void Claimed(string connector, bool tableEmpty)
     {

@@ -137,24 +137,8 @@ public sealed class MessageStore(Database database, BillingService billing, Time
     /// </summary>
     private Lease Promise(List<StoreRequest> batch)
     {
-        var handed = new HashSet<long>();
-        HashSet<string>? full = null;
-        foreach (var r in batch)
-        {
-            if (r.Status != MessageStatus.Queued) continue;
-            var priority = Category.Priority(r.Category);
-            foreach (var m in r.Messages)
-            {
-                if (m.Connector is not { } lane || full?.Contains(lane) == true) continue;
-                if (lanes.TryPromise(lane, priority)) handed.Add(m.Id);
-                else
-                {
-                    // It waits in the table: the lane's next messages wait behind it there, not in memory.
-                    lanes.LeftInTable(lane);
-                    (full ??= []).Add(lane);
-                }
-            }
-        }
+        var handed = lanes.Promise(batch.Where(r => r.Status == MessageStatus.Queued)
+            .SelectMany(r => r.Messages.Select(m => (m.Id, m.Connector, Category.Priority(r.Category)))));
         return new Lease(handed, (time.GetUtcNow() + Dispatcher.Lease).ToUnixTimeMilliseconds(), ids.Node);
     }
 
