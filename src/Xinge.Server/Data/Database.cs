@@ -20,6 +20,20 @@ public sealed class Database : IAsyncDisposable
 {
     private readonly NpgsqlDataSource? _postgres;
 
+    /// <summary>
+    /// SQLite's library settings, once per process before its first connection: no memory statistics (a global mutex
+    /// around every allocation) and no mutex of its own on each connection, which the engine never uses from two
+    /// threads at once (a pooled connection and its prepared statements have one user at a time).
+    /// </summary>
+    static Database()
+    {
+        SQLitePCL.Batteries_V2.Init();
+        SQLitePCL.raw.sqlite3_shutdown();
+        SQLitePCL.raw.sqlite3_config(SQLitePCL.raw.SQLITE_CONFIG_MEMSTATUS, 0);
+        SQLitePCL.raw.sqlite3_config(SQLitePCL.raw.SQLITE_CONFIG_MULTITHREAD);
+        SQLitePCL.raw.sqlite3_initialize();
+    }
+
     public Database(string connectionString)
     {
         ConnectionString = connectionString;
