@@ -102,13 +102,7 @@ public sealed class BillingService(Database database)
     /// </summary>
     public async Task<bool> ReserveWholeAsync(DbConnection c, DbTransaction tx, long enterprise, IReadOnlyList<Reservation> wanted, long now, CancellationToken ct)
     {
-        long amount = 0;
-        var messages = 0;
-        foreach (var w in wanted)
-        {
-            amount += w.Amount;
-            messages += w.Messages;
-        }
+        var (amount, messages) = Total(wanted);
         if (!database.IsPostgres)
         {
             using var move = Prepared.For(c, tx, "UPDATE enterprises SET balance = balance - @amount, reserved = reserved + @amount WHERE id = @id AND balance >= @amount", "amount", "id");
@@ -135,13 +129,7 @@ public sealed class BillingService(Database database)
     /// </summary>
     public NpgsqlBatchCommand ReserveWholeOrFail(long enterprise, IReadOnlyList<Reservation> wanted, long now)
     {
-        long amount = 0;
-        var messages = 0;
-        foreach (var w in wanted)
-        {
-            amount += w.Amount;
-            messages += w.Messages;
-        }
+        var (amount, messages) = Total(wanted);
         var cmd = new NpgsqlBatchCommand(
             "WITH moved AS (UPDATE enterprises SET balance = balance - $1, reserved = reserved + $1 WHERE id = $2 AND balance >= $1 RETURNING id) " +
             "INSERT INTO ledger (enterprise_id, kind, amount, messages, reference, at) VALUES ((SELECT id FROM moved), $3, $1, $4, NULL, $5)");
@@ -151,6 +139,19 @@ public sealed class BillingService(Database database)
         cmd.Parameters.Add(new NpgsqlParameter { Value = messages, NpgsqlDbType = NpgsqlDbType.Integer });
         cmd.Parameters.Add(new NpgsqlParameter { Value = now, NpgsqlDbType = NpgsqlDbType.Bigint });
         return cmd;
+    }
+
+    /// <summary>What a batch of reservations comes to: its amount and its messages.</summary>
+    private static (long Amount, int Messages) Total(IReadOnlyList<Reservation> wanted)
+    {
+        long amount = 0;
+        var messages = 0;
+        foreach (var w in wanted)
+        {
+            amount += w.Amount;
+            messages += w.Messages;
+        }
+        return (amount, messages);
     }
 
     private async Task<Dictionary<long, long>> BalancesForUpdateAsync(DbConnection c, DbTransaction tx, long[] enterprises, CancellationToken ct)
