@@ -9,7 +9,7 @@ public sealed class LaneInboxTests
     private static LaneInbox Ready(TimeProvider time, int capacity = 10, Action? wake = null)
     {
         var inbox = new LaneInbox(time);
-        inbox.Open("a", capacity, wake ?? (() => { }));
+        inbox.Open("a", capacity, 0, wake ?? (() => { }));
         inbox.Claimed("a", tableEmpty: true);
         return inbox;
     }
@@ -22,7 +22,7 @@ public sealed class LaneInboxTests
     {
         var inbox = new LaneInbox(new FakeTimeProvider());
         Assert.False(inbox.TryPromise("a", 1));
-        inbox.Open("a", 2, () => { });
+        inbox.Open("a", 2, 0, () => { });
         // Not before the lane's first claim has found its queue in the table empty.
         Assert.False(inbox.TryPromise("a", 1));
         inbox.Claimed("a", tableEmpty: true);
@@ -123,5 +123,16 @@ public sealed class LaneInboxTests
         inbox.Deliver("a", Message(1, 1, time.GetUtcNow().AddMinutes(2)));
         Assert.True(inbox.TryTake("a", out _));
         Assert.Equal([9L], inbox.Promise([(8, "a", 1), (9, "a", 0)]).Order());
+    }
+
+    [Fact]
+    public void A_lane_filled_by_a_job_keeps_places_for_otps()
+    {
+        var inbox = new LaneInbox(new FakeTimeProvider());
+        inbox.Open("a", 3, 2, () => { });
+        inbox.Claimed("a", tableEmpty: true);
+        var handed = inbox.Promise([(1, "a", 1), (2, "a", 2), (3, "a", 1), (4, "a", 1), (5, "a", 0), (6, "a", 0), (7, "a", 0)]);
+        // Three places for anything, two more for OTPs only.
+        Assert.Equal([1L, 2, 3, 5, 6], handed.Order());
     }
 }

@@ -52,6 +52,17 @@ public sealed class Dispatcher(Database database, ConnectorRegistry connectors, 
     /// </summary>
     public static int Budget(SmppConnector c) => c.Options.MaxTps > 0 ? Math.Clamp(c.Options.MaxTps / 4, 10, Math.Max(10, c.Window * 2)) : Math.Max(100, c.Window * 2);
 
+    /// <summary>At most this many messages wait handed in one lane's memory.</summary>
+    public const int MaxHandOff = 20_000;
+
+    /// <summary>
+    /// How many stored messages a lane takes in memory (<see cref="LaneInbox"/>) rather than claiming them back from the
+    /// table: what it can send in a minute, well inside the lease they were stored under (a connector limited to a rate),
+    /// or <see cref="MaxHandOff"/>. A 20,000-message job then goes to its lane whole, with no claim statement at all.
+    /// What a lane could not send in time is not lost: its lease lapses and the table gives it to a lane again.
+    /// </summary>
+    public static int HandOff(SmppConnector c, int budget) => c.Options.MaxTps > 0 ? Math.Clamp(c.Options.MaxTps * 60, budget, MaxHandOff) : MaxHandOff;
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         await ReleaseOwnClaimsAsync(stoppingToken);
@@ -201,7 +212,7 @@ public sealed class Dispatcher(Database database, ConnectorRegistry connectors, 
                 {
                     // An unbound connector's lane waits: its messages stay queued for it rather than fail.
                     var bound = lane.Connector.IsBound;
-                    if (bound) inbox.Open(name, lane.Budget, wake);
+                    if (bound) inbox.Open(name, HandOff(lane.Connector, lane.Budget), lane.Budget, wake);
                     else inbox.Close(name);
                     var sent = 0;
                     // Handed messages first: they were handed only while the lane's queue in the table was empty, so

@@ -12,7 +12,7 @@ public sealed record LaneMessage(long Id, int Priority, string Recipient, string
 /// The short way into a lane (ARCHITECTURE.md, the lanes). A message stored while its lane on this node has room is
 /// claimed in its own insert (this node's lease) and handed to the lane in memory after the commit, instead of being
 /// claimed back from the table a moment later: one statement and one write turn less per message. What is not handed
-/// (a lane that is full or unbound, the bulk of a big job, a lane on another node) waits in the table and is claimed
+/// (a lane that is full or unbound, a big job beyond what the lane takes in memory, a lane on another node) waits in the table and is claimed
 /// as before. The short way is open only while the lane's queue in the table is empty, so a handed message never
 /// overtakes one already waiting there, and a stream of handed messages never starves the table; OTPs, first in
 /// every lane, take it whenever the lane has room, so one does not wait for the next claim behind a draining job. A handed message is on disk under this node's lease like a claimed one: a crash or restart gives it
@@ -30,6 +30,7 @@ public sealed class LaneInbox(TimeProvider time)
         /// <summary>The lane's last claim found its queue in the table empty, and nothing has been left there since.</summary>
         public volatile bool TableEmpty;
         public int Capacity;
+        public int OtpReserve;
         /// <summary>Places promised to store batches not yet committed, plus messages waiting here.</summary>
         public int Taken;
         public readonly ConcurrentQueue<LaneMessage>[] ByPriority = [new(), new(), new()];
@@ -38,11 +39,15 @@ public sealed class LaneInbox(TimeProvider time)
 
     private readonly ConcurrentDictionary<string, Inbox> _inboxes = new();
 
-    /// <summary>The lane takes handed messages, up to <paramref name="capacity"/> waiting at once.</summary>
-    public void Open(string connector, int capacity, Action wake)
+    /// <summary>
+    /// The lane takes handed messages, up to <paramref name="capacity"/> waiting at once, and OTPs
+    /// <paramref name="otpReserve"/> more: a job that filled the lane does not push the next OTP into the table behind it.
+    /// </summary>
+    public void Open(string connector, int capacity, int otpReserve, Action wake)
     {
         var inbox = _inboxes.GetOrAdd(connector, _ => new Inbox());
         inbox.Capacity = capacity;
+        inbox.OtpReserve = otpReserve;
         inbox.Wake = wake;
         inbox.Open = true;
     }
@@ -60,7 +65,7 @@ public sealed class LaneInbox(TimeProvider time)
     public bool TryPromise(string connector, int priority)
     {
         if (!_inboxes.TryGetValue(connector, out var inbox) || !inbox.Open || (!inbox.TableEmpty && priority > 0)) return false;
-        if (Interlocked.Increment(ref inbox.Taken) <= inbox.Capacity) return true;
+        if (Interlocked.Increment(ref inbox.Taken) <= inbox.Capacity + (priority == 0 ? inbox.OtpReserve : 0)) return true;
         Interlocked.Decrement(ref inbox.Taken);
         return false;
     }
