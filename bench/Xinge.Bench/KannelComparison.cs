@@ -55,7 +55,16 @@ public static class KannelComparison
             foreach (var store in new[] { "sqlite", "postgres" }.Where(stores.Contains))
             {
                 var connection = store == "postgres" ? await BenchPostgres.CreateDatabaseAsync(postgresAdmin!) : null;
-                var f = await XingeRunAsync(serverDll, connection, acker, warmup, requests, bigJob, otps);
+                XingeFigures f;
+                try
+                {
+                    f = await XingeRunAsync(serverDll, connection, acker, warmup, requests, bigJob, otps);
+                }
+                finally
+                {
+                    // A database given with --postgres outlives the bench: each run's database goes with the run.
+                    if (connection is not null) await BenchPostgres.DropDatabaseAsync(postgresAdmin!, connection);
+                }
                 xinge[store].Add(f);
                 Console.WriteLine($"run {run} xinge {store}: POST /messages {f.Single:F0} msg/s; POST /jobs of {requests} {f.Job:F0} msg/s; " +
                     $"{bigJob} recipients answered 202 in {f.BigJobAccepted:F2} s; OTP request → submit_sm p50 {f.OtpP50:F0} ms, p99 {f.OtpP99:F0} ms" +
@@ -482,6 +491,16 @@ public static class BenchPostgres
         await using var cmd = new NpgsqlCommand($"CREATE DATABASE {name}", c);
         await cmd.ExecuteNonQueryAsync();
         return new NpgsqlConnectionStringBuilder(admin) { Database = name }.ToString();
+    }
+
+    public static async Task DropDatabaseAsync(string admin, string database)
+    {
+        var name = new NpgsqlConnectionStringBuilder(database).Database;
+        NpgsqlConnection.ClearAllPools();
+        await using var c = new NpgsqlConnection(admin);
+        await c.OpenAsync();
+        await using var cmd = new NpgsqlCommand($"DROP DATABASE IF EXISTS {name} WITH (FORCE)", c);
+        await cmd.ExecuteNonQueryAsync();
     }
 }
 
