@@ -76,6 +76,7 @@ public static class XingeApp
         app.UseMiddleware<ProblemMiddleware>();
         app.UseStatusCodePages();
         app.UseAuthentication();
+        app.UsePasswordChangeGate();
         app.UseAuthorization();
 
         app.MapOpenApi();

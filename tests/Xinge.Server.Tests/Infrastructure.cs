@@ -120,9 +120,10 @@ public sealed class XingeServer : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly string? _sqliteDir;
 
-    private XingeServer(WebApplication app, Uri baseAddress, int smppPort, string? sqliteDir)
+    private XingeServer(WebApplication app, Uri baseAddress, int smppPort, string? sqliteDir, string connectionString)
     {
         _app = app;
+        ConnectionString = connectionString;
         _sqliteDir = sqliteDir;
         BaseAddress = baseAddress;
         SmppPort = smppPort;
@@ -130,6 +131,7 @@ public sealed class XingeServer : IAsyncDisposable
     }
 
     public Uri BaseAddress { get; }
+    public string ConnectionString { get; }
     public int SmppPort { get; }
     public HttpClient Http { get; }
     public IServiceProvider Services => _app.Services;
@@ -144,11 +146,19 @@ public sealed class XingeServer : IAsyncDisposable
     public static async Task<XingeServer> StartAsync(Store store, Action<WebApplicationBuilder>? configure, params string[] extra)
     {
         var sqliteDir = store == Store.Sqlite ? Directory.CreateTempSubdirectory("xinge-test-").FullName : null;
+        return await StartOnAsync(await ConnectionStringAsync(store, sqliteDir), sqliteDir, configure, extra);
+    }
+
+    /// <summary>Another node of the same platform: its own ports and node id, this one's database.</summary>
+    public Task<XingeServer> StartSecondNodeAsync(params string[] extra) => StartOnAsync(ConnectionString, null, null, ["--Xinge:NodeId=1", .. extra]);
+
+    private static async Task<XingeServer> StartOnAsync(string connectionString, string? sqliteDir, Action<WebApplicationBuilder>? configure, string[] extra)
+    {
         var smppPort = Ports.Free();
         var args = new List<string>
         {
             "--Urls=http://127.0.0.1:0",
-            $"--ConnectionStrings:Xinge={await ConnectionStringAsync(store, sqliteDir)}",
+            $"--ConnectionStrings:Xinge={connectionString}",
             $"--Xinge:Bootstrap:AdminPassword={AdminPassword}",
             $"--Xinge:Smpp:Port={smppPort}",
             $"--Xinge:Simulator:Port={Ports.Free()}",
@@ -158,7 +168,7 @@ public sealed class XingeServer : IAsyncDisposable
         var app = XingeApp.Build(args.ToArray(), configure);
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        var server = new XingeServer(app, new Uri(address), smppPort, sqliteDir);
+        var server = new XingeServer(app, new Uri(address), smppPort, sqliteDir, connectionString);
         await Wait.Until(async () => (await server.Http.GetAsync("/healthz")).IsSuccessStatusCode, "the server is healthy");
         return server;
     }

@@ -19,6 +19,8 @@ public abstract class XingeDb(DbContextOptions options) : DbContext(options)
     public DbSet<Enterprise> Enterprises => Set<Enterprise>();
     public DbSet<User> Users => Set<User>();
     public DbSet<ApiKey> ApiKeys => Set<ApiKey>();
+    public DbSet<AuditEntry> Audit => Set<AuditEntry>();
+    public DbSet<Revocation> Revocations => Set<Revocation>();
     public DbSet<SmppAccount> SmppAccounts => Set<SmppAccount>();
     public DbSet<Setting> Settings => Set<Setting>();
     public DbSet<Signature> Signatures => Set<Signature>();
@@ -52,6 +54,19 @@ public abstract class XingeDb(DbContextOptions options) : DbContext(options)
         {
             e.ToTable("api_keys");
             e.HasIndex(x => x.KeyHash).IsUnique();
+            e.HasIndex(x => x.EnterpriseId);
+        });
+        b.Entity<AuditEntry>(e =>
+        {
+            e.ToTable("audit_log");
+            e.HasIndex(x => x.At);
+            e.HasIndex(x => new { x.Actor, x.Id });
+            e.HasIndex(x => new { x.Action, x.Id });
+        });
+        b.Entity<Revocation>(e =>
+        {
+            e.ToTable("revocations");
+            e.HasIndex(x => x.At);
         });
         b.Entity<SmppAccount>(e =>
         {

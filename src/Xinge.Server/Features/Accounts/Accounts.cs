@@ -34,6 +34,10 @@ public sealed class User
     public string PasswordHash { get; set; } = "";
     public string Role { get; set; } = "";
     public long CreatedAt { get; set; }
+    /// <summary>A disabled user cannot sign in, and the sessions it had are ended.</summary>
+    public bool Disabled { get; set; }
+    /// <summary>The password was set by someone else (an operator): the first sign-in must change it.</summary>
+    public bool MustChangePassword { get; set; }
 }
 
 /// <summary>A bearer secret for machines: enterprise API keys and the switch's integration keys. Only the SHA-256 is kept.</summary>
@@ -45,7 +49,40 @@ public sealed class ApiKey
     public string KeyHash { get; set; } = "";
     public string Prefix { get; set; } = "";
     public bool Revoked { get; set; }
+    public long? RevokedAt { get; set; }
     public long CreatedAt { get; set; }
+}
+
+/// <summary>An administrative action or a security event (R-S5-4): who did what to what, from where, and how it ended.</summary>
+public sealed class AuditEntry
+{
+    public long Id { get; set; }
+    public long At { get; set; }
+    /// <summary><c>user:NAME</c>, <c>key:PREFIX</c>, <c>smpp:SYSTEM_ID</c>, or <c>anonymous</c>.</summary>
+    public string Actor { get; set; } = "";
+    public string Action { get; set; } = "";
+    public string Target { get; set; } = "";
+    /// <summary>The client's address.</summary>
+    public string Source { get; set; } = "";
+    /// <summary><c>success</c>, <c>failure</c> or <c>denied</c>.</summary>
+    public string Outcome { get; set; } = "";
+    public string? Detail { get; set; }
+    /// <summary>The enterprise the action concerns, when there is one.</summary>
+    public long? EnterpriseId { get; set; }
+}
+
+/// <summary>
+/// A credential ended before its time: a session (signed out), every session of a user up to a moment (password
+/// changed, user disabled), or an API key. Every node reads these in order and stops accepting what they name.
+/// </summary>
+public sealed class Revocation
+{
+    public long Id { get; set; }
+    /// <summary><c>session</c>, <c>user</c> or <c>api_key</c>.</summary>
+    public string Kind { get; set; } = "";
+    /// <summary>The session id, the user id or the API key's hash.</summary>
+    public string Subject { get; set; } = "";
+    public long At { get; set; }
 }
 
 public sealed class SmppAccount

@@ -1,3 +1,4 @@
+using System.Security.Claims;
 using Dapper;
 using Microsoft.EntityFrameworkCore;
 using Xinge.Server.Data;
@@ -6,6 +7,8 @@ using Xinge.Server.Features.Billing;
 namespace Xinge.Server.Features.Accounts;
 
 public sealed record TokenRequest(string? Username, string? Password);
+public sealed record ChangePassword(string? CurrentPassword, string? NewPassword);
+public sealed record ResetPassword(string? Password);
 public sealed record CreateEnterprise(string? Name, string? LicenceNumber, string[]? Hotlines, int? MaxHotlines, int? UnitPrice);
 public sealed record CreditRequest(long? Amount);
 public sealed record CreateUser(string? Username, string? Password, string? Role);
@@ -18,6 +21,9 @@ public static class AccountsEndpoints
     {
         services.AddSingleton<TokenService>();
         services.AddSingleton<ApiKeyCache>();
+        services.AddSingleton<Revocations>();
+        services.AddSingleton<LoginGuard>();
+        services.AddSingleton<AuditLog>();
         services.AddAuthentication(BearerAuthentication.SchemeName)
             .AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, BearerAuthentication>(BearerAuthentication.SchemeName, null);
         services.AddAuthorizationBuilder()
@@ -28,13 +34,32 @@ public static class AccountsEndpoints
             .AddPolicy("enterprise", p => p.RequireClaim(Caller.EnterpriseClaim))
             .AddPolicy("integration", p => p.RequireRole(Roles.Integration, Roles.Operator));
         services.AddHostedService<OperatorBootstrap>();
+        // After the bootstrap: the schema is there.
+        services.AddHostedService<RevocationWatcher>();
         return services;
     }
+
+    /// <summary>
+    /// A person whose password an operator set signs in to change it and nothing else: until then their token opens
+    /// only <c>/auth/password</c> and <c>/auth/logout</c>.
+    /// </summary>
+    public static IApplicationBuilder UsePasswordChangeGate(this IApplicationBuilder app) => app.Use(async (http, next) =>
+    {
+        if (http.User.HasClaim(Caller.MustChangeClaim, "true") && http.Request.Path is var path
+            && !path.Equals("/api/v1/auth/password", StringComparison.OrdinalIgnoreCase) && !path.Equals("/api/v1/auth/logout", StringComparison.OrdinalIgnoreCase))
+        {
+            await Problems.Of(403, "password-change-required", "Forbidden", "change the password first: POST /api/v1/auth/password").ExecuteAsync(http);
+            return;
+        }
+        await next(http);
+    });
 
     public static IEndpointRouteBuilder MapAccounts(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/api/v1");
-        api.MapPost("/auth/token", IssueToken).AllowAnonymous().WithTags("Auth");
+        api.MapPost("/auth/token", IssueTokenAsync).AllowAnonymous().WithTags("Auth");
+        api.MapPost("/auth/logout", LogoutAsync).RequireAuthorization().WithTags("Auth");
+        api.MapPost("/auth/password", ChangePasswordAsync).RequireAuthorization().WithTags("Auth");
 
         var admin = api.MapGroup("/admin").RequireAuthorization("operator").WithTags("Operator");
         admin.MapPost("/enterprises", CreateEnterpriseAsync);
@@ -42,15 +67,38 @@ public static class AccountsEndpoints
             Results.Ok((await db.Enterprises.OrderBy(e => e.Id).ToListAsync()).Select(View)));
         admin.MapGet("/enterprises/{id:long}", async (long id, XingeDb db) =>
             await db.Enterprises.FindAsync(id) is { } e ? Results.Ok(View(e)) : Problems.NotFound("enterprise"));
-        admin.MapPost("/enterprises/{id:long}/verify", async (long id, XingeDb db) =>
-            await db.Enterprises.Where(e => e.Id == id).ExecuteUpdateAsync(s => s.SetProperty(e => e.Verified, true)) == 1
-                ? Results.Ok(new { id, verified = true })
-                : Problems.NotFound("enterprise"));
+        admin.MapPost("/enterprises/{id:long}/verify", async (long id, XingeDb db, AuditLog audit, HttpContext http) =>
+        {
+            if (await db.Enterprises.Where(e => e.Id == id).ExecuteUpdateAsync(s => s.SetProperty(e => e.Verified, true)) != 1) return Problems.NotFound("enterprise");
+            await audit.RecordAsync(http, "enterprise.verified", $"enterprise:{id}", enterpriseId: id);
+            return Results.Ok(new { id, verified = true });
+        });
         admin.MapPost("/enterprises/{id:long}/credit", CreditAsync);
         admin.MapPost("/enterprises/{id:long}/api-keys", CreateApiKeyAsync);
+        admin.MapGet("/enterprises/{id:long}/api-keys", async (long id, XingeDb db) =>
+            await db.Enterprises.AnyAsync(e => e.Id == id) ? Results.Ok(await ListKeysAsync(db, id)) : Problems.NotFound("enterprise"));
+        admin.MapDelete("/enterprises/{id:long}/api-keys/{keyId:long}", (long id, long keyId, Database database, Revocations revocations, AuditLog audit, TimeProvider time, HttpContext http) =>
+            RevokeKeyAsync(id, keyId, database, revocations, audit, time, http));
         admin.MapPost("/enterprises/{id:long}/users", CreateUserAsync);
+        admin.MapGet("/enterprises/{id:long}/users", async (long id, XingeDb db) =>
+            await db.Enterprises.AnyAsync(e => e.Id == id)
+                ? Results.Ok(new { items = (await db.Users.Where(u => u.EnterpriseId == id).OrderBy(u => u.Id).ToListAsync()).Select(UserView) })
+                : Problems.NotFound("enterprise"));
+        admin.MapGet("/users/{userId:long}", async (long userId, XingeDb db) =>
+            await db.Users.FindAsync(userId) is { } u ? Results.Ok(UserView(u)) : Problems.NotFound("user"));
+        admin.MapPost("/users/{userId:long}/disable", (long userId, Database database, Revocations revocations, AuditLog audit, TimeProvider time, HttpContext http) =>
+            SetDisabledAsync(userId, true, database, revocations, audit, time, http));
+        admin.MapPost("/users/{userId:long}/enable", (long userId, Database database, Revocations revocations, AuditLog audit, TimeProvider time, HttpContext http) =>
+            SetDisabledAsync(userId, false, database, revocations, audit, time, http));
+        admin.MapPost("/users/{userId:long}/password", ResetPasswordAsync);
         admin.MapPost("/enterprises/{id:long}/smpp-accounts", CreateSmppAccountAsync);
         admin.MapPost("/integration-keys", CreateIntegrationKeyAsync);
+        admin.MapGet("/audit", QueryAuditAsync);
+
+        var enterprise = api.MapGroup("").RequireAuthorization("enterprise").WithTags("Enterprise");
+        enterprise.MapGet("/api-keys", async (ClaimsPrincipal user, XingeDb db) => Results.Ok(await ListKeysAsync(db, Caller.From(user).Enterprise)));
+        enterprise.MapDelete("/api-keys/{keyId:long}", (long keyId, ClaimsPrincipal user, Database database, Revocations revocations, AuditLog audit, TimeProvider time, HttpContext http) =>
+            RevokeKeyAsync(Caller.From(user).Enterprise, keyId, database, revocations, audit, time, http));
         return app;
     }
 
@@ -66,17 +114,194 @@ public static class AccountsEndpoints
         extension = e.Extension,
     };
 
-    private static async Task<IResult> IssueToken(TokenRequest body, XingeDb db, TokenService tokens)
+    private static object UserView(User u) => new
+    {
+        id = u.Id,
+        enterpriseId = u.EnterpriseId,
+        username = u.Username,
+        role = u.Role,
+        disabled = u.Disabled,
+        mustChangePassword = u.MustChangePassword,
+        createdAt = DateTimeOffset.FromUnixTimeMilliseconds(u.CreatedAt),
+    };
+
+    /// <summary>
+    /// Sign-in. Throttled per account and address (<see cref="LoginGuard"/>); an unknown user costs the same password
+    /// check as a known one; every outcome is in the audit log, the answer never says which part was wrong.
+    /// </summary>
+    private static async Task<IResult> IssueTokenAsync(TokenRequest body, XingeDb db, TokenService tokens, LoginGuard guard, AuditLog audit, HttpContext http)
     {
         if (string.IsNullOrEmpty(body.Username) || string.IsNullOrEmpty(body.Password)) return Problems.Validation("username and password are required");
+        if (body.Username.Length > 64 || body.Password.Length > 256) return Problems.Of(401, "invalid-credentials", "Unauthorized", "the username or password is wrong");
+        var source = AuditLog.SourceOf(http);
+        var actor = "user:" + body.Username;
+        if (guard.Check(body.Username, source) is { } wait)
+        {
+            await audit.RecordAsync(actor, "auth.login", actor, source, Outcome.Denied, "too many failed attempts");
+            http.Response.Headers.RetryAfter = Math.Ceiling(wait.TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return Problems.Of(429, "too-many-attempts", "Too many attempts", $"too many failed sign-ins; try again in {Math.Ceiling(wait.TotalSeconds)} s");
+        }
         var user = await db.Users.SingleOrDefaultAsync(u => u.Username == body.Username);
-        if (user is null || !Secrets.VerifyPassword(body.Password, user.PasswordHash))
+        string? failure = null;
+        if (user is null)
+        {
+            Secrets.VerifyDecoy(body.Password);
+            failure = "unknown user";
+        }
+        else if (!Secrets.VerifyPassword(body.Password, user.PasswordHash)) failure = "wrong password";
+        else if (user.Disabled) failure = "user disabled";
+        if (failure is not null)
+        {
+            guard.Failed(body.Username, source);
+            await audit.RecordAsync(actor, "auth.login", actor, source, Outcome.Failure, failure, user?.EnterpriseId);
             return Problems.Of(401, "invalid-credentials", "Unauthorized", "the username or password is wrong");
+        }
+        guard.Succeeded(body.Username, source);
+        if (Secrets.NeedsRehash(user!.PasswordHash))
+        {
+            var rehashed = Secrets.HashPassword(body.Password);
+            await db.Users.Where(u => u.Id == user.Id).ExecuteUpdateAsync(s => s.SetProperty(u => u.PasswordHash, rehashed));
+        }
         var (token, expiresAt) = tokens.Issue(user);
-        return Results.Ok(new { token, expiresAt, role = user.Role, enterpriseId = user.EnterpriseId });
+        await audit.RecordAsync(actor, "auth.login", actor, source, Outcome.Success, null, user.EnterpriseId);
+        return Results.Ok(new { token, expiresAt, role = user.Role, enterpriseId = user.EnterpriseId, mustChangePassword = user.MustChangePassword });
     }
 
-    private static async Task<IResult> CreateEnterpriseAsync(CreateEnterprise body, XingeDb db, Database database, TimeProvider time, IConfiguration config)
+    /// <summary>Ends the session of the token presented, on every node.</summary>
+    private static async Task<IResult> LogoutAsync(ClaimsPrincipal principal, Database database, Revocations revocations, AuditLog audit, TimeProvider time, HttpContext http)
+    {
+        var caller = Caller.From(principal);
+        if (caller.SessionId is not { } session) return Problems.Validation("only a session token signs out; an API key is revoked with DELETE /api-keys/{id}");
+        await using var c = await database.OpenAsync();
+        await using var tx = await c.BeginTransactionAsync();
+        var r = await Revocations.WriteAsync(c, tx, RevocationKind.Session, session, time.GetUtcNow().ToUnixTimeMilliseconds());
+        await tx.CommitAsync();
+        revocations.Apply(r);
+        await audit.RecordAsync(http, "auth.logout", caller.Name);
+        return Results.NoContent();
+    }
+
+    /// <summary>A signed-in person changes their own password: every session of theirs ends, and this answer carries a new one.</summary>
+    private static async Task<IResult> ChangePasswordAsync(ChangePassword body, ClaimsPrincipal principal, XingeDb db, Database database, TokenService tokens, Revocations revocations,
+        LoginGuard guard, AuditLog audit, TimeProvider time, HttpContext http)
+    {
+        var caller = Caller.From(principal);
+        if (caller.UserId is not { } userId || caller.SessionId is null) return Problems.Validation("an API key has no password; sign in as a person");
+        if (string.IsNullOrEmpty(body.CurrentPassword) || body.NewPassword is not { } next) return Problems.Validation("currentPassword and newPassword are required");
+        if (PasswordProblem(next) is { } problem) return Problems.Validation(problem);
+        var source = AuditLog.SourceOf(http);
+        var user = await db.Users.AsNoTracking().SingleOrDefaultAsync(u => u.Id == userId);
+        if (user is null || user.Disabled) return Problems.Of(401, "unauthorized", "Unauthorized", "a valid bearer token or API key is required");
+        if (guard.Check(user.Username, source) is { } wait)
+        {
+            http.Response.Headers.RetryAfter = Math.Ceiling(wait.TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return Problems.Of(429, "too-many-attempts", "Too many attempts", $"too many failed attempts; try again in {Math.Ceiling(wait.TotalSeconds)} s");
+        }
+        if (!Secrets.VerifyPassword(body.CurrentPassword, user.PasswordHash))
+        {
+            guard.Failed(user.Username, source);
+            await audit.RecordAsync(http, "auth.password_changed", caller.Name, Outcome.Failure, "wrong current password");
+            return Problems.Unprocessable("wrong-password", "currentPassword is wrong");
+        }
+        if (body.CurrentPassword == next) return Problems.Validation("the new password must differ from the current one");
+        var revoked = await SetPasswordAsync(database, userId, Secrets.HashPassword(next), mustChange: false, time);
+        revocations.Apply(revoked);
+        user.MustChangePassword = false;
+        var (token, expiresAt) = tokens.Issue(user);
+        await audit.RecordAsync(http, "auth.password_changed", caller.Name);
+        return Results.Ok(new { token, expiresAt, role = user.Role, enterpriseId = user.EnterpriseId, mustChangePassword = false });
+    }
+
+    /// <summary>An operator sets a user's password: the user must change it at the next sign-in, and their sessions end.</summary>
+    private static async Task<IResult> ResetPasswordAsync(long userId, ResetPassword body, XingeDb db, Database database, Revocations revocations, AuditLog audit, TimeProvider time,
+        HttpContext http)
+    {
+        if (body.Password is not { } password || PasswordProblem(password) is { } problem) return Problems.Validation(body.Password is null ? "password is required" : PasswordProblem(body.Password)!);
+        var user = await db.Users.AsNoTracking().SingleOrDefaultAsync(u => u.Id == userId);
+        if (user is null) return Problems.NotFound("user");
+        revocations.Apply(await SetPasswordAsync(database, userId, Secrets.HashPassword(password), mustChange: true, time));
+        await audit.RecordAsync(http, "user.password_reset", "user:" + user.Username, enterpriseId: user.EnterpriseId);
+        return Results.Ok(new { id = userId, mustChangePassword = true });
+    }
+
+    private static async Task<Revocation> SetPasswordAsync(Database database, long userId, string hash, bool mustChange, TimeProvider time)
+    {
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        await using var c = await database.OpenAsync();
+        await using var tx = await c.BeginTransactionAsync();
+        await c.ExecuteAsync("UPDATE users SET password_hash = @hash, must_change_password = @mustChange WHERE id = @userId", new { hash, mustChange, userId }, tx);
+        var r = await Revocations.WriteAsync(c, tx, RevocationKind.User, userId.ToString(), now);
+        await tx.CommitAsync();
+        return r;
+    }
+
+    private static async Task<IResult> SetDisabledAsync(long userId, bool disabled, Database database, Revocations revocations, AuditLog audit, TimeProvider time, HttpContext http)
+    {
+        await using var c = await database.OpenAsync();
+        await using var tx = await c.BeginTransactionAsync();
+        var user = await c.QuerySingleOrDefaultAsync<(string Username, long? EnterpriseId, string Role)>(
+            "SELECT username, enterprise_id, role FROM users WHERE id = @userId", new { userId }, tx);
+        if (user.Username is null) return Problems.NotFound("user");
+        if (disabled && Caller.From(http.User).UserId == userId) return Problems.Unprocessable("own-account", "an operator cannot disable their own account");
+        await c.ExecuteAsync("UPDATE users SET disabled = @disabled WHERE id = @userId", new { disabled, userId }, tx);
+        Revocation? r = disabled ? await Revocations.WriteAsync(c, tx, RevocationKind.User, userId.ToString(), time.GetUtcNow().ToUnixTimeMilliseconds()) : null;
+        await tx.CommitAsync();
+        if (r is not null) revocations.Apply(r);
+        await audit.RecordAsync(http, disabled ? "user.disabled" : "user.enabled", "user:" + user.Username, enterpriseId: user.EnterpriseId);
+        return Results.Ok(new { id = userId, disabled });
+    }
+
+    /// <summary>A password a person chooses: long enough, not absurdly long, no control characters.</summary>
+    public static string? PasswordProblem(string password) =>
+        password.Length < 8 ? "a password needs at least 8 characters"
+        : password.Length > 256 ? "a password has at most 256 characters"
+        : password.Any(char.IsControl) ? "a password may not contain control characters"
+        : null;
+
+    private static async Task<object> ListKeysAsync(XingeDb db, long enterpriseId)
+    {
+        var keys = await db.ApiKeys.AsNoTracking().Where(k => k.EnterpriseId == enterpriseId).OrderBy(k => k.Id).ToListAsync();
+        return new
+        {
+            items = keys.Select(k => new
+            {
+                id = k.Id,
+                prefix = k.Prefix,
+                name = k.Name,
+                createdAt = DateTimeOffset.FromUnixTimeMilliseconds(k.CreatedAt),
+                revokedAt = k.RevokedAt is { } at ? DateTimeOffset.FromUnixTimeMilliseconds(at) : (DateTimeOffset?)null,
+            }),
+            next = (string?)null,
+        };
+    }
+
+    /// <summary>Revokes one of the enterprise's keys; a key of another enterprise is not found.</summary>
+    private static async Task<IResult> RevokeKeyAsync(long enterpriseId, long keyId, Database database, Revocations revocations, AuditLog audit, TimeProvider time, HttpContext http)
+    {
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        await using var c = await database.OpenAsync();
+        await using var tx = await c.BeginTransactionAsync();
+        var key = await c.QuerySingleOrDefaultAsync<(string Hash, string Prefix, bool Revoked)>(
+            "SELECT key_hash, prefix, revoked FROM api_keys WHERE id = @keyId AND enterprise_id = @enterpriseId", new { keyId, enterpriseId }, tx);
+        if (key.Hash is null) return Problems.NotFound("api key");
+        if (key.Revoked) return Results.NoContent();
+        await c.ExecuteAsync("UPDATE api_keys SET revoked = @yes, revoked_at = @now WHERE id = @keyId", new { yes = true, now, keyId }, tx);
+        var r = await Revocations.WriteAsync(c, tx, RevocationKind.ApiKey, key.Hash, now);
+        await tx.CommitAsync();
+        revocations.Apply(r);
+        await audit.RecordAsync(http, "api_key.revoked", "key:" + key.Prefix, enterpriseId: enterpriseId);
+        return Results.NoContent();
+    }
+
+    private static async Task<IResult> QueryAuditAsync(AuditLog audit, string? actor, string? action, DateTimeOffset? since, DateTimeOffset? until, string? cursor, int? limit)
+    {
+        if (!Messaging.Cursor.TryRead(cursor, out var before)) return Problems.Validation("cursor is the next value of a previous page");
+        if (limit is < 1 or > 1000) return Problems.Validation("limit is 1 to 1000");
+        if (actor?.Length > 200 || action?.Length > 100) return Problems.Validation("actor and action are at most 200 and 100 characters");
+        return Results.Ok(await audit.QueryAsync(actor, action, since?.ToUnixTimeMilliseconds(), until?.ToUnixTimeMilliseconds(), before, limit ?? 100));
+    }
+
+    private static async Task<IResult> CreateEnterpriseAsync(CreateEnterprise body, XingeDb db, Database database, TimeProvider time, IConfiguration config, AuditLog audit, HttpContext http)
     {
         var name = body.Name?.Trim();
         var licence = body.LicenceNumber?.Trim();
@@ -97,10 +322,11 @@ public static class AccountsEndpoints
         // R-S1-12: the enterprise's extension to the platform's 106 number is its id, four digits or more.
         var extension = enterprise.Id.ToString("D4");
         await db.Enterprises.Where(e => e.Id == enterprise.Id).ExecuteUpdateAsync(s => s.SetProperty(e => e.Extension, extension));
+        await audit.RecordAsync(http, "enterprise.created", $"enterprise:{enterprise.Id}", detail: name, enterpriseId: enterprise.Id);
         return Results.Created($"/api/v1/admin/enterprises/{enterprise.Id}", new { id = enterprise.Id, extension });
     }
 
-    private static async Task<IResult> CreditAsync(long id, CreditRequest body, Database database, BillingService billing, TimeProvider time)
+    private static async Task<IResult> CreditAsync(long id, CreditRequest body, Database database, BillingService billing, TimeProvider time, AuditLog audit, HttpContext http)
     {
         if (body.Amount is not > 0 || body.Amount > 1_000_000_000_00) return Problems.Validation("amount is a positive integer in fen");
         await using var c = await database.OpenAsync();
@@ -108,32 +334,37 @@ public static class AccountsEndpoints
         var balance = await billing.CreditAsync(c, tx, id, body.Amount.Value, time.GetUtcNow().ToUnixTimeMilliseconds());
         if (balance is null) return Problems.NotFound("enterprise");
         await tx.CommitAsync();
+        await audit.RecordAsync(http, "enterprise.credited", $"enterprise:{id}", detail: $"{body.Amount} fen", enterpriseId: id);
         return Results.Ok(new { balance });
     }
 
-    private static async Task<IResult> CreateApiKeyAsync(long id, XingeDb db, TimeProvider time)
+    private static async Task<IResult> CreateApiKeyAsync(long id, XingeDb db, TimeProvider time, AuditLog audit, HttpContext http)
     {
         if (!await db.Enterprises.AnyAsync(e => e.Id == id)) return Problems.NotFound("enterprise");
         var key = Secrets.NewKey("xk_");
-        db.ApiKeys.Add(new ApiKey { EnterpriseId = id, Name = "api", KeyHash = Secrets.Sha256(key), Prefix = key[..7], CreatedAt = time.GetUtcNow().ToUnixTimeMilliseconds() });
+        var row = new ApiKey { EnterpriseId = id, Name = "api", KeyHash = Secrets.Sha256(key), Prefix = key[..7], CreatedAt = time.GetUtcNow().ToUnixTimeMilliseconds() };
+        db.ApiKeys.Add(row);
         await db.SaveChangesAsync();
-        return Results.Created($"/api/v1/admin/enterprises/{id}/api-keys", new { key });
+        await audit.RecordAsync(http, "api_key.created", "key:" + row.Prefix, enterpriseId: id);
+        return Results.Created($"/api/v1/admin/enterprises/{id}/api-keys/{row.Id}", new { id = row.Id, key });
     }
 
-    private static async Task<IResult> CreateIntegrationKeyAsync(CreateIntegrationKey body, XingeDb db, TimeProvider time)
+    private static async Task<IResult> CreateIntegrationKeyAsync(CreateIntegrationKey body, XingeDb db, TimeProvider time, AuditLog audit, HttpContext http)
     {
         if (string.IsNullOrWhiteSpace(body.Name) || body.Name.Length > 100) return Problems.Validation("name is required (at most 100 characters)");
         var key = Secrets.NewKey("xi_");
-        db.ApiKeys.Add(new ApiKey { Name = body.Name.Trim(), KeyHash = Secrets.Sha256(key), Prefix = key[..7], CreatedAt = time.GetUtcNow().ToUnixTimeMilliseconds() });
+        var row = new ApiKey { Name = body.Name.Trim(), KeyHash = Secrets.Sha256(key), Prefix = key[..7], CreatedAt = time.GetUtcNow().ToUnixTimeMilliseconds() };
+        db.ApiKeys.Add(row);
         await db.SaveChangesAsync();
-        return Results.Created("/api/v1/admin/integration-keys", new { key });
+        await audit.RecordAsync(http, "integration_key.created", "key:" + row.Prefix, detail: row.Name);
+        return Results.Created("/api/v1/admin/integration-keys", new { id = row.Id, key });
     }
 
-    private static async Task<IResult> CreateUserAsync(long id, CreateUser body, XingeDb db, TimeProvider time)
+    private static async Task<IResult> CreateUserAsync(long id, CreateUser body, XingeDb db, TimeProvider time, AuditLog audit, HttpContext http)
     {
         var username = body.Username?.Trim();
         if (string.IsNullOrEmpty(username) || username.Length > 64) return Problems.Validation("username is required (at most 64 characters)");
-        if (string.IsNullOrEmpty(body.Password) || body.Password.Length < 8) return Problems.Validation("password needs at least 8 characters");
+        if (body.Password is null || PasswordProblem(body.Password) is { } weak) return Problems.Validation(body.Password is null ? "password is required" : PasswordProblem(body.Password)!);
         var role = body.Role switch
         {
             null or "" or "admin" or Roles.EnterpriseAdmin => Roles.EnterpriseAdmin,
@@ -143,13 +374,19 @@ public static class AccountsEndpoints
         if (role is null) return Problems.Validation("role is enterprise_admin or enterprise_user");
         if (!await db.Enterprises.AnyAsync(e => e.Id == id)) return Problems.NotFound("enterprise");
         if (await db.Users.AnyAsync(u => u.Username == username)) return Problems.Conflict("username-taken", "that username is taken");
-        var user = new User { EnterpriseId = id, Username = username, PasswordHash = Secrets.HashPassword(body.Password), Role = role, CreatedAt = time.GetUtcNow().ToUnixTimeMilliseconds() };
+        // The operator chose this password: the user changes it at the first sign-in.
+        var user = new User
+        {
+            EnterpriseId = id, Username = username, PasswordHash = Secrets.HashPassword(body.Password), Role = role, CreatedAt = time.GetUtcNow().ToUnixTimeMilliseconds(),
+            MustChangePassword = true,
+        };
         db.Users.Add(user);
         await db.SaveChangesAsync();
+        await audit.RecordAsync(http, "user.created", "user:" + username, detail: role, enterpriseId: id);
         return Results.Created($"/api/v1/admin/enterprises/{id}/users/{user.Id}", new { id = user.Id });
     }
 
-    private static async Task<IResult> CreateSmppAccountAsync(long id, CreateSmppAccount body, XingeDb db, TimeProvider time)
+    private static async Task<IResult> CreateSmppAccountAsync(long id, CreateSmppAccount body, XingeDb db, TimeProvider time, AuditLog audit, HttpContext http)
     {
         // SMPP 3.4 §4.1.1: system_id is at most 15 octets, password at most 8.
         if (string.IsNullOrEmpty(body.SystemId) || body.SystemId.Length > 15 || !body.SystemId.All(c => c is > ' ' and < '\x7f'))
@@ -174,6 +411,7 @@ public static class AccountsEndpoints
         };
         db.SmppAccounts.Add(account);
         await db.SaveChangesAsync();
+        await audit.RecordAsync(http, "smpp_account.created", "smpp:" + account.SystemId, enterpriseId: id);
         return Results.Created($"/api/v1/admin/enterprises/{id}/smpp-accounts/{account.Id}",
             new { id = account.Id, systemId = account.SystemId, allowedIps = body.AllowedIps ?? [], maxBinds = account.MaxBinds, maxTps = account.MaxTps });
     }

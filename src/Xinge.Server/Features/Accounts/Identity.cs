@@ -3,6 +3,7 @@ using System.Security.Claims;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Encodings.Web;
+using System.Text.Json;
 using Dapper;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.Options;
@@ -10,27 +11,48 @@ using Xinge.Server.Data;
 
 namespace Xinge.Server.Features.Accounts;
 
-/// <summary>Who is calling: a role, and the enterprise for enterprise callers.</summary>
-public sealed record Caller(string Role, long? EnterpriseId, long? UserId)
+/// <summary>
+/// Who is calling: a role, the enterprise for enterprise callers, and a name for the audit log (<c>user:NAME</c>,
+/// <c>key:PREFIX</c>). A signed-in person also has a session, and may have to change the password first.
+/// </summary>
+public sealed record Caller(string Role, long? EnterpriseId, long? UserId, string Name = "", string? SessionId = null, bool MustChangePassword = false)
 {
     public const string EnterpriseClaim = "xinge:enterprise";
+    public const string SessionClaim = "xinge:session";
+    public const string MustChangeClaim = "xinge:must-change-password";
 
     public static Caller From(ClaimsPrincipal user) => new(
         user.FindFirstValue(ClaimTypes.Role) ?? "",
         long.TryParse(user.FindFirstValue(EnterpriseClaim), out var e) ? e : null,
-        long.TryParse(user.FindFirstValue(ClaimTypes.NameIdentifier), out var u) ? u : null);
+        long.TryParse(user.FindFirstValue(ClaimTypes.NameIdentifier), out var u) ? u : null,
+        user.FindFirstValue(ClaimTypes.Name) ?? "",
+        user.FindFirstValue(SessionClaim),
+        user.HasClaim(MustChangeClaim, "true"));
 
     public long Enterprise => EnterpriseId ?? throw new InvalidOperationException("not an enterprise caller");
+
+    public IEnumerable<Claim> Claims()
+    {
+        yield return new Claim(ClaimTypes.Role, Role);
+        yield return new Claim(ClaimTypes.Name, Name);
+        if (EnterpriseId is { } e) yield return new Claim(EnterpriseClaim, e.ToString());
+        if (UserId is { } u) yield return new Claim(ClaimTypes.NameIdentifier, u.ToString());
+        if (SessionId is { } s) yield return new Claim(SessionClaim, s);
+        if (MustChangePassword) yield return new Claim(MustChangeClaim, "true");
+    }
 }
 
 /// <summary>
 /// Session tokens are self-contained and HMAC-signed with a key kept in the database, so every node accepts them
-/// and a restart does not log anyone out.
+/// and a restart does not log anyone out. Each names its session and when it was issued, so a sign-out, a password
+/// change or a disabled user ends it on every node (<see cref="Revocations"/>).
 /// </summary>
-public sealed class TokenService(TimeProvider time)
+public sealed class TokenService(TimeProvider time, Revocations revocations)
 {
     public static readonly TimeSpan Lifetime = TimeSpan.FromHours(12);
     private byte[] _key = [];
+
+    private sealed record Payload(long U, string R, long? E, string N, string S, long Iat, long Exp, bool Pc);
 
     public async Task InitializeAsync(Database database, CancellationToken ct)
     {
@@ -47,35 +69,40 @@ public sealed class TokenService(TimeProvider time)
 
     public (string Token, DateTimeOffset ExpiresAt) Issue(User user)
     {
-        var expires = time.GetUtcNow() + Lifetime;
-        var payload = $"{user.Id}|{user.Role}|{user.EnterpriseId}|{expires.ToUnixTimeSeconds()}";
-        var body = Secrets.Base64Url(Encoding.UTF8.GetBytes(payload));
+        var now = time.GetUtcNow();
+        var expires = now + Lifetime;
+        var payload = new Payload(user.Id, user.Role, user.EnterpriseId, user.Username, Secrets.Base64Url(RandomNumberGenerator.GetBytes(12)), now.ToUnixTimeMilliseconds(),
+            expires.ToUnixTimeSeconds(), user.MustChangePassword);
+        var body = Secrets.Base64Url(JsonSerializer.SerializeToUtf8Bytes(payload));
         return ($"{body}.{Sign(body)}", expires);
     }
 
     public Caller? Validate(string token)
     {
         var dot = token.IndexOf('.');
-        if (dot <= 0 || _key.Length == 0) return null;
+        if (dot <= 0 || _key.Length == 0 || token.Length > 2048) return null;
         var body = token[..dot];
         if (!CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(Sign(body)), Encoding.ASCII.GetBytes(token[(dot + 1)..]))) return null;
-        string[] parts;
+        Payload? p;
         try
         {
-            parts = Encoding.UTF8.GetString(Secrets.FromBase64Url(body)).Split('|');
+            p = JsonSerializer.Deserialize<Payload>(Secrets.FromBase64Url(body));
         }
-        catch (FormatException)
+        catch (Exception e) when (e is FormatException or JsonException)
         {
             return null;
         }
-        if (parts.Length != 4 || !long.TryParse(parts[3], out var exp) || exp < time.GetUtcNow().ToUnixTimeSeconds()) return null;
-        return new Caller(parts[1], long.TryParse(parts[2], out var e) ? e : null, long.TryParse(parts[0], out var u) ? u : null);
+        if (p is null || p.Exp < time.GetUtcNow().ToUnixTimeSeconds() || revocations.Ended(p.S, p.U, p.Iat)) return null;
+        return new Caller(p.R, p.E, p.U, "user:" + p.N, p.S, p.Pc);
     }
 
     private string Sign(string body) => Secrets.Base64Url(HMACSHA256.HashData(_key, Encoding.ASCII.GetBytes(body)));
 }
 
-/// <summary>API keys and integration keys by their SHA-256, cached: the hot path never touches the database for auth.</summary>
+/// <summary>
+/// API keys and integration keys by their SHA-256, cached: the hot path never touches the database for auth. A
+/// revoked key leaves the cache of every node through <see cref="Revocations"/>.
+/// </summary>
 public sealed class ApiKeyCache(Database database)
 {
     private readonly ConcurrentDictionary<string, Caller?> _byHash = new();
@@ -86,14 +113,16 @@ public sealed class ApiKeyCache(Database database)
         if (_byHash.TryGetValue(hash, out var cached)) return cached;
         await using var c = await database.OpenAsync();
         var row = await c.QuerySingleOrDefaultAsync<ApiKey>(
-            "SELECT enterprise_id AS EnterpriseId, revoked AS Revoked FROM api_keys WHERE key_hash = @hash", new { hash });
+            "SELECT enterprise_id AS EnterpriseId, prefix AS Prefix, revoked AS Revoked FROM api_keys WHERE key_hash = @hash", new { hash });
         Caller? caller = row is { Revoked: false } r
-            ? new Caller(r.EnterpriseId is null ? Roles.Integration : Roles.EnterpriseAdmin, r.EnterpriseId, null)
+            ? new Caller(r.EnterpriseId is null ? Roles.Integration : Roles.EnterpriseAdmin, r.EnterpriseId, null, "key:" + r.Prefix)
             : null;
         // Unknown keys are not cached, so a flood of random keys cannot grow memory.
         if (caller is not null) _byHash[hash] = caller;
         return caller;
     }
+
+    public void Forget(string hash) => _byHash.TryRemove(hash, out _);
 }
 
 public sealed class BearerAuthentication(IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder,
@@ -110,10 +139,7 @@ public sealed class BearerAuthentication(IOptionsMonitor<AuthenticationSchemeOpt
             ? await keys.FindAsync(secret)
             : tokens.Validate(secret);
         if (caller is null) return AuthenticateResult.Fail("invalid credentials");
-        var claims = new List<Claim> { new(ClaimTypes.Role, caller.Role) };
-        if (caller.EnterpriseId is { } e) claims.Add(new Claim(Caller.EnterpriseClaim, e.ToString()));
-        if (caller.UserId is { } u) claims.Add(new Claim(ClaimTypes.NameIdentifier, u.ToString()));
-        return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName)), SchemeName));
+        return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(new ClaimsIdentity(caller.Claims(), SchemeName)), SchemeName));
     }
 
     protected override async Task HandleChallengeAsync(AuthenticationProperties properties)

@@ -28,11 +28,9 @@ public static class SmppServerSetup
 /// same pipeline as the HTTP API (concatenated submits are reassembled first); receipts and replies go back through
 /// the <see cref="SmppOutboxWorker"/> to the enterprise's bound receivers.
 /// </summary>
-public sealed class SmppServerHost(IConfiguration config, Database database, MessagingService messaging, TimeProvider timeProvider, ILogger<SmppServerHost> logger) : IHostedService
+public sealed class SmppServerHost(IConfiguration config, Database database, MessagingService messaging, TimeProvider timeProvider, LoginGuard guard, AuditLog audit,
+    ILogger<SmppServerHost> logger) : IHostedService
 {
-    private const int MaxFailures = 5;
-    private static readonly TimeSpan LockOut = TimeSpan.FromMinutes(5);
-    private readonly ConcurrentDictionary<string, (int Failures, DateTimeOffset Until)> _failures = new();
     private static readonly TimeSpan PartPatience = TimeSpan.FromSeconds(60);
     private readonly ConcurrentDictionary<SmppSession, long> _receivers = new();
     private SmppListener? _listener;
@@ -118,39 +116,49 @@ public sealed class SmppServerHost(IConfiguration config, Database database, Mes
         return false;
     }
 
+    /// <summary>
+    /// A bind's credentials. An unknown system_id and a wrong password answer alike (ESME_RINVPASWD, CONTRACT.md §3) and
+    /// cost alike; guessing is throttled per system_id and address (<see cref="LoginGuard"/>), so a stranger cannot lock
+    /// the enterprise's own ESMEs out; a throttled attempt gets ESME_RBINDFAIL without its password being looked at.
+    /// </summary>
     private async Task<(CommandStatus Status, long EnterpriseId)> AuthenticateAsync(SmppSession session, Bind bind)
     {
-        var now = timeProvider.GetUtcNow();
-        if (_failures.TryGetValue(bind.SystemId, out var f) && f.Failures >= MaxFailures && f.Until > now)
+        var source = (session.RemoteAddress is { IsIPv4MappedToIPv6: true } mapped ? mapped.MapToIPv4() : session.RemoteAddress)?.ToString() ?? "";
+        var account = "smpp:" + bind.SystemId;
+        if (guard.Check(account, source) is not null)
+        {
+            await audit.RecordAsync(account, "smpp.bind", account, source, Outcome.Denied, "too many failed binds");
             return (CommandStatus.EsmeRbindfail, 0);
+        }
         await using var c = await database.OpenAsync();
-        var account = await c.QuerySingleOrDefaultAsync<AccountRow>(
+        var row = await c.QuerySingleOrDefaultAsync<AccountRow>(
             "SELECT enterprise_id AS EnterpriseId, password_hash AS PasswordHash, allowed_ips AS AllowedIps, max_binds AS MaxBinds, max_tps AS MaxTps " +
             "FROM smpp_accounts WHERE system_id = @s", new { s = bind.SystemId });
-        if (account is null)
+        string? failure = null;
+        if (row is null)
         {
-            Fail(bind.SystemId, now);
-            return (CommandStatus.EsmeRinvsysid, 0);
+            Secrets.VerifyDecoy(bind.Password);
+            failure = "unknown system_id";
         }
-        if (!Secrets.VerifyPassword(bind.Password, account.PasswordHash))
+        else if (!Secrets.VerifyPassword(bind.Password, row.PasswordHash)) failure = "wrong password";
+        if (failure is not null)
         {
-            Fail(bind.SystemId, now);
+            guard.Failed(account, source);
+            await audit.RecordAsync(account, "smpp.bind", account, source, Outcome.Failure, failure, row?.EnterpriseId);
             return (CommandStatus.EsmeRinvpaswd, 0);
         }
-        _failures.TryRemove(bind.SystemId, out _);
-        if (!Allowed(account.AllowedIps, session.RemoteAddress))
+        guard.Succeeded(account, source);
+        if (!Allowed(row!.AllowedIps, session.RemoteAddress))
         {
             logger.LogWarning("SMPP bind for {SystemId} from {Remote} is outside its allowed addresses", bind.SystemId, session.RemoteEndPoint);
+            await audit.RecordAsync(account, "smpp.bind", account, source, Outcome.Denied, "address not allowed", row.EnterpriseId);
             return (CommandStatus.EsmeRbindfail, 0);
         }
-        if (account.MaxBinds > 0 && _listener!.Sessions.Count(s => s != session && s.IsOpen && s.BoundAs is not null && s.SystemId == bind.SystemId) >= account.MaxBinds)
+        if (row.MaxBinds > 0 && _listener!.Sessions.Count(s => s != session && s.IsOpen && s.BoundAs is not null && s.SystemId == bind.SystemId) >= row.MaxBinds)
             return (CommandStatus.EsmeRbindfail, 0);
-        SetTps(bind.SystemId, account.MaxTps);
-        return (CommandStatus.EsmeRok, account.EnterpriseId);
+        SetTps(bind.SystemId, row.MaxTps);
+        return (CommandStatus.EsmeRok, row.EnterpriseId);
     }
-
-    private void Fail(string systemId, DateTimeOffset now) =>
-        _failures.AddOrUpdate(systemId, _ => (1, now + LockOut), (_, v) => (v.Until < now ? 1 : v.Failures + 1, now + LockOut));
 
     /// <summary>The text an ESME submitted, the 【signature】 it starts with, and the rest.</summary>
     public static (string? Signature, string Body) SplitSignature(string text)
