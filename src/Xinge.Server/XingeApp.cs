@@ -87,7 +87,9 @@ public static class XingeApp
         app.MapMessaging();
         app.MapBilling();
         app.MapConnectors();
-        app.MapSimulator(() => app.Services.GetRequiredService<ConnectorRegistry>().Simulator);
+        // Handsets receive OTP codes and can opt subscribers out: the operator's, unless this is a developer's machine.
+        var simulator = app.MapSimulator(() => app.Services.GetRequiredService<ConnectorRegistry>().Simulator);
+        if (!app.Environment.IsDevelopment()) simulator.RequireAuthorization("operator");
         return app;
     }
 

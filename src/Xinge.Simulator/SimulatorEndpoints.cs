@@ -10,7 +10,8 @@ public sealed record HandsetState(bool? Reachable, string? DeliveryFailure);
 /// <summary>The simulator's HTTP API (CONTRACT.md §2, Simulator).</summary>
 public static class SimulatorEndpoints
 {
-    public static IEndpointRouteBuilder MapSimulator(this IEndpointRouteBuilder app, Func<SmscSimulator?> current)
+    /// <summary>The handsets' API; the caller decides who may use it (the group is returned for that).</summary>
+    public static RouteGroupBuilder MapSimulator(this IEndpointRouteBuilder app, Func<SmscSimulator?> current)
     {
         var group = app.MapGroup("/api/v1/simulator/handsets").WithTags("Simulator");
         group.AddEndpointFilter(async (context, next) => current() is null
@@ -49,7 +50,7 @@ public static class SimulatorEndpoints
             simulator().SetHandset(msisdn, body.Reachable ?? handset.Reachable, failure);
             return Results.Ok(new { msisdn = "+" + handset.Msisdn, reachable = handset.Reachable, deliveryFailure = handset.Failure.ToString().ToLowerInvariant() });
         });
-        return app;
+        return group;
     }
 
     private static bool IsMsisdn(string s)

@@ -33,7 +33,7 @@ public sealed class DefectTests(SqliteFixture fixture) : IClassFixture<SqliteFix
     [Fact]
     public async Task A_handset_cannot_send_more_than_a_handset_can()
     {
-        var r = await _server.Http.PostAsJsonAsync("/api/v1/simulator/handsets/8613700123456/messages", new { to = "106900001", text = new string('长', 20_000) });
+        var r = await _server.Simulator.PostAsJsonAsync("/api/v1/simulator/handsets/8613700123456/messages", new { to = "106900001", text = new string('长', 20_000) });
         Assert.Equal(HttpStatusCode.BadRequest, r.StatusCode);
     }
 
@@ -46,8 +46,8 @@ public sealed class DefectTests(SqliteFixture fixture) : IClassFixture<SqliteFix
         var n = "+8613700550001";
         var sent = await tenant.SendAsync(new { to = n, signature = tenant.Signature, category = "marketing", text = "第一次促销" });
         await tenant.WaitForStatusAsync(sent["messages"]![0].Str("id"), "delivered");
-        var from = (await _server.Http.GetFromJsonAsync<JsonArray>($"/api/v1/simulator/handsets/{n}/messages"))![0].Str("from");
-        (await _server.Http.PostAsJsonAsync($"/api/v1/simulator/handsets/{n}/messages", new { to = from, text = "T" })).EnsureSuccessStatusCode();
+        var from = (await _server.Simulator.GetFromJsonAsync<JsonArray>($"/api/v1/simulator/handsets/{n}/messages"))![0].Str("from");
+        (await _server.Simulator.PostAsJsonAsync($"/api/v1/simulator/handsets/{n}/messages", new { to = from, text = "T" })).EnsureSuccessStatusCode();
         await Wait.Until(async () => (await tenant.Client.GetFromJsonAsync<JsonArray>("/api/v1/inbound"))!.Count == 1, "the T reaches the enterprise");
 
         var session = await SmppClient.BindAsync("127.0.0.1", _server.SmppPort, BindType.Transceiver, systemId, "pw", "", new Inbox(), null, default);
@@ -114,7 +114,7 @@ public sealed class DefectTests(SqliteFixture fixture) : IClassFixture<SqliteFix
         var systemId = "valid" + tenant.Id;
         (await tenant.Admin.PostAsJsonAsync($"/api/v1/admin/enterprises/{tenant.Id}/smpp-accounts", new { systemId, password = "pw" })).EnsureSuccessStatusCode();
         var n = "+8613700770002";
-        (await server.Http.PutAsJsonAsync($"/api/v1/simulator/handsets/{n}", new { reachable = false })).EnsureSuccessStatusCode();
+        (await server.Simulator.PutAsJsonAsync($"/api/v1/simulator/handsets/{n}", new { reachable = false })).EnsureSuccessStatusCode();
         var session = await SmppClient.BindAsync("127.0.0.1", server.SmppPort, BindType.Transceiver, systemId, "pw", "", new Inbox(), null, default);
         SubmitSm Submit(string validity) => new()
         {

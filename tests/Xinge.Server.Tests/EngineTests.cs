@@ -54,7 +54,7 @@ public abstract class EngineTests(XingeServer server, string numberBase)
     private static string E164(string national) => "+86" + national;
 
     private async Task<List<JsonObject>> HandsetAsync(string national) =>
-        (await server.Http.GetFromJsonAsync<List<JsonObject>>($"/api/v1/simulator/handsets/{E164(national)}/messages"))!;
+        (await server.Simulator.GetFromJsonAsync<List<JsonObject>>($"/api/v1/simulator/handsets/{E164(national)}/messages"))!;
 
     [Fact]
     public async Task Chinese_and_long_ascii_messages_arrive_reassembled_and_the_balance_moves_by_the_price()
@@ -96,7 +96,7 @@ public abstract class EngineTests(XingeServer server, string numberBase)
     {
         var tenant = await server.CreateTenantAsync();
         var n = NewNumber();
-        (await server.Http.PutAsJsonAsync($"/api/v1/simulator/handsets/{E164(n)}", new { reachable = true, deliveryFailure = "undeliverable" })).EnsureSuccessStatusCode();
+        (await server.Simulator.PutAsJsonAsync($"/api/v1/simulator/handsets/{E164(n)}", new { reachable = true, deliveryFailure = "undeliverable" })).EnsureSuccessStatusCode();
         var (before, _) = await tenant.BalanceAsync();
         var sent = await tenant.SendAsync(new { to = n, signature = tenant.Signature, category = "otp", text = "您的验证码是 482913" });
         var m = await tenant.WaitForStatusAsync(sent["messages"]![0].Str("id"), "failed");
@@ -188,7 +188,7 @@ public abstract class EngineTests(XingeServer server, string numberBase)
 
         // A reply from the handset reaches the bound ESME as deliver_sm too.
         var from = (await tenant.GetAsync($"/api/v1/messages/{id}")).Str("from");
-        (await server.Http.PostAsJsonAsync($"/api/v1/simulator/handsets/{E164(n)}/messages", new { to = from, text = "好的，收到" })).EnsureSuccessStatusCode();
+        (await server.Simulator.PostAsJsonAsync($"/api/v1/simulator/handsets/{E164(n)}/messages", new { to = from, text = "好的，收到" })).EnsureSuccessStatusCode();
         await Wait.Until(() => Task.FromResult(inbox.Received.OfType<Xinge.Smpp.DeliverSm>().Count() == 2), "the reply reaches the ESME");
         var mo = inbox.Received.OfType<Xinge.Smpp.DeliverSm>().Last();
         Assert.Equal(("86" + n, "好的，收到"), (mo.SourceAddr, Xinge.Text.SmsText.Decode(mo.ShortMessage, mo.DataCoding)));
@@ -381,7 +381,7 @@ public abstract class EngineTests(XingeServer server, string numberBase)
         Assert.Equal(HttpStatusCode.UnprocessableEntity, stolen.StatusCode);
         await owner.WaitForStatusAsync(id, "delivered");
         var sender = (await owner.GetAsync($"/api/v1/messages/{id}")).Str("from");
-        (await server.Http.PostAsJsonAsync($"/api/v1/simulator/handsets/{E164(n)}/messages", new { to = sender, text = "收到，谢谢" })).EnsureSuccessStatusCode();
+        (await server.Simulator.PostAsJsonAsync($"/api/v1/simulator/handsets/{E164(n)}/messages", new { to = sender, text = "收到，谢谢" })).EnsureSuccessStatusCode();
         await Wait.Until(async () => (await owner.Client.GetFromJsonAsync<JsonArray>("/api/v1/inbound"))!.Count == 1, "the reply reaches its enterprise");
         Assert.Empty((await other.Client.GetFromJsonAsync<JsonArray>("/api/v1/inbound"))!);
     }
@@ -548,7 +548,7 @@ public abstract class EngineTests(XingeServer server, string numberBase)
         var id = sent["messages"]![0].Str("id");
         var m = await tenant.WaitForStatusAsync(id, "delivered");
         Assert.Equal("【信鸽科技】双十一大促退订回T", Assert.Single(await HandsetAsync(n))["text"]!.GetValue<string>());
-        (await server.Http.PostAsJsonAsync($"/api/v1/simulator/handsets/{E164(n)}/messages", new { to = m.Str("from"), text = "退订" })).EnsureSuccessStatusCode();
+        (await server.Simulator.PostAsJsonAsync($"/api/v1/simulator/handsets/{E164(n)}/messages", new { to = m.Str("from"), text = "退订" })).EnsureSuccessStatusCode();
         await Wait.Until(async () => (await tenant.Client.GetFromJsonAsync<JsonArray>("/api/v1/inbound"))!.Count == 1, "the reply is in the inbox");
         var reply = (await tenant.Client.GetFromJsonAsync<JsonArray>("/api/v1/inbound"))![0]!;
         Assert.Equal((E164(n), "退订"), (reply.Str("from"), reply.Str("text")));
@@ -579,7 +579,7 @@ public abstract class EngineTests(XingeServer server, string numberBase)
         var sent = await tenant.SendAsync(new { to = n, signature = tenant.Signature, category = "notification", text = "请回复您的地址" });
         var from = (await tenant.WaitForStatusAsync(sent["messages"]![0].Str("id"), "delivered")).Str("from");
         var reply = string.Concat(Enumerable.Repeat("北京市海淀区中关村大街一号院", 12));
-        (await server.Http.PostAsJsonAsync($"/api/v1/simulator/handsets/{E164(n)}/messages", new { to = from + "88", text = reply })).EnsureSuccessStatusCode();
+        (await server.Simulator.PostAsJsonAsync($"/api/v1/simulator/handsets/{E164(n)}/messages", new { to = from + "88", text = reply })).EnsureSuccessStatusCode();
         await Wait.Until(async () => (await tenant.Client.GetFromJsonAsync<JsonArray>("/api/v1/inbound"))!.Count == 1, "the reply is in the inbox");
         var inbound = (await tenant.Client.GetFromJsonAsync<JsonArray>("/api/v1/inbound"))![0]!;
         Assert.Equal(reply, inbound.Str("text"));

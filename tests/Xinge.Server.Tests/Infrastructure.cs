@@ -134,6 +134,8 @@ public sealed class XingeServer : IAsyncDisposable
     public string ConnectionString { get; }
     public int SmppPort { get; }
     public HttpClient Http { get; }
+    /// <summary>The operator's client, for the simulator's handsets (closed to anyone else outside Development).</summary>
+    public HttpClient Simulator { get; private set; } = null!;
     public IServiceProvider Services => _app.Services;
 
     public static async Task<string> ConnectionStringAsync(Store store, string? sqliteDir)
@@ -170,8 +172,13 @@ public sealed class XingeServer : IAsyncDisposable
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         var server = new XingeServer(app, new Uri(address), smppPort, sqliteDir, connectionString);
         await Wait.Until(async () => (await server.Http.GetAsync("/healthz")).IsSuccessStatusCode, "the server is healthy");
+        server.Simulator = server.Client(await server.AdminTokenAsync());
         return server;
     }
+
+    /// <summary>A new operator session for <see cref="Simulator"/>, once (fake) time has outrun the last one.</summary>
+    public async Task RenewOperatorAsync() =>
+        Simulator.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", await AdminTokenAsync());
 
     public PlatformClient Platform => new(BaseAddress);
     public Task<string> AdminTokenAsync() => Platform.AdminTokenAsync();
@@ -182,6 +189,7 @@ public sealed class XingeServer : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         Http.Dispose();
+        Simulator?.Dispose();
         await _app.StopAsync();
         await _app.DisposeAsync();
         if (_sqliteDir is not null)

@@ -227,7 +227,7 @@ public sealed class InteropTests(SqliteFixture fixture) : IClassFixture<SqliteFi
             foreach (var m in sent["messages"]!.AsArray()) await tenant.WaitForStatusAsync(m.Str("id"), "delivered");
             // +86186… went to the operator's SMSC, +86138… to the simulator (the catch-all).
             Assert.Equal("8618612345678", Assert.Single(output.Events("submit_sm")).Str("dest"));
-            Assert.Single((await server.Http.GetFromJsonAsync<JsonArray>("/api/v1/simulator/handsets/+8613812345678/messages"))!);
+            Assert.Single((await server.Simulator.GetFromJsonAsync<JsonArray>("/api/v1/simulator/handsets/+8613812345678/messages"))!);
 
             Assert.Equal(System.Net.HttpStatusCode.NoContent, (await tenant.Admin.DeleteAsync("/api/v1/admin/connectors/unicom")).StatusCode);
             await Wait.Until(() => Task.FromResult(output.Events("unbind").Count == 2), "both binds unbind gracefully", output.ToString);
@@ -295,7 +295,7 @@ public sealed class InteropTests(SqliteFixture fixture) : IClassFixture<SqliteFi
         Assert.Equal(resp.Str("id"), receipt.Str("receipted"));
         Assert.Contains($"id:{resp.Str("id")} ", receipt.Str("message"));
         Assert.Contains("stat:DELIVRD", receipt.Str("message"));
-        var handset = await server.Http.GetFromJsonAsync<JsonArray>("/api/v1/simulator/handsets/+8613700990077/messages");
+        var handset = await server.Simulator.GetFromJsonAsync<JsonArray>("/api/v1/simulator/handsets/+8613700990077/messages");
         Assert.Equal(text, Assert.Single(handset!)!.Str("text"));
     }
 }

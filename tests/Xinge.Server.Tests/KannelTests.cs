@@ -169,9 +169,9 @@ public sealed class KannelTests(SqliteFixture fixture) : IClassFixture<SqliteFix
             }, "smsbox accepts the sendsms request", () => answer + Tail(dir), seconds: 30);
             Assert.Contains("Accepted", answer);
 
-            await Wait.Until(async () => (await server.Http.GetFromJsonAsync<JsonArray>("/api/v1/simulator/handsets/+8613700990088/messages"))!.Count == 1,
+            await Wait.Until(async () => (await server.Simulator.GetFromJsonAsync<JsonArray>("/api/v1/simulator/handsets/+8613700990088/messages"))!.Count == 1,
                 "the handset receives Kannel's message", () => Tail(dir));
-            var received = (await server.Http.GetFromJsonAsync<JsonArray>("/api/v1/simulator/handsets/+8613700990088/messages"))![0]!;
+            var received = (await server.Simulator.GetFromJsonAsync<JsonArray>("/api/v1/simulator/handsets/+8613700990088/messages"))![0]!;
             Assert.Equal(text, received.Str("text"));
 
             await Wait.Until(() => Task.FromResult(sink.On("/dlr").Count > 0), "Kannel calls its dlr-url", () => Tail(dir));
@@ -180,7 +180,7 @@ public sealed class KannelTests(SqliteFixture fixture) : IClassFixture<SqliteFix
             Assert.Contains("stat:DELIVRD", dlr["text"].ToString());
 
             // A reply reaches Kannel over the same bind, and its sms-service.
-            (await server.Http.PostAsJsonAsync("/api/v1/simulator/handsets/+8613700990088/messages", new { to = received.Str("from"), text = "回复Kannel" })).EnsureSuccessStatusCode();
+            (await server.Simulator.PostAsJsonAsync("/api/v1/simulator/handsets/+8613700990088/messages", new { to = received.Str("from"), text = "回复Kannel" })).EnsureSuccessStatusCode();
             await Wait.Until(() => Task.FromResult(sink.On("/mo").Count > 0), "the reply reaches Kannel's sms-service", () => Tail(dir));
             var mo = Assert.Single(sink.On("/mo")).Query;
             Assert.Equal("回复Kannel", mo["text"].ToString());

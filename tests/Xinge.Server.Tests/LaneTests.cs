@@ -122,7 +122,7 @@ public sealed class LaneTests
 
         var otp = await tenant.SendAsync(new { to = "13800770001", signature = tenant.Signature, category = "otp", text = "验证码 246810" });
         await tenant.WaitForStatusAsync(otp["messages"]![0].Str("id"), "delivered");
-        var inbox = await server.Http.GetFromJsonAsync<JsonArray>("/api/v1/simulator/handsets/8613800770001/messages");
+        var inbox = await server.Simulator.GetFromJsonAsync<JsonArray>("/api/v1/simulator/handsets/8613800770001/messages");
         Assert.Equal($"【{tenant.Signature}】验证码 246810", Assert.Single(inbox!)!.Str("text"));
         // The stalled lane kept to its own budget.
         Assert.InRange(stalled.Submits, 1, 200);

@@ -223,6 +223,24 @@ public abstract class SecurityTests(XingeServer server)
     }
 }
 
+public sealed class SimulatorAccessTests
+{
+    [Fact]
+    public async Task The_handsets_api_is_the_operators_outside_development_and_open_in_development()
+    {
+        await using (var production = await XingeServer.StartAsync(Store.Sqlite))
+        {
+            var tenant = await production.CreateTenantAsync();
+            Assert.Equal(HttpStatusCode.Unauthorized, (await production.Http.GetAsync("/api/v1/simulator/handsets/8613800138000/messages")).StatusCode);
+            Assert.Equal(HttpStatusCode.Unauthorized, (await production.Http.PostAsJsonAsync("/api/v1/simulator/handsets/8613800138000/messages", new { to = "106900001", text = "T" })).StatusCode);
+            Assert.Equal(HttpStatusCode.Forbidden, (await tenant.Client.GetAsync("/api/v1/simulator/handsets/8613800138000/messages")).StatusCode);
+            Assert.Equal(HttpStatusCode.OK, (await production.Simulator.GetAsync("/api/v1/simulator/handsets/8613800138000/messages")).StatusCode);
+        }
+        await using var development = await XingeServer.StartAsync(Store.Sqlite, "--environment=Development");
+        Assert.Equal(HttpStatusCode.OK, (await development.Http.GetAsync("/api/v1/simulator/handsets/8613800138000/messages")).StatusCode);
+    }
+}
+
 /// <summary>The guard's rules on their own, with time under the test's control.</summary>
 public sealed class LoginGuardTests
 {

@@ -18,7 +18,7 @@ public abstract class TimeTests(Store store)
         await using var server = await XingeServer.StartAsync(store, b => b.Services.AddSingleton<TimeProvider>(time));
         var tenant = await server.CreateTenantAsync();
         var n = "+8613700990001";
-        (await server.Http.PutAsJsonAsync($"/api/v1/simulator/handsets/{n}", new { reachable = false })).EnsureSuccessStatusCode();
+        (await server.Simulator.PutAsJsonAsync($"/api/v1/simulator/handsets/{n}", new { reachable = false })).EnsureSuccessStatusCode();
         var sent = await tenant.SendAsync(new { to = n, signature = tenant.Signature, category = "notification", text = "关机时发送" });
         var id = sent["messages"]![0].Str("id");
         await tenant.WaitForStatusAsync(id, "submitted");
@@ -27,13 +27,14 @@ public abstract class TimeTests(Store store)
         time.Advance(TimeSpan.FromHours(49));
         // Session tokens last 12 hours; the API key does not expire.
         tenant = tenant with { Admin = server.Client(await server.AdminTokenAsync()) };
+        await server.RenewOperatorAsync();
         var expired = await tenant.WaitForStatusAsync(id, "expired");
         Assert.Equal("validity_period_elapsed", expired.Str("error"));
         Assert.Equal((100_000L, 0L), await tenant.BalanceAsync());
 
         // The handset comes back: the SMSC delivers and reports DELIVRD, but the message has already ended and been refunded.
-        (await server.Http.PutAsJsonAsync($"/api/v1/simulator/handsets/{n}", new { reachable = true })).EnsureSuccessStatusCode();
-        await Wait.Until(async () => (await server.Http.GetFromJsonAsync<List<object>>($"/api/v1/simulator/handsets/{n}/messages"))!.Count == 1, "the held message reaches the handset");
+        (await server.Simulator.PutAsJsonAsync($"/api/v1/simulator/handsets/{n}", new { reachable = true })).EnsureSuccessStatusCode();
+        await Wait.Until(async () => (await server.Simulator.GetFromJsonAsync<List<object>>($"/api/v1/simulator/handsets/{n}/messages"))!.Count == 1, "the held message reaches the handset");
         await Task.Delay(500);
         Assert.Equal("expired", (await tenant.GetAsync($"/api/v1/messages/{id}")).Str("status"));
         Assert.Equal((100_000L, 0L), await tenant.BalanceAsync());
@@ -52,11 +53,11 @@ public abstract class TimeTests(Store store)
         var id = sent["messages"]![0].Str("id");
         await Task.Delay(1500);
         Assert.Equal("scheduled", (await tenant.GetAsync($"/api/v1/messages/{id}")).Str("status"));
-        Assert.Empty((await server.Http.GetFromJsonAsync<List<object>>($"/api/v1/simulator/handsets/{n}/messages"))!);
+        Assert.Empty((await server.Simulator.GetFromJsonAsync<List<object>>($"/api/v1/simulator/handsets/{n}/messages"))!);
         Assert.Equal((100_000L - 5, 5L), await tenant.BalanceAsync());
 
         time.Advance(TimeSpan.FromHours(2));
         await tenant.WaitForStatusAsync(id, "delivered");
-        Assert.Single((await server.Http.GetFromJsonAsync<List<object>>($"/api/v1/simulator/handsets/{n}/messages"))!);
+        Assert.Single((await server.Simulator.GetFromJsonAsync<List<object>>($"/api/v1/simulator/handsets/{n}/messages"))!);
     }
 }
