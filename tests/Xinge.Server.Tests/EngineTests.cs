@@ -17,15 +17,17 @@ namespace Xinge.Server.Tests;
 public sealed class ServerFixture : IAsyncLifetime
 {
     private readonly Store _store;
-    public ServerFixture(Store store) => _store = store;
+    private readonly string[] _extra;
+    public ServerFixture(Store store, params string[] extra) => (_store, _extra) = (store, extra);
     public XingeServer Server { get; private set; } = null!;
-    public async Task InitializeAsync() => Server = await XingeServer.StartAsync(_store);
+    public async Task InitializeAsync() => Server = await XingeServer.StartAsync(_store, _extra);
     public async Task DisposeAsync() => await Server.DisposeAsync();
 }
 
+/// <summary>The engine tests' receivers (webhooks) listen on 127.0.0.1, as an on-premises deployment's would.</summary>
 public sealed class SqliteFixture() : IAsyncLifetime
 {
-    private readonly ServerFixture _inner = new(Store.Sqlite);
+    private readonly ServerFixture _inner = new(Store.Sqlite, "--Xinge:Webhooks:AllowPrivateNetworks=true");
     public XingeServer Server => _inner.Server;
     public Task InitializeAsync() => _inner.InitializeAsync();
     public Task DisposeAsync() => _inner.DisposeAsync();
@@ -33,7 +35,7 @@ public sealed class SqliteFixture() : IAsyncLifetime
 
 public sealed class PostgresFixture() : IAsyncLifetime
 {
-    private readonly ServerFixture _inner = new(Store.Postgres);
+    private readonly ServerFixture _inner = new(Store.Postgres, "--Xinge:Webhooks:AllowPrivateNetworks=true");
     public XingeServer Server => _inner.Server;
     public Task InitializeAsync() => _inner.InitializeAsync();
     public Task DisposeAsync() => _inner.DisposeAsync();
@@ -561,6 +563,9 @@ public abstract class EngineTests(XingeServer server, string numberBase)
             Assert.Equal(expected, signature);
         }
         var events = hook.On("/hook").Select(x => JsonNode.Parse(x.Body)!).ToList();
+        // Every try carries its delivery id and when it was sent, under the signature: a receiver can refuse replays.
+        Assert.All(events, e => Assert.InRange(e!["timestamp"]!.GetValue<long>(), DateTimeOffset.UtcNow.AddMinutes(-2).ToUnixTimeSeconds(), DateTimeOffset.UtcNow.ToUnixTimeSeconds() + 1));
+        Assert.All(events, e => Assert.False(string.IsNullOrEmpty(e.Str("deliveryId"))));
         Assert.Contains(events, e => e.Str("type") == "message.status" && e.Str("messageId") == id && e.Str("status") == "delivered");
         Assert.Contains(events, e => e.Str("type") == "inbound" && e.Str("text") == "退订");
 

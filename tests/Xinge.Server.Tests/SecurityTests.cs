@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Time.Testing;
 using Xinge.Server.Features.Accounts;
+using WebhookTargetsOf = Xinge.Server.Features.Messaging.WebhookTargets;
 
 namespace Xinge.Server.Tests;
 
@@ -211,6 +212,50 @@ public abstract class SecurityTests(XingeServer server)
     }
 
     [Fact]
+    public async Task Webhooks_go_to_public_http_addresses_only_by_default()
+    {
+        var tenant = await server.CreateTenantAsync();
+        const string secret = "webhook-secret-0123456789";
+        foreach (var url in new[]
+        {
+            "http://127.0.0.1:8080/hook", "http://localhost/hook", "http://10.1.2.3/hook", "http://172.20.0.1/hook", "http://192.168.1.1/hook",
+            "http://169.254.169.254/latest/meta-data", "http://100.64.0.1/", "http://[::1]/hook", "http://[fd00::1]/hook", "http://[::ffff:127.0.0.1]/hook",
+            "http://0.0.0.0/", "ftp://93.184.216.34/hook", "file:///etc/passwd", "http://user:pw@93.184.216.34/hook", "/relative",
+            "http://93.184.216.34/" + new string('a', 1_000_000),
+        })
+        {
+            var r = await tenant.Client.PutAsJsonAsync("/api/v1/webhook", new { url, secret });
+            Assert.True(r.StatusCode == HttpStatusCode.BadRequest, $"{url[..Math.Min(60, url.Length)]} answered {(int)r.StatusCode}");
+        }
+        Assert.Equal(HttpStatusCode.NotFound, (await tenant.Client.GetAsync("/api/v1/webhook")).StatusCode);
+        // A public address is taken (nothing is sent until an event happens).
+        Assert.Equal(HttpStatusCode.OK, (await tenant.Client.PutAsJsonAsync("/api/v1/webhook", new { url = "https://93.184.216.34/hook", secret })).StatusCode);
+        Assert.Contains(await AuditAsync(tenant.Admin, "action=webhook.set"), e => e!["target"]!.GetValue<string>() == "https://93.184.216.34");
+    }
+
+    [Fact]
+    public async Task A_webhook_host_that_turns_inward_after_it_was_set_gets_nothing()
+    {
+        var tenant = await server.CreateTenantAsync();
+        await using var sink = await HttpSink.StartAsync();
+        // As if its name resolved to a public address when it was set, and to this machine now (DNS rebinding).
+        var database = (Xinge.Server.Data.Database)server.Services.GetService(typeof(Xinge.Server.Data.Database))!;
+        await using (var c = await database.OpenAsync())
+        {
+            await Dapper.SqlMapper.ExecuteAsync(c, "INSERT INTO webhooks (enterprise_id, url, secret) VALUES (@e, @url, 'webhook-secret-0123456789')", new { e = tenant.Id, url = sink.Url + "/hook" });
+        }
+        var sent = await tenant.SendAsync(new { to = "+8613700440001", signature = tenant.Signature, category = "notification", text = "内网回调" });
+        await tenant.WaitForStatusAsync(sent["messages"]![0].Str("id"), "delivered");
+        await Wait.Until(async () =>
+        {
+            await using var c = await database.OpenAsync();
+            var error = await Dapper.SqlMapper.QuerySingleOrDefaultAsync<string?>(c, "SELECT last_error FROM webhook_deliveries WHERE enterprise_id = @e", new { e = tenant.Id });
+            return error?.Contains("no public address") == true;
+        }, "the delivery is refused at connection time");
+        Assert.Empty(sink.Requests);
+    }
+
+    [Fact]
     public async Task Smpp_answers_an_unknown_system_id_as_a_wrong_password_and_audits_both()
     {
         var tenant = await server.CreateTenantAsync();
@@ -239,6 +284,27 @@ public sealed class SimulatorAccessTests
         await using var development = await XingeServer.StartAsync(Store.Sqlite, "--environment=Development");
         Assert.Equal(HttpStatusCode.OK, (await development.Http.GetAsync("/api/v1/simulator/handsets/8613800138000/messages")).StatusCode);
     }
+}
+
+public sealed class WebhookTargetTests
+{
+    [Theory]
+    [InlineData("127.0.0.1", false)]
+    [InlineData("10.0.0.1", false)]
+    [InlineData("172.31.255.255", false)]
+    [InlineData("192.168.0.1", false)]
+    [InlineData("169.254.169.254", false)]
+    [InlineData("100.64.1.1", false)]
+    [InlineData("224.0.0.1", false)]
+    [InlineData("::1", false)]
+    [InlineData("fe80::1", false)]
+    [InlineData("fd12::1", false)]
+    [InlineData("::ffff:10.0.0.1", false)]
+    [InlineData("93.184.216.34", true)]
+    [InlineData("172.32.0.1", true)]
+    [InlineData("2606:2800:220:1::1", true)]
+    public void Addresses_inside_a_network_are_not_public(string address, bool isPublic) =>
+        Assert.Equal(isPublic, WebhookTargetsOf.IsPublic(System.Net.IPAddress.Parse(address)));
 }
 
 /// <summary>The guard's rules on their own, with time under the test's control.</summary>

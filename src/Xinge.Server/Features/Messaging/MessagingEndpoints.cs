@@ -35,7 +35,13 @@ public static class MessagingEndpoints
         services.AddSingleton<Dispatcher>();
         services.AddHostedService(sp => sp.GetRequiredService<Dispatcher>());
         services.AddHostedService<WebhookWorker>();
-        services.AddHttpClient("webhooks", c => c.Timeout = TimeSpan.FromSeconds(10));
+        services.AddSingleton<WebhookTargets>();
+        services.AddHttpClient("webhooks", c => c.Timeout = TimeSpan.FromSeconds(10))
+            .ConfigurePrimaryHttpMessageHandler(sp => new SocketsHttpHandler
+            {
+                ConnectCallback = sp.GetRequiredService<WebhookTargets>().ConnectAsync,
+                AllowAutoRedirect = false,
+            });
         return services;
     }
 
@@ -218,14 +224,16 @@ public static class MessagingEndpoints
         return TypedResults.Ok(await queries.InboundAsync(Caller.From(user).Enterprise, afterId, Math.Clamp(limit ?? 100, 1, MaxPage)));
     }
 
-    private static async Task<Results<Ok<WebhookView>, ProblemHttpResult>> PutWebhookAsync(WebhookRequest body, ClaimsPrincipal user, Database database)
+    private static async Task<Results<Ok<WebhookView>, ProblemHttpResult>> PutWebhookAsync(WebhookRequest body, ClaimsPrincipal user, Database database, WebhookTargets targets,
+        AuditLog audit, HttpContext http)
     {
-        if (body.Url is not { Length: <= 2000 } || !Uri.TryCreate(body.Url, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https"))
-            return Problems.Validation("url is an absolute http or https URL of at most 2,000 characters");
+        if (await targets.ProblemAsync(body.Url, http.RequestAborted) is { } problem) return Problems.Validation(problem);
+        var url = new Uri(body.Url!);
         if (string.IsNullOrEmpty(body.Secret) || body.Secret.Length is < 16 or > 200) return Problems.Validation("secret is 16 to 200 characters");
         await using var c = await database.OpenAsync();
         await c.ExecuteAsync("INSERT INTO webhooks (enterprise_id, url, secret) VALUES (@e, @url, @secret) ON CONFLICT (enterprise_id) DO UPDATE SET url = excluded.url, secret = excluded.secret",
             new { e = Caller.From(user).Enterprise, url = url.ToString(), secret = body.Secret });
+        await audit.RecordAsync(http, "webhook.set", url.GetLeftPart(UriPartial.Authority));
         return TypedResults.Ok(new WebhookView(url.ToString()));
     }
 

@@ -7,7 +7,10 @@ namespace Xinge.Server.Features.Messaging;
 
 /// <summary>
 /// Delivers the webhook outbox: each event is POSTed with <c>X-Xinge-Signature: sha256=&lt;hex HMAC of body&gt;</c>
-/// and retried with exponential back-off until the enterprise's endpoint answers 2xx, or given up after a day.
+/// and retried with exponential back-off until the enterprise's endpoint answers 2xx, or given up after a day. Each
+/// try's body carries the event's delivery id (the same on every try of one event) and the time it was sent
+/// (<c>deliveryId</c>, <c>timestamp</c> in Unix seconds, also in <c>X-Xinge-Timestamp</c>), both under the signature:
+/// a receiver refuses old timestamps and ids it has handled, so a captured request cannot be replayed. Only to the addresses <see cref="WebhookTargets"/> allows.
 /// </summary>
 public sealed class WebhookWorker(Database database, IHttpClientFactory http, WakeSignalFor<WebhookWorker> signal, TimeProvider time, ILogger<WebhookWorker> logger) : BackgroundService
 {
@@ -15,6 +18,15 @@ public sealed class WebhookWorker(Database database, IHttpClientFactory http, Wa
 
     public static string Sign(string secret, string body) =>
         "sha256=" + Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), Encoding.UTF8.GetBytes(body)));
+
+    /// <summary>The stored event with this try's delivery id and time.</summary>
+    public static string Stamp(string payload, long deliveryId, long sentAt)
+    {
+        var node = System.Text.Json.Nodes.JsonNode.Parse(payload)!.AsObject();
+        node["deliveryId"] = deliveryId.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        node["timestamp"] = sentAt;
+        return node.ToJsonString();
+    }
 
     private sealed class Due
     {
@@ -64,8 +76,11 @@ public sealed class WebhookWorker(Database database, IHttpClientFactory http, Wa
             var d = due[i];
             try
             {
-                using var request = new HttpRequestMessage(HttpMethod.Post, d.Url) { Content = new StringContent(d.Payload, Encoding.UTF8, "application/json") };
-                request.Headers.Add("X-Xinge-Signature", Sign(d.Secret, d.Payload));
+                var sentAt = time.GetUtcNow().ToUnixTimeSeconds();
+                var body = Stamp(d.Payload, d.Id, sentAt);
+                using var request = new HttpRequestMessage(HttpMethod.Post, d.Url) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+                request.Headers.Add("X-Xinge-Signature", Sign(d.Secret, body));
+                request.Headers.Add("X-Xinge-Timestamp", sentAt.ToString(System.Globalization.CultureInfo.InvariantCulture));
                 using var response = await http.CreateClient("webhooks").SendAsync(request, token);
                 results[i] = (d.Id, response.IsSuccessStatusCode, response.IsSuccessStatusCode ? null : $"HTTP {(int)response.StatusCode}", d.Attempts + 1);
             }
