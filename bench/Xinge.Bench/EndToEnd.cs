@@ -73,7 +73,7 @@ public static class EndToEnd
             while (!(await http.GetAsync("/healthz")).IsSuccessStatusCode) await Task.Delay(50);
             var token = (await (await http.PostAsJsonAsync("/api/v1/auth/token", new { username = "admin", password = "bench-password" })).Content.ReadFromJsonAsync<JsonObject>())!["token"]!.GetValue<string>();
             http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
-            var id = (await (await http.PostAsJsonAsync("/api/v1/admin/enterprises", new { name = "Bench", licenceNumber = "BENCH" + Guid.NewGuid().ToString("N")[..8] })).Content.ReadFromJsonAsync<JsonObject>())!["id"]!.GetValue<long>();
+            var id = (await (await http.PostAsJsonAsync("/api/v1/admin/enterprises", new { name = "Bench", licenceNumber = Licence() })).Content.ReadFromJsonAsync<JsonObject>())!["id"]!.GetValue<long>();
             (await http.PostAsync($"/api/v1/admin/enterprises/{id}/verify", null)).EnsureSuccessStatusCode();
             (await http.PostAsJsonAsync($"/api/v1/admin/enterprises/{id}/credit", new { amount = 100L * recipients })).EnsureSuccessStatusCode();
             var key = (await (await http.PostAsync($"/api/v1/admin/enterprises/{id}/api-keys", null)).Content.ReadFromJsonAsync<JsonObject>())!["key"]!.GetValue<string>();
@@ -124,5 +124,13 @@ public static class EndToEnd
             {
             }
         }
+    }
+
+    /// <summary>A unified social credit code of its own for each run's enterprise.</summary>
+    private static string Licence()
+    {
+        const string alphabet = "0123456789ABCDEFGHJKLMNPQRTUWXY";
+        var first = "91310000MA" + new string(Enumerable.Range(0, 7).Select(_ => alphabet[Random.Shared.Next(alphabet.Length)]).ToArray());
+        return first + Xinge.Server.Input.UsccCheck(first);
     }
 }

@@ -294,7 +294,7 @@ public static class KannelComparison
     {
         var token = (await (await http.PostAsJsonAsync("/api/v1/auth/token", new { username = "admin", password = "bench-password" })).Content.ReadFromJsonAsync<JsonObject>())!["token"]!.GetValue<string>();
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        var created = await http.PostAsJsonAsync("/api/v1/admin/enterprises", new { name = "Bench", licenceNumber = "91310000MA1K4A0B1C" });
+        var created = await http.PostAsJsonAsync("/api/v1/admin/enterprises", new { name = "Bench", licenceNumber = "91350100M000100Y43" });
         var id = (await created.Content.ReadFromJsonAsync<JsonObject>())!["id"]!.GetValue<long>();
         (await http.PostAsync($"/api/v1/admin/enterprises/{id}/verify", null)).EnsureSuccessStatusCode();
         (await http.PostAsJsonAsync($"/api/v1/admin/enterprises/{id}/credit", new { amount = credit })).EnsureSuccessStatusCode();

@@ -48,7 +48,12 @@ public static class XingeApp
         builder.Services.AddScoped(_ => database.CreateContext());
         builder.Services.AddProblemDetails();
         builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
-        builder.Services.Configure<JsonOptions>(o => o.SerializerOptions.PropertyNameCaseInsensitive = true);
+        builder.Services.Configure<JsonOptions>(o =>
+        {
+            o.SerializerOptions.PropertyNameCaseInsensitive = true;
+            // A number is a JSON number: "100" for an amount is refused, not read as 100 (the web defaults allow it).
+            o.SerializerOptions.NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.Strict;
+        });
         builder.Services.AddOpenApi(o => o.AddDocumentTransformer((document, _, _) =>
         {
             // Every call but the token's and the health check's takes a bearer: an API key, or a token from /auth/token.

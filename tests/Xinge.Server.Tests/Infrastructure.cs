@@ -226,11 +226,19 @@ public sealed class PlatformClient(Uri baseAddress)
         return c;
     }
 
+    /// <summary>A unified social credit code no other test enterprise has, with its check character.</summary>
+    public static string NewLicence()
+    {
+        const string alphabet = "0123456789ABCDEFGHJKLMNPQRTUWXY";
+        var first = "91310000MA" + new string(Enumerable.Range(0, 7).Select(_ => alphabet[Random.Shared.Next(alphabet.Length)]).ToArray());
+        return first + Xinge.Server.Input.UsccCheck(first);
+    }
+
     /// <summary>An enterprise ready to send, built through the public API: created, verified, credited, with an approved signature and an API key.</summary>
     public async Task<Tenant> CreateTenantAsync(string signature = "信鸽科技", long credit = 100_000, bool verify = true, bool approve = true)
     {
         var admin = Client(await AdminTokenAsync());
-        var created = await admin.PostAsJsonAsync("/api/v1/admin/enterprises", new { name = "Enterprise " + Guid.NewGuid().ToString("N")[..6], licenceNumber = "91310000MA1K" + Random.Shared.Next(100000, 999999) });
+        var created = await admin.PostAsJsonAsync("/api/v1/admin/enterprises", new { name = "Enterprise " + Guid.NewGuid().ToString("N")[..6], licenceNumber = NewLicence() });
         Assert.Equal(HttpStatusCode.Created, created.StatusCode);
         var id = (await created.Content.ReadFromJsonAsync<JsonObject>())!["id"]!.GetValue<long>();
         if (verify) (await admin.PostAsync($"/api/v1/admin/enterprises/{id}/verify", null)).EnsureSuccessStatusCode();

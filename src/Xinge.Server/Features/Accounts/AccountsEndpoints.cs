@@ -102,6 +102,8 @@ public static class AccountsEndpoints
         return app;
     }
 
+    private static string Clip(string? s) => s is null ? "null" : s.Length > 40 ? s[..40] + "…" : s;
+
     private static object View(Enterprise e) => new
     {
         id = e.Id,
@@ -304,14 +306,23 @@ public static class AccountsEndpoints
     private static async Task<IResult> CreateEnterpriseAsync(CreateEnterprise body, XingeDb db, Database database, TimeProvider time, IConfiguration config, AuditLog audit, HttpContext http)
     {
         var name = body.Name?.Trim();
-        var licence = body.LicenceNumber?.Trim();
-        if (string.IsNullOrEmpty(name) || name.Length > 100) return Problems.Validation("name is required (at most 100 characters)");
-        if (string.IsNullOrEmpty(licence) || licence.Length > 64 || !licence.All(char.IsAsciiLetterOrDigit))
-            return Problems.Validation("licenceNumber is required: letters and digits, at most 64");
+        if (Input.NameProblem(name, "name", 100) is { } nameProblem) return Problems.Validation(nameProblem);
+        var licence = body.LicenceNumber?.Trim().ToUpperInvariant();
+        if (string.IsNullOrEmpty(licence) || !Input.IsUnifiedSocialCreditCode(licence))
+            return Problems.Validation("licenceNumber is the enterprise's 18-character unified social credit code (统一社会信用代码), with its check character");
         if (body.UnitPrice is < 0 or > 100_000) return Problems.Validation("unitPrice is fen per billing unit, 0 to 100000");
+        if (body.MaxHotlines is < 0 or > 1000) return Problems.Validation("maxHotlines is 0 to 1000");
+        var hotlines = new List<string>();
+        foreach (var raw in body.Hotlines ?? [])
+        {
+            if (raw is not { Length: <= 32 } || Messaging.PhoneNumbers.ToE164(raw) is not { } hotline) return Problems.Validation($"hotlines: '{Clip(raw)}' is not a phone number");
+            hotlines.Add(hotline);
+        }
+        if (hotlines.Count > (body.MaxHotlines ?? 1000)) return Problems.Validation("more hotlines than maxHotlines");
+        if (await db.Enterprises.AnyAsync(e => e.LicenceNumber == licence)) return Problems.Conflict("licence-number-taken", "an enterprise with that licence number exists");
         var enterprise = new Enterprise
         {
-            Name = name,
+            Name = name!,
             LicenceNumber = licence,
             CreatedAt = time.GetUtcNow().ToUnixTimeMilliseconds(),
             UnitPrice = body.UnitPrice ?? config.GetValue("Xinge:Billing:DefaultUnitPrice", 5),
@@ -351,9 +362,9 @@ public static class AccountsEndpoints
 
     private static async Task<IResult> CreateIntegrationKeyAsync(CreateIntegrationKey body, XingeDb db, TimeProvider time, AuditLog audit, HttpContext http)
     {
-        if (string.IsNullOrWhiteSpace(body.Name) || body.Name.Length > 100) return Problems.Validation("name is required (at most 100 characters)");
+        if (Input.NameProblem(body.Name, "name", 100) is { } nameProblem) return Problems.Validation(nameProblem);
         var key = Secrets.NewKey("xi_");
-        var row = new ApiKey { Name = body.Name.Trim(), KeyHash = Secrets.Sha256(key), Prefix = key[..7], CreatedAt = time.GetUtcNow().ToUnixTimeMilliseconds() };
+        var row = new ApiKey { Name = body.Name!.Trim(), KeyHash = Secrets.Sha256(key), Prefix = key[..7], CreatedAt = time.GetUtcNow().ToUnixTimeMilliseconds() };
         db.ApiKeys.Add(row);
         await db.SaveChangesAsync();
         await audit.RecordAsync(http, "integration_key.created", "key:" + row.Prefix, detail: row.Name);
@@ -363,7 +374,8 @@ public static class AccountsEndpoints
     private static async Task<IResult> CreateUserAsync(long id, CreateUser body, XingeDb db, TimeProvider time, AuditLog audit, HttpContext http)
     {
         var username = body.Username?.Trim();
-        if (string.IsNullOrEmpty(username) || username.Length > 64) return Problems.Validation("username is required (at most 64 characters)");
+        if (Input.NameProblem(username, "username", 64) is { } nameProblem) return Problems.Validation(nameProblem);
+        if (username!.Any(char.IsWhiteSpace)) return Problems.Validation("username has no spaces (a hotline number may be one)");
         if (body.Password is null || PasswordProblem(body.Password) is { } weak) return Problems.Validation(body.Password is null ? "password is required" : PasswordProblem(body.Password)!);
         var role = body.Role switch
         {
@@ -377,7 +389,7 @@ public static class AccountsEndpoints
         // The operator chose this password: the user changes it at the first sign-in.
         var user = new User
         {
-            EnterpriseId = id, Username = username, PasswordHash = Secrets.HashPassword(body.Password), Role = role, CreatedAt = time.GetUtcNow().ToUnixTimeMilliseconds(),
+            EnterpriseId = id, Username = username!, PasswordHash = Secrets.HashPassword(body.Password), Role = role, CreatedAt = time.GetUtcNow().ToUnixTimeMilliseconds(),
             MustChangePassword = true,
         };
         db.Users.Add(user);

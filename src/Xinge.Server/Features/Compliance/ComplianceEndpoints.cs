@@ -47,11 +47,12 @@ public static class ComplianceEndpoints
             return TypedResults.Ok(list.Select(r => new ReviewView(r.Id, r.Kind, r.SubjectId, r.EnterpriseId, r.Content, r.Status, r.Reason,
                 DateTimeOffset.FromUnixTimeMilliseconds(r.CreatedAt))).ToList());
         });
-        admin.MapPost("/{id:long}/approve", (long id, XingeDb db, TimeProvider time) => DecideAsync(id, ReviewStatus.Approved, null, db, time));
-        admin.MapPost("/{id:long}/reject", (long id, RejectReview? body, XingeDb db, TimeProvider time) =>
-            string.IsNullOrWhiteSpace(body?.Reason) || body.Reason.Length > 500
-                ? Task.FromResult<Results<Ok<ReviewDecision>, ProblemHttpResult>>(Problems.Validation("reason is required (at most 500 characters)"))
-                : DecideAsync(id, ReviewStatus.Rejected, body.Reason.Trim(), db, time));
+        admin.MapPost("/{id:long}/approve", (long id, XingeDb db, TimeProvider time, AuditLog audit, HttpContext http) =>
+            DecideAsync(id, ReviewStatus.Approved, null, db, time, audit, http));
+        admin.MapPost("/{id:long}/reject", (long id, RejectReview? body, XingeDb db, TimeProvider time, AuditLog audit, HttpContext http) =>
+            string.IsNullOrWhiteSpace(body?.Reason) || body.Reason.Length > 500 || Input.HasHiddenCharacters(body.Reason, lineBreaks: true)
+                ? Task.FromResult<Results<Ok<ReviewDecision>, ProblemHttpResult>>(Problems.Validation("reason is required: at most 500 characters, no control characters"))
+                : DecideAsync(id, ReviewStatus.Rejected, body.Reason.Trim(), db, time, audit, http));
         return app;
     }
 
@@ -63,6 +64,7 @@ public static class ComplianceEndpoints
         var length = new System.Globalization.StringInfo(t).LengthInTextElements;
         if (length is < 2 or > 8) return "a signature is 2 to 8 characters";
         if (t.IndexOfAny(['【', '】', '[', ']', '\r', '\n']) >= 0) return "a signature may not contain brackets or line breaks; 【】 are added by the platform";
+        if (Input.HasHiddenCharacters(t)) return "a signature may not contain control or bidirectional formatting characters";
         return null;
     }
 
@@ -84,7 +86,8 @@ public static class ComplianceEndpoints
         return TypedResults.Created($"/api/v1/signatures/{signature.Id}", new SignatureCreated(signature.Id, signature.Status));
     }
 
-    private static async Task<Results<Ok<ReviewDecision>, ProblemHttpResult>> DecideAsync(long id, string decision, string? reason, XingeDb db, TimeProvider time)
+    private static async Task<Results<Ok<ReviewDecision>, ProblemHttpResult>> DecideAsync(long id, string decision, string? reason, XingeDb db, TimeProvider time,
+        AuditLog audit, HttpContext http)
     {
         var review = await db.Reviews.FindAsync(id);
         if (review is null) return Problems.NotFound("review");
@@ -100,6 +103,7 @@ public static class ComplianceEndpoints
                 .ExecuteUpdateAsync(s => s.SetProperty(x => x.Status, decision).SetProperty(x => x.Reason, reason));
         }
         await tx.CommitAsync();
+        await audit.RecordAsync(http, "review." + decision, $"{review.Kind}:{review.SubjectId}", detail: reason, enterpriseId: review.EnterpriseId);
         return TypedResults.Ok(new ReviewDecision(id, decision));
     }
 }

@@ -78,10 +78,13 @@ public sealed class MessagingService(Database database, MessageStore store, Stat
         return e;
     }
 
+    private static readonly TimeSpan SendAtTolerance = TimeSpan.FromMinutes(5);
+
     public async Task<(SendResult? Result, SendRefusal? Refusal)> SendAsync(SendCommand cmd)
     {
         if (!Category.IsValid(cmd.Category)) return Refuse(SendError.Invalid, "category is otp, notification or marketing");
         if (string.IsNullOrEmpty(cmd.Text)) return Refuse(SendError.Invalid, "text is required");
+        if (Input.HasHiddenCharacters(cmd.Text, lineBreaks: true)) return Refuse(SendError.Invalid, "text may not contain control characters other than line breaks, nor bidirectional formatting characters");
         if (string.IsNullOrWhiteSpace(cmd.Signature)) return Refuse(SendError.Invalid, "signature is required");
         if (cmd.Recipients.Count == 0) return Refuse(SendError.Invalid, "at least one recipient is required");
         if (cmd.Recipients.Count > MaxRecipientsPerJob) return Refuse(SendError.Invalid, $"at most {MaxRecipientsPerJob} recipients a job");
@@ -105,6 +108,8 @@ public sealed class MessagingService(Database database, MessageStore store, Stat
         var now = time.GetUtcNow();
         var scheduled = cmd.SendAt is { } at && at > now;
         if (cmd.SendAt is { } s && s > now.AddDays(90)) return Refuse(SendError.Invalid, "sendAt is at most 90 days ahead");
+        // A few minutes of clock difference are forgiven (sent at once); a time long past is a mistake, not "now".
+        if (cmd.SendAt is { } past && past < now - SendAtTolerance) return Refuse(SendError.Invalid, "sendAt is in the past");
         // A validity of its own (SMPP validity_period) may shorten the platform's, never lengthen it.
         var starts = scheduled ? cmd.SendAt!.Value : now;
         if (cmd.ValidUntil is { } v && v <= starts) return Refuse(SendError.Invalid, "the validity period ends before the message could be sent");
