@@ -94,7 +94,7 @@ public static class XingeApp
         app.MapConnectors();
         // Handsets receive OTP codes and can opt subscribers out: the operator's, unless this is a developer's machine.
         var simulator = app.MapSimulator(() => app.Services.GetRequiredService<ConnectorRegistry>().Simulator);
-        if (!app.Environment.IsDevelopment()) simulator.RequireAuthorization("operator");
+        if (!app.Environment.IsDevelopment()) simulator.RequireAuthorization(Rights.SimulatorUse);
         return app;
     }
 

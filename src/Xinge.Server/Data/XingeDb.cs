@@ -21,6 +21,7 @@ public abstract class XingeDb(DbContextOptions options) : DbContext(options)
     public DbSet<ApiKey> ApiKeys => Set<ApiKey>();
     public DbSet<AuditEntry> Audit => Set<AuditEntry>();
     public DbSet<Revocation> Revocations => Set<Revocation>();
+    public DbSet<RoleRight> RoleRights => Set<RoleRight>();
     public DbSet<SmppAccount> SmppAccounts => Set<SmppAccount>();
     public DbSet<Setting> Settings => Set<Setting>();
     public DbSet<Signature> Signatures => Set<Signature>();
@@ -62,6 +63,11 @@ public abstract class XingeDb(DbContextOptions options) : DbContext(options)
             e.HasIndex(x => x.At);
             e.HasIndex(x => new { x.Actor, x.Id });
             e.HasIndex(x => new { x.Action, x.Id });
+        });
+        b.Entity<RoleRight>(e =>
+        {
+            e.ToTable("role_rights");
+            e.HasKey(x => new { x.Role, x.RightName });
         });
         b.Entity<Revocation>(e =>
         {

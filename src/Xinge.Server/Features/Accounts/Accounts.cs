@@ -22,6 +22,8 @@ public static class Roles
     public const string EnterpriseAdmin = "enterprise_admin";
     public const string EnterpriseUser = "enterprise_user";
     public const string Integration = "integration";
+    public const string CustomerService = "customer_service";
+    public const string Subscriber = "subscriber";
 
     public static readonly string[] EnterpriseRoles = [EnterpriseAdmin, EnterpriseUser];
 }
@@ -51,6 +53,13 @@ public sealed class ApiKey
     public bool Revoked { get; set; }
     public long? RevokedAt { get; set; }
     public long CreatedAt { get; set; }
+}
+
+/// <summary>A right a role has (<see cref="Rights"/>).</summary>
+public sealed class RoleRight
+{
+    public string Role { get; set; } = "";
+    public string RightName { get; set; } = "";
 }
 
 /// <summary>An administrative action or a security event (R-S5-4): who did what to what, from where, and how it ended.</summary>

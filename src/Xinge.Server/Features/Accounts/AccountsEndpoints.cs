@@ -9,6 +9,7 @@ namespace Xinge.Server.Features.Accounts;
 public sealed record TokenRequest(string? Username, string? Password);
 public sealed record ChangePassword(string? CurrentPassword, string? NewPassword);
 public sealed record ResetPassword(string? Password);
+public sealed record RoleRightsRequest(string[]? Rights);
 public sealed record CreateEnterprise(string? Name, string? LicenceNumber, string[]? Hotlines, int? MaxHotlines, int? UnitPrice);
 public sealed record CreditRequest(long? Amount);
 public sealed record CreateUser(string? Username, string? Password, string? Role);
@@ -26,13 +27,17 @@ public static class AccountsEndpoints
         services.AddSingleton<AuditLog>();
         services.AddAuthentication(BearerAuthentication.SchemeName)
             .AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, BearerAuthentication>(BearerAuthentication.SchemeName, null);
-        services.AddAuthorizationBuilder()
-            .AddPolicy("operator", p => p.RequireRole(Roles.Operator))
-            // CONTRACT.md: /metrics is anonymous from loopback (the node's own scraper), an operator's otherwise.
-            .AddPolicy("metrics", p => p.RequireAssertion(ctx =>
-                ctx.User.IsInRole(Roles.Operator) || (ctx.Resource is HttpContext http && http.Connection.RemoteIpAddress is { } ip && System.Net.IPAddress.IsLoopback(ip))))
+        services.AddSingleton<RoleRights>();
+        services.AddSingleton<Microsoft.AspNetCore.Authorization.IAuthorizationHandler, RightHandler>();
+        var authorization = services.AddAuthorizationBuilder()
+            // CONTRACT.md: /metrics is anonymous from loopback (the node's own scraper), needs the right otherwise.
+            .AddPolicy("metrics", p => p.AddRequirements(new Microsoft.AspNetCore.Authorization.Infrastructure.AssertionRequirement(ctx =>
+                ctx.Resource is HttpContext http && http.Connection.RemoteIpAddress is { } ip && System.Net.IPAddress.IsLoopback(ip)
+                || ctx.User.Identity?.IsAuthenticated == true && ctx.Resource is HttpContext h && h.RequestServices.GetRequiredService<RoleRights>().Has(Caller.From(ctx.User).Role, Rights.MetricsRead))))
+            // The caller acts for an enterprise (an enterprise user or API key); each endpoint names its right besides.
             .AddPolicy("enterprise", p => p.RequireClaim(Caller.EnterpriseClaim))
-            .AddPolicy("integration", p => p.RequireRole(Roles.Integration, Roles.Operator));
+            .AddPolicy("integration", p => p.RequireRole(Roles.Integration));
+        foreach (var right in Rights.All) authorization.AddPolicy(right.Name, p => p.RequireAuthenticatedUser().AddRequirements(new RightRequirement(right.Name)));
         services.AddHostedService<OperatorBootstrap>();
         // After the bootstrap: the schema is there.
         services.AddHostedService<RevocationWatcher>();
@@ -61,44 +66,49 @@ public static class AccountsEndpoints
         api.MapPost("/auth/logout", LogoutAsync).RequireAuthorization().WithTags("Auth");
         api.MapPost("/auth/password", ChangePasswordAsync).RequireAuthorization().WithTags("Auth");
 
-        var admin = api.MapGroup("/admin").RequireAuthorization("operator").WithTags("Operator");
-        admin.MapPost("/enterprises", CreateEnterpriseAsync);
+        // Platform staff: each call names its right (RoleRights), the role decides nothing by itself.
+        var admin = api.MapGroup("/admin").RequireAuthorization().WithTags("Operator");
+        admin.MapPost("/enterprises", CreateEnterpriseAsync).RequireAuthorization(Rights.EnterprisesManage);
         admin.MapGet("/enterprises", async (XingeDb db) =>
-            Results.Ok((await db.Enterprises.OrderBy(e => e.Id).ToListAsync()).Select(View)));
+            Results.Ok((await db.Enterprises.OrderBy(e => e.Id).ToListAsync()).Select(View))).RequireAuthorization(Rights.EnterprisesRead);
         admin.MapGet("/enterprises/{id:long}", async (long id, XingeDb db) =>
-            await db.Enterprises.FindAsync(id) is { } e ? Results.Ok(View(e)) : Problems.NotFound("enterprise"));
+            await db.Enterprises.FindAsync(id) is { } e ? Results.Ok(View(e)) : Problems.NotFound("enterprise")).RequireAuthorization(Rights.EnterprisesRead);
         admin.MapPost("/enterprises/{id:long}/verify", async (long id, XingeDb db, AuditLog audit, HttpContext http) =>
         {
             if (await db.Enterprises.Where(e => e.Id == id).ExecuteUpdateAsync(s => s.SetProperty(e => e.Verified, true)) != 1) return Problems.NotFound("enterprise");
             await audit.RecordAsync(http, "enterprise.verified", $"enterprise:{id}", enterpriseId: id);
             return Results.Ok(new { id, verified = true });
-        });
-        admin.MapPost("/enterprises/{id:long}/credit", CreditAsync);
-        admin.MapPost("/enterprises/{id:long}/api-keys", CreateApiKeyAsync);
+        }).RequireAuthorization(Rights.EnterprisesManage);
+        admin.MapPost("/enterprises/{id:long}/credit", CreditAsync).RequireAuthorization(Rights.BillingCredit);
+        admin.MapPost("/enterprises/{id:long}/api-keys", CreateApiKeyAsync).RequireAuthorization(Rights.KeysManage);
         admin.MapGet("/enterprises/{id:long}/api-keys", async (long id, XingeDb db) =>
-            await db.Enterprises.AnyAsync(e => e.Id == id) ? Results.Ok(await ListKeysAsync(db, id)) : Problems.NotFound("enterprise"));
+            await db.Enterprises.AnyAsync(e => e.Id == id) ? Results.Ok(await ListKeysAsync(db, id)) : Problems.NotFound("enterprise")).RequireAuthorization(Rights.KeysManage);
         admin.MapDelete("/enterprises/{id:long}/api-keys/{keyId:long}", (long id, long keyId, Database database, Revocations revocations, AuditLog audit, TimeProvider time, HttpContext http) =>
-            RevokeKeyAsync(id, keyId, database, revocations, audit, time, http));
-        admin.MapPost("/enterprises/{id:long}/users", CreateUserAsync);
+            RevokeKeyAsync(id, keyId, database, revocations, audit, time, http)).RequireAuthorization(Rights.KeysManage);
+        admin.MapPost("/enterprises/{id:long}/users", CreateUserAsync).RequireAuthorization(Rights.UsersManage);
         admin.MapGet("/enterprises/{id:long}/users", async (long id, XingeDb db) =>
             await db.Enterprises.AnyAsync(e => e.Id == id)
                 ? Results.Ok(new { items = (await db.Users.Where(u => u.EnterpriseId == id).OrderBy(u => u.Id).ToListAsync()).Select(UserView) })
-                : Problems.NotFound("enterprise"));
+                : Problems.NotFound("enterprise")).RequireAuthorization(Rights.UsersManage);
+        admin.MapPost("/users", CreateStaffAsync).RequireAuthorization(Rights.UsersManage);
         admin.MapGet("/users/{userId:long}", async (long userId, XingeDb db) =>
-            await db.Users.FindAsync(userId) is { } u ? Results.Ok(UserView(u)) : Problems.NotFound("user"));
+            await db.Users.FindAsync(userId) is { } u ? Results.Ok(UserView(u)) : Problems.NotFound("user")).RequireAuthorization(Rights.UsersManage);
         admin.MapPost("/users/{userId:long}/disable", (long userId, Database database, Revocations revocations, AuditLog audit, TimeProvider time, HttpContext http) =>
-            SetDisabledAsync(userId, true, database, revocations, audit, time, http));
+            SetDisabledAsync(userId, true, database, revocations, audit, time, http)).RequireAuthorization(Rights.UsersManage);
         admin.MapPost("/users/{userId:long}/enable", (long userId, Database database, Revocations revocations, AuditLog audit, TimeProvider time, HttpContext http) =>
-            SetDisabledAsync(userId, false, database, revocations, audit, time, http));
-        admin.MapPost("/users/{userId:long}/password", ResetPasswordAsync);
-        admin.MapPost("/enterprises/{id:long}/smpp-accounts", CreateSmppAccountAsync);
-        admin.MapPost("/integration-keys", CreateIntegrationKeyAsync);
-        admin.MapGet("/audit", QueryAuditAsync);
+            SetDisabledAsync(userId, false, database, revocations, audit, time, http)).RequireAuthorization(Rights.UsersManage);
+        admin.MapPost("/users/{userId:long}/password", ResetPasswordAsync).RequireAuthorization(Rights.UsersManage);
+        admin.MapPost("/enterprises/{id:long}/smpp-accounts", CreateSmppAccountAsync).RequireAuthorization(Rights.SmppManage);
+        admin.MapPost("/integration-keys", CreateIntegrationKeyAsync).RequireAuthorization(Rights.KeysManage);
+        admin.MapGet("/audit", QueryAuditAsync).RequireAuthorization(Rights.AuditRead);
+        admin.MapGet("/roles", GetRoles).RequireAuthorization(Rights.RolesManage);
+        admin.MapPut("/roles/{role}", SetRoleAsync).RequireAuthorization(Rights.RolesManage);
 
         var enterprise = api.MapGroup("").RequireAuthorization("enterprise").WithTags("Enterprise");
-        enterprise.MapGet("/api-keys", async (ClaimsPrincipal user, XingeDb db) => Results.Ok(await ListKeysAsync(db, Caller.From(user).Enterprise)));
+        enterprise.MapGet("/api-keys", async (ClaimsPrincipal user, XingeDb db) => Results.Ok(await ListKeysAsync(db, Caller.From(user).Enterprise)))
+            .RequireAuthorization(Rights.KeysOwn);
         enterprise.MapDelete("/api-keys/{keyId:long}", (long keyId, ClaimsPrincipal user, Database database, Revocations revocations, AuditLog audit, TimeProvider time, HttpContext http) =>
-            RevokeKeyAsync(Caller.From(user).Enterprise, keyId, database, revocations, audit, time, http));
+            RevokeKeyAsync(Caller.From(user).Enterprise, keyId, database, revocations, audit, time, http)).RequireAuthorization(Rights.KeysOwn);
         return app;
     }
 
@@ -295,6 +305,65 @@ public static class AccountsEndpoints
         return Results.NoContent();
     }
 
+    private static IResult GetRoles(RoleRights rights) => Results.Ok(new
+    {
+        items = Rights.RoleScopes.Select(r => new
+        {
+            role = r.Key,
+            scope = r.Value,
+            rights = (rights.Current.TryGetValue(r.Key, out var granted) ? granted : []).Order().ToArray(),
+        }),
+        rights = Rights.All.Select(r => new { name = r.Name, scope = r.Scope, description = r.Description }),
+    });
+
+    /// <summary>
+    /// The operator decides a role's rights, whole: only rights of the role's scope, and the operator role keeps the
+    /// right to decide (nobody locks the platform out of its own settings). Every node follows within a second.
+    /// </summary>
+    private static async Task<IResult> SetRoleAsync(string role, RoleRightsRequest body, Database database, RoleRights rights, Revocations revocations, AuditLog audit,
+        TimeProvider time, HttpContext http)
+    {
+        if (!Rights.RoleScopes.TryGetValue(role, out var scope)) return Problems.NotFound("role");
+        if (body.Rights is null || body.Rights.Length > 100) return Problems.Validation("rights is the list of the role's rights");
+        var wanted = body.Rights.Distinct().ToList();
+        if (wanted.Any(r => r is null || !Rights.ByName.ContainsKey(r)))
+            return Problems.Validation($"unknown right '{Clip(wanted.First(r => r is null || !Rights.ByName.ContainsKey(r)))}'; GET /admin/roles lists them");
+        if (wanted.FirstOrDefault(r => Rights.ByName[r].Scope != scope) is { } foreign)
+            return Problems.Unprocessable("right-out-of-scope", $"{foreign} is a {Rights.ByName[foreign].Scope} right; {role} may have {scope} rights only");
+        if (role == Roles.Operator && !wanted.Contains(Rights.RolesManage))
+            return Problems.Unprocessable("locks-out-operator", $"the operator role keeps {Rights.RolesManage}");
+        await using (var c = await database.OpenAsync())
+        {
+            await using var tx = await c.BeginTransactionAsync();
+            await c.ExecuteAsync("DELETE FROM role_rights WHERE role = @role", new { role }, tx);
+            foreach (var right in wanted) await c.ExecuteAsync("INSERT INTO role_rights (role, right_name) VALUES (@role, @right)", new { role, right }, tx);
+            revocations.Apply(await Revocations.WriteAsync(c, tx, RevocationKind.Rights, role, time.GetUtcNow().ToUnixTimeMilliseconds()));
+            await tx.CommitAsync();
+        }
+        await rights.LoadAsync();
+        await audit.RecordAsync(http, "role.rights_set", "role:" + role, detail: string.Join(",", wanted.Order()));
+        return Results.Ok(new { role, scope, rights = wanted.Order().ToArray() });
+    }
+
+    /// <summary>Platform staff: another operator or a customer-service agent, who changes the password at the first sign-in.</summary>
+    private static async Task<IResult> CreateStaffAsync(CreateUser body, XingeDb db, TimeProvider time, AuditLog audit, HttpContext http)
+    {
+        var username = body.Username?.Trim();
+        if (Input.NameProblem(username, "username", 64) is { } nameProblem) return Problems.Validation(nameProblem);
+        if (username!.Any(char.IsWhiteSpace)) return Problems.Validation("username has no spaces");
+        if (body.Password is null || PasswordProblem(body.Password) is not null) return Problems.Validation(body.Password is null ? "password is required" : PasswordProblem(body.Password)!);
+        if (body.Role is not (Roles.Operator or Roles.CustomerService)) return Problems.Validation("role is operator or customer_service (enterprise users are created under their enterprise)");
+        if (await db.Users.AnyAsync(u => u.Username == username)) return Problems.Conflict("username-taken", "that username is taken");
+        var user = new User
+        {
+            Username = username!, PasswordHash = Secrets.HashPassword(body.Password), Role = body.Role, CreatedAt = time.GetUtcNow().ToUnixTimeMilliseconds(), MustChangePassword = true,
+        };
+        db.Users.Add(user);
+        await db.SaveChangesAsync();
+        await audit.RecordAsync(http, "user.created", "user:" + username, detail: body.Role);
+        return Results.Created($"/api/v1/admin/users/{user.Id}", new { id = user.Id });
+    }
+
     private static async Task<IResult> QueryAuditAsync(AuditLog audit, string? actor, string? action, DateTimeOffset? since, DateTimeOffset? until, string? cursor, int? limit)
     {
         if (!Messaging.Cursor.TryRead(cursor, out var before)) return Problems.Validation("cursor is the next value of a previous page");
@@ -430,12 +499,13 @@ public static class AccountsEndpoints
 }
 
 /// <summary>On an empty database, creates the operator account <c>admin</c> (CONTRACT.md §1).</summary>
-public sealed class OperatorBootstrap(Database database, TokenService tokens, IConfiguration config, TimeProvider time, ILogger<OperatorBootstrap> logger) : IHostedService
+public sealed class OperatorBootstrap(Database database, TokenService tokens, RoleRights rights, IConfiguration config, TimeProvider time, ILogger<OperatorBootstrap> logger) : IHostedService
 {
     public async Task StartAsync(CancellationToken ct)
     {
         await database.MigrateAsync(ct);
         await tokens.InitializeAsync(database, ct);
+        await rights.InitializeAsync(ct);
         await using var c = await database.OpenAsync(ct);
         if (await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM users WHERE role = @role", new { role = Roles.Operator }) > 0) return;
         var password = config["Xinge:Bootstrap:AdminPassword"];

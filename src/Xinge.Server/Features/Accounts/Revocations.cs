@@ -10,6 +10,8 @@ public static class RevocationKind
     public const string Session = "session";
     public const string User = "user";
     public const string ApiKey = "api_key";
+    /// <summary>Not a credential: a role's rights changed, and every node reloads them.</summary>
+    public const string Rights = "rights";
 }
 
 /// <summary>
@@ -28,6 +30,9 @@ public sealed class Revocations(TimeProvider time)
     private long _last;
 
     public long Last => Volatile.Read(ref _last);
+
+    /// <summary>Set when a role's rights changed since the watcher last reloaded them.</summary>
+    public volatile bool RightsChanged;
 
     public void Attach(ApiKeyCache keys) => _keys = keys;
 
@@ -55,6 +60,9 @@ public sealed class Revocations(TimeProvider time)
             case RevocationKind.ApiKey:
                 _keys?.Forget(r.Subject);
                 break;
+            case RevocationKind.Rights:
+                RightsChanged = true;
+                break;
         }
         long seen;
         while ((seen = Volatile.Read(ref _last)) < r.Id && Interlocked.CompareExchange(ref _last, r.Id, seen) != seen)
@@ -78,7 +86,8 @@ public sealed class Revocations(TimeProvider time)
 }
 
 /// <summary>Reads the revocations other nodes wrote: those a live token may still carry at start, then every new one each second.</summary>
-public sealed class RevocationWatcher(Database database, Revocations revocations, ApiKeyCache keys, TimeProvider time, ILogger<RevocationWatcher> logger) : BackgroundService
+public sealed class RevocationWatcher(Database database, Revocations revocations, ApiKeyCache keys, RoleRights rights, TimeProvider time, ILogger<RevocationWatcher> logger)
+    : BackgroundService
 {
     /// <summary>
     /// Ids are taken at insert and rows become visible at commit, so a row may appear below the highest id seen: the
@@ -114,6 +123,11 @@ public sealed class RevocationWatcher(Database database, Revocations revocations
                 foreach (var r in await c.QueryAsync<Revocation>("SELECT id AS Id, kind AS Kind, subject AS Subject, at AS At FROM revocations WHERE id > @after ORDER BY id",
                     new { after = revocations.Last - Lookback }))
                     revocations.Apply(r);
+                if (revocations.RightsChanged)
+                {
+                    revocations.RightsChanged = false;
+                    await rights.LoadAsync(stoppingToken);
+                }
                 if (time.GetUtcNow() - pruned > TimeSpan.FromMinutes(10))
                 {
                     revocations.Prune();

@@ -18,11 +18,11 @@ public static class BillingEndpoints
 
     public static IEndpointRouteBuilder MapBilling(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/api/v1/balance", GetBalanceAsync).RequireAuthorization("enterprise").WithTags("Enterprise");
+        app.MapGet("/api/v1/balance", GetBalanceAsync).RequireAuthorization("enterprise", Rights.BalanceRead).WithTags("Enterprise");
         app.MapGet("/api/v1/ledger", (ClaimsPrincipal user, Database database) => LedgerAsync(Caller.From(user).Enterprise, database))
-            .RequireAuthorization("enterprise").WithTags("Enterprise");
+            .RequireAuthorization("enterprise", Rights.BalanceRead).WithTags("Enterprise");
         app.MapGet("/api/v1/admin/enterprises/{id:long}/ledger", (long id, Database database) => LedgerAsync(id, database))
-            .RequireAuthorization("operator").WithTags("Operator");
+            .RequireAuthorization(Rights.BillingRead).WithTags("Operator");
         return app;
     }
 

@@ -31,15 +31,15 @@ public static class ComplianceEndpoints
     {
         var api = app.MapGroup("/api/v1");
         var enterprise = api.MapGroup("").RequireAuthorization("enterprise").WithTags("Enterprise");
-        enterprise.MapPost("/signatures", CreateSignatureAsync);
+        enterprise.MapPost("/signatures", CreateSignatureAsync).RequireAuthorization(Rights.SignaturesManage);
         enterprise.MapGet("/signatures", async (ClaimsPrincipal user, XingeDb db) =>
         {
             var id = Caller.From(user).Enterprise;
             var list = await db.Signatures.Where(s => s.EnterpriseId == id).OrderBy(s => s.Id).ToListAsync();
             return TypedResults.Ok(list.Select(s => new SignatureView(s.Id, s.Text, s.Status, s.Reason)).ToList());
-        });
+        }).RequireAuthorization(Rights.MessagesRead);
 
-        var admin = api.MapGroup("/admin/reviews").RequireAuthorization("operator").WithTags("Operator");
+        var admin = api.MapGroup("/admin/reviews").RequireAuthorization(Rights.ReviewsDecide).WithTags("Operator");
         admin.MapGet("", async (XingeDb db, string? status) =>
         {
             var wanted = status ?? ReviewStatus.Pending;

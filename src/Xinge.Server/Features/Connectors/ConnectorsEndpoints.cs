@@ -1,3 +1,4 @@
+using Xinge.Server.Features.Accounts;
 using System.Text.RegularExpressions;
 using Dapper;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -25,7 +26,7 @@ public static partial class ConnectorsEndpoints
 
     public static IEndpointRouteBuilder MapConnectors(this IEndpointRouteBuilder app)
     {
-        var admin = app.MapGroup("/api/v1/admin/connectors").RequireAuthorization("operator").WithTags("Operator");
+        var admin = app.MapGroup("/api/v1/admin/connectors").RequireAuthorization(Rights.ConnectorsManage).WithTags("Operator");
         admin.MapGet("", (ConnectorRegistry registry, Messaging.Dispatcher dispatcher) => TypedResults.Ok(registry.Connectors.Select(c => new ConnectorView(
             c.Name, c.Options.Host, c.Options.Port, c.Options.SystemId, c.Options.BindMode, c.Options.WindowSize, c.Options.MaxTps,
             c.Options.Prefixes.Select(p => "+" + p).ToList(), c.Options.Binds, registry.SourceOf(c), c.IsBound, c.OutbindPort, dispatcher.InFlightOf(c.Name))).ToList()));

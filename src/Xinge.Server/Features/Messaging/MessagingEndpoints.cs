@@ -49,23 +49,23 @@ public static class MessagingEndpoints
     {
         var api = app.MapGroup("/api/v1").RequireAuthorization("enterprise").WithTags("Enterprise")
             .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403);
-        api.MapPost("/messages", SendMessagesAsync).ProducesProblem(402).ProducesProblem(422);
-        api.MapGet("/messages", ListMessagesAsync);
-        api.MapGet("/messages/{id}", GetMessageAsync);
-        api.MapDelete("/messages/{id}", CancelMessageAsync);
-        api.MapPost("/jobs", CreateJobAsync).ProducesProblem(402).ProducesProblem(422);
-        api.MapGet("/jobs", ListJobsAsync);
-        api.MapGet("/jobs/{id}", GetJobAsync);
-        api.MapGet("/jobs/{id}/rejections", GetRejectionsAsync);
+        api.MapPost("/messages", SendMessagesAsync).RequireAuthorization(Rights.MessagesSend).ProducesProblem(402).ProducesProblem(422);
+        api.MapGet("/messages", ListMessagesAsync).RequireAuthorization(Rights.MessagesRead);
+        api.MapGet("/messages/{id}", GetMessageAsync).RequireAuthorization(Rights.MessagesRead);
+        api.MapDelete("/messages/{id}", CancelMessageAsync).RequireAuthorization(Rights.MessagesSend);
+        api.MapPost("/jobs", CreateJobAsync).RequireAuthorization(Rights.MessagesSend).ProducesProblem(402).ProducesProblem(422);
+        api.MapGet("/jobs", ListJobsAsync).RequireAuthorization(Rights.MessagesRead);
+        api.MapGet("/jobs/{id}", GetJobAsync).RequireAuthorization(Rights.MessagesRead);
+        api.MapGet("/jobs/{id}/rejections", GetRejectionsAsync).RequireAuthorization(Rights.MessagesRead);
         api.MapPost("/jobs/{id}/pause", (string id, ClaimsPrincipal user, JobControl jobs, MessageQueries queries) =>
-            ChangeJobAsync(id, user, queries, (e, j) => jobs.PauseAsync(e, j)));
+            ChangeJobAsync(id, user, queries, (e, j) => jobs.PauseAsync(e, j))).RequireAuthorization(Rights.MessagesSend);
         api.MapPost("/jobs/{id}/resume", (string id, ClaimsPrincipal user, JobControl jobs, MessageQueries queries) =>
-            ChangeJobAsync(id, user, queries, (e, j) => jobs.ResumeAsync(e, j)));
+            ChangeJobAsync(id, user, queries, (e, j) => jobs.ResumeAsync(e, j))).RequireAuthorization(Rights.MessagesSend);
         api.MapPost("/jobs/{id}/cancel", (string id, ClaimsPrincipal user, JobControl jobs, MessageQueries queries) =>
-            ChangeJobAsync(id, user, queries, (e, j) => jobs.CancelAsync(e, j)));
-        api.MapGet("/inbound", GetInboundAsync);
-        api.MapPut("/webhook", PutWebhookAsync);
-        api.MapGet("/webhook", GetWebhookAsync);
+            ChangeJobAsync(id, user, queries, (e, j) => jobs.CancelAsync(e, j))).RequireAuthorization(Rights.MessagesSend);
+        api.MapGet("/inbound", GetInboundAsync).RequireAuthorization(Rights.MessagesRead);
+        api.MapPut("/webhook", PutWebhookAsync).RequireAuthorization(Rights.WebhookManage);
+        api.MapGet("/webhook", GetWebhookAsync).RequireAuthorization(Rights.WebhookManage);
         return app;
     }
 

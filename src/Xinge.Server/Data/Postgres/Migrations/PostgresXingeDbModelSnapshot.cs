@@ -210,6 +210,21 @@ namespace Xinge.Server.Data.Postgres.Migrations
                     b.ToTable("revocations", (string)null);
                 });
 
+            modelBuilder.Entity("Xinge.Server.Features.Accounts.RoleRight", b =>
+                {
+                    b.Property<string>("Role")
+                        .HasColumnType("text")
+                        .HasColumnName("role");
+
+                    b.Property<string>("RightName")
+                        .HasColumnType("text")
+                        .HasColumnName("right_name");
+
+                    b.HasKey("Role", "RightName");
+
+                    b.ToTable("role_rights", (string)null);
+                });
+
             modelBuilder.Entity("Xinge.Server.Features.Accounts.Setting", b =>
                 {
                     b.Property<string>("Key")

@@ -197,6 +197,21 @@ namespace Xinge.Server.Data.Sqlite.Migrations
                     b.ToTable("revocations", (string)null);
                 });
 
+            modelBuilder.Entity("Xinge.Server.Features.Accounts.RoleRight", b =>
+                {
+                    b.Property<string>("Role")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("role");
+
+                    b.Property<string>("RightName")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("right_name");
+
+                    b.HasKey("Role", "RightName");
+
+                    b.ToTable("role_rights", (string)null);
+                });
+
             modelBuilder.Entity("Xinge.Server.Features.Accounts.Setting", b =>
                 {
                     b.Property<string>("Key")
