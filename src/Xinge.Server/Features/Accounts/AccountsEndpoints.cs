@@ -97,7 +97,8 @@ public static class AccountsEndpoints
             SetDisabledAsync(userId, true, database, revocations, audit, time, http)).RequireAuthorization(Rights.UsersManage);
         admin.MapPost("/users/{userId:long}/enable", (long userId, Database database, Revocations revocations, AuditLog audit, TimeProvider time, HttpContext http) =>
             SetDisabledAsync(userId, false, database, revocations, audit, time, http)).RequireAuthorization(Rights.UsersManage);
-        admin.MapPost("/users/{userId:long}/password", ResetPasswordAsync).RequireAuthorization(Rights.UsersManage);
+        admin.MapPost("/users/{userId:long}/password", (long userId, ResetPassword body, XingeDb db, Database database, Revocations revocations, AuditLog audit,
+            TimeProvider time, HttpContext http) => ResetPasswordAsync(null, userId, body, db, database, revocations, audit, time, http)).RequireAuthorization(Rights.UsersManage);
         admin.MapPost("/enterprises/{id:long}/smpp-accounts", CreateSmppAccountAsync).RequireAuthorization(Rights.SmppManage);
         admin.MapPost("/integration-keys", CreateIntegrationKeyAsync).RequireAuthorization(Rights.KeysManage);
         admin.MapGet("/audit", QueryAuditAsync).RequireAuthorization(Rights.AuditRead);
@@ -109,6 +110,21 @@ public static class AccountsEndpoints
             .RequireAuthorization(Rights.KeysOwn);
         enterprise.MapDelete("/api-keys/{keyId:long}", (long keyId, ClaimsPrincipal user, Database database, Revocations revocations, AuditLog audit, TimeProvider time, HttpContext http) =>
             RevokeKeyAsync(Caller.From(user).Enterprise, keyId, database, revocations, audit, time, http)).RequireAuthorization(Rights.KeysOwn);
+        // An enterprise administrator's own people.
+        enterprise.MapGet("/users", async (ClaimsPrincipal user, XingeDb db) =>
+        {
+            var id = Caller.From(user).Enterprise;
+            return Results.Ok(new { items = (await db.Users.Where(u => u.EnterpriseId == id).OrderBy(u => u.Id).ToListAsync()).Select(UserView) });
+        }).RequireAuthorization(Rights.UsersOwn);
+        enterprise.MapPost("/users", (CreateUser body, ClaimsPrincipal user, XingeDb db, TimeProvider time, AuditLog audit, HttpContext http) =>
+            CreateUserAsync(Caller.From(user).Enterprise, body, db, time, audit, http)).RequireAuthorization(Rights.UsersOwn);
+        enterprise.MapPost("/users/{userId:long}/disable", (long userId, ClaimsPrincipal user, Database database, Revocations revocations, AuditLog audit, TimeProvider time,
+            HttpContext http) => SetDisabledAsync(userId, true, database, revocations, audit, time, http, Caller.From(user).Enterprise)).RequireAuthorization(Rights.UsersOwn);
+        enterprise.MapPost("/users/{userId:long}/enable", (long userId, ClaimsPrincipal user, Database database, Revocations revocations, AuditLog audit, TimeProvider time,
+            HttpContext http) => SetDisabledAsync(userId, false, database, revocations, audit, time, http, Caller.From(user).Enterprise)).RequireAuthorization(Rights.UsersOwn);
+        enterprise.MapPost("/users/{userId:long}/password", (long userId, ResetPassword body, ClaimsPrincipal user, XingeDb db, Database database, Revocations revocations,
+            AuditLog audit, TimeProvider time, HttpContext http) =>
+            ResetPasswordAsync(Caller.From(user).Enterprise, userId, body, db, database, revocations, audit, time, http)).RequireAuthorization(Rights.UsersOwn);
         return app;
     }
 
@@ -225,13 +241,17 @@ public static class AccountsEndpoints
     }
 
     /// <summary>An operator sets a user's password: the user must change it at the next sign-in, and their sessions end.</summary>
-    private static async Task<IResult> ResetPasswordAsync(long userId, ResetPassword body, XingeDb db, Database database, Revocations revocations, AuditLog audit, TimeProvider time,
-        HttpContext http)
+    /// <summary>
+    /// Someone else sets a user's password (an operator; an enterprise admin for its own enterprise's users, given by
+    /// <paramref name="enterpriseId"/>): the user must change it at the next sign-in, and their sessions end.
+    /// </summary>
+    private static async Task<IResult> ResetPasswordAsync(long? enterpriseId, long userId, ResetPassword body, XingeDb db, Database database, Revocations revocations, AuditLog audit,
+        TimeProvider time, HttpContext http)
     {
-        if (body.Password is not { } password || PasswordProblem(password) is { } problem) return Problems.Validation(body.Password is null ? "password is required" : PasswordProblem(body.Password)!);
+        if (body.Password is null || PasswordProblem(body.Password) is not null) return Problems.Validation(body.Password is null ? "password is required" : PasswordProblem(body.Password)!);
         var user = await db.Users.AsNoTracking().SingleOrDefaultAsync(u => u.Id == userId);
-        if (user is null) return Problems.NotFound("user");
-        revocations.Apply(await SetPasswordAsync(database, userId, Secrets.HashPassword(password), mustChange: true, time));
+        if (user is null || (enterpriseId is not null && user.EnterpriseId != enterpriseId)) return Problems.NotFound("user");
+        revocations.Apply(await SetPasswordAsync(database, userId, Secrets.HashPassword(body.Password), mustChange: true, time));
         await audit.RecordAsync(http, "user.password_reset", "user:" + user.Username, enterpriseId: user.EnterpriseId);
         return Results.Ok(new { id = userId, mustChangePassword = true });
     }
@@ -247,14 +267,15 @@ public static class AccountsEndpoints
         return r;
     }
 
-    private static async Task<IResult> SetDisabledAsync(long userId, bool disabled, Database database, Revocations revocations, AuditLog audit, TimeProvider time, HttpContext http)
+    private static async Task<IResult> SetDisabledAsync(long userId, bool disabled, Database database, Revocations revocations, AuditLog audit, TimeProvider time, HttpContext http,
+        long? enterpriseId = null)
     {
         await using var c = await database.OpenAsync();
         await using var tx = await c.BeginTransactionAsync();
         var user = await c.QuerySingleOrDefaultAsync<(string Username, long? EnterpriseId, string Role)>(
             "SELECT username, enterprise_id, role FROM users WHERE id = @userId", new { userId }, tx);
-        if (user.Username is null) return Problems.NotFound("user");
-        if (disabled && Caller.From(http.User).UserId == userId) return Problems.Unprocessable("own-account", "an operator cannot disable their own account");
+        if (user.Username is null || (enterpriseId is not null && user.EnterpriseId != enterpriseId)) return Problems.NotFound("user");
+        if (disabled && Caller.From(http.User).UserId == userId) return Problems.Unprocessable("own-account", "nobody disables their own account");
         await c.ExecuteAsync("UPDATE users SET disabled = @disabled WHERE id = @userId", new { disabled, userId }, tx);
         Revocation? r = disabled ? await Revocations.WriteAsync(c, tx, RevocationKind.User, userId.ToString(), time.GetUtcNow().ToUnixTimeMilliseconds()) : null;
         await tx.CommitAsync();

@@ -41,6 +41,7 @@ public static class Rights
     public const string KeysOwn = "keys.own";
     public const string WebhookManage = "webhook.manage";
     public const string BalanceRead = "balance.read";
+    public const string UsersOwn = "users.own";
 
     public static readonly RightInfo[] All =
     [
@@ -63,6 +64,7 @@ public static class Rights
         new(KeysOwn, Scope.Enterprise, "list and revoke the enterprise's API keys"),
         new(WebhookManage, Scope.Enterprise, "set where the enterprise's events are posted"),
         new(BalanceRead, Scope.Enterprise, "see the enterprise's balance and ledger"),
+        new(UsersOwn, Scope.Enterprise, "create, disable and reset the password of the enterprise's own users"),
     ];
 
     public static readonly Dictionary<string, RightInfo> ByName = All.ToDictionary(r => r.Name);

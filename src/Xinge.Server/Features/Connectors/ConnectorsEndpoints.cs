@@ -53,7 +53,8 @@ public static partial class ConnectorsEndpoints
         return null;
     }
 
-    private static async Task<Results<Created<ConnectorCreated>, ProblemHttpResult>> CreateAsync(CreateConnector body, ConnectorRegistry registry, Database database, TimeProvider time)
+    private static async Task<Results<Created<ConnectorCreated>, ProblemHttpResult>> CreateAsync(CreateConnector body, ConnectorRegistry registry, Database database, TimeProvider time,
+        AuditLog audit, HttpContext http)
     {
         if (Validate(body) is { } error) return Problems.Validation(error);
         if (registry.Connectors.Any(c => c.Name == body.Name)) return Problems.Conflict("connector-exists", $"a connector named {body.Name} exists");
@@ -82,10 +83,11 @@ public static partial class ConnectorsEndpoints
             if (inserted == 0) return Problems.Conflict("connector-exists", $"a connector named {body.Name} exists");
         }
         await registry.RefreshAsync(default);
+        await audit.RecordAsync(http, "connector.created", "connector:" + body.Name, detail: $"{body.Host!.Trim()}:{body.Port}");
         return TypedResults.Created($"/api/v1/admin/connectors/{body.Name}", new ConnectorCreated(body.Name!));
     }
 
-    private static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(string name, ConnectorRegistry registry, Database database)
+    private static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(string name, ConnectorRegistry registry, Database database, AuditLog audit, HttpContext http)
     {
         var connector = registry.Connectors.FirstOrDefault(c => c.Name == name);
         if (connector is not null && registry.SourceOf(connector) != "api")
@@ -95,6 +97,7 @@ public static partial class ConnectorsEndpoints
             if (await c.ExecuteAsync("DELETE FROM connectors WHERE name = @name", new { name }) == 0) return Problems.NotFound("connector");
         }
         await registry.RefreshAsync(default);
+        await audit.RecordAsync(http, "connector.deleted", "connector:" + name);
         return TypedResults.NoContent();
     }
 }
