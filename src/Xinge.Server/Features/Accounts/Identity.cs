@@ -100,17 +100,20 @@ public sealed class TokenService(TimeProvider time, Revocations revocations)
 }
 
 /// <summary>
-/// API keys and integration keys by their SHA-256, cached: the hot path never touches the database for auth. A
-/// revoked key leaves the cache of every node through <see cref="Revocations"/>.
+/// API keys and integration keys by their SHA-256, cached: the hot path touches the database for a key at most once
+/// every <see cref="Recheck"/>. A key revoked through the API leaves the cache of every node within a second
+/// (<see cref="Revocations"/>); one revoked in the database by hand, within <see cref="Recheck"/>.
 /// </summary>
-public sealed class ApiKeyCache(Database database)
+public sealed class ApiKeyCache(Database database, TimeProvider time)
 {
-    private readonly ConcurrentDictionary<string, Caller?> _byHash = new();
+    public static readonly TimeSpan Recheck = TimeSpan.FromSeconds(5);
+    private readonly ConcurrentDictionary<string, (Caller Caller, long Until)> _byHash = new();
 
     public async ValueTask<Caller?> FindAsync(string key)
     {
         var hash = Secrets.Sha256(key);
-        if (_byHash.TryGetValue(hash, out var cached)) return cached;
+        var now = time.GetTimestamp();
+        if (_byHash.TryGetValue(hash, out var cached) && cached.Until > now) return cached.Caller;
         await using var c = await database.OpenAsync();
         var row = await c.QuerySingleOrDefaultAsync<ApiKey>(
             "SELECT enterprise_id AS EnterpriseId, prefix AS Prefix, revoked AS Revoked FROM api_keys WHERE key_hash = @hash", new { hash });
@@ -118,7 +121,8 @@ public sealed class ApiKeyCache(Database database)
             ? new Caller(r.EnterpriseId is null ? Roles.Integration : Roles.EnterpriseAdmin, r.EnterpriseId, null, "key:" + r.Prefix)
             : null;
         // Unknown keys are not cached, so a flood of random keys cannot grow memory.
-        if (caller is not null) _byHash[hash] = caller;
+        if (caller is not null) _byHash[hash] = (caller, now + (long)(Recheck.TotalSeconds * time.TimestampFrequency));
+        else _byHash.TryRemove(hash, out _);
         return caller;
     }
 
