@@ -166,8 +166,7 @@ public static class AccountsEndpoints
         if (guard.Check(body.Username, source) is { } wait)
         {
             await audit.RecordAsync(actor, "auth.login", actor, source, Outcome.Denied, "too many failed attempts");
-            http.Response.Headers.RetryAfter = Math.Ceiling(wait.TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture);
-            return Problems.Of(429, "too-many-attempts", "Too many attempts", $"too many failed sign-ins; try again in {Math.Ceiling(wait.TotalSeconds)} s");
+            return TooManyAttempts(http, wait);
         }
         var user = await db.Users.SingleOrDefaultAsync(u => u.Username == body.Username);
         string? failure = null;
@@ -222,8 +221,7 @@ public static class AccountsEndpoints
         if (user is null || user.Disabled) return Problems.Of(401, "unauthorized", "Unauthorized", "a valid bearer token or API key is required");
         if (guard.Check(user.Username, source) is { } wait)
         {
-            http.Response.Headers.RetryAfter = Math.Ceiling(wait.TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture);
-            return Problems.Of(429, "too-many-attempts", "Too many attempts", $"too many failed attempts; try again in {Math.Ceiling(wait.TotalSeconds)} s");
+            return TooManyAttempts(http, wait);
         }
         if (!Secrets.VerifyPassword(body.CurrentPassword, user.PasswordHash))
         {
@@ -248,10 +246,10 @@ public static class AccountsEndpoints
     private static async Task<IResult> ResetPasswordAsync(long? enterpriseId, long userId, ResetPassword body, XingeDb db, Database database, Revocations revocations, AuditLog audit,
         TimeProvider time, HttpContext http)
     {
-        if (body.Password is null || PasswordProblem(body.Password) is not null) return Problems.Validation(body.Password is null ? "password is required" : PasswordProblem(body.Password)!);
+        if (PasswordProblem(body.Password) is { } weak) return Problems.Validation(weak);
         var user = await db.Users.AsNoTracking().SingleOrDefaultAsync(u => u.Id == userId);
         if (user is null || (enterpriseId is not null && user.EnterpriseId != enterpriseId)) return Problems.NotFound("user");
-        revocations.Apply(await SetPasswordAsync(database, userId, Secrets.HashPassword(body.Password), mustChange: true, time));
+        revocations.Apply(await SetPasswordAsync(database, userId, Secrets.HashPassword(body.Password!), mustChange: true, time));
         await audit.RecordAsync(http, "user.password_reset", "user:" + user.Username, enterpriseId: user.EnterpriseId);
         return Results.Ok(new { id = userId, mustChangePassword = true });
     }
@@ -284,9 +282,23 @@ public static class AccountsEndpoints
         return Results.Ok(new { id = userId, disabled });
     }
 
+    private static Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult TooManyAttempts(HttpContext http, TimeSpan wait)
+    {
+        var seconds = Math.Ceiling(wait.TotalSeconds);
+        http.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return Problems.Of(429, "too-many-attempts", "Too many attempts", $"too many failed attempts; try again in {seconds} s");
+    }
+
+    /// <summary>A new person's login name (visible characters, no spaces; a hotline number may be one) and first password.</summary>
+    private static string? PersonProblem(string? username, string? password) =>
+        Input.NameProblem(username, "username", 64)
+        ?? (username!.Any(char.IsWhiteSpace) ? "username has no spaces (a hotline number may be one)" : null)
+        ?? PasswordProblem(password);
+
     /// <summary>A password a person chooses: long enough, not absurdly long, no control characters.</summary>
-    public static string? PasswordProblem(string password) =>
-        password.Length < 8 ? "a password needs at least 8 characters"
+    public static string? PasswordProblem(string? password) =>
+        password is null ? "password is required"
+        : password.Length < 8 ? "a password needs at least 8 characters"
         : password.Length > 256 ? "a password has at most 256 characters"
         : password.Any(char.IsControl) ? "a password may not contain control characters"
         : null;
@@ -370,14 +382,12 @@ public static class AccountsEndpoints
     private static async Task<IResult> CreateStaffAsync(CreateUser body, XingeDb db, TimeProvider time, AuditLog audit, HttpContext http)
     {
         var username = body.Username?.Trim();
-        if (Input.NameProblem(username, "username", 64) is { } nameProblem) return Problems.Validation(nameProblem);
-        if (username!.Any(char.IsWhiteSpace)) return Problems.Validation("username has no spaces");
-        if (body.Password is null || PasswordProblem(body.Password) is not null) return Problems.Validation(body.Password is null ? "password is required" : PasswordProblem(body.Password)!);
+        if (PersonProblem(username, body.Password) is { } problem) return Problems.Validation(problem);
         if (body.Role is not (Roles.Operator or Roles.CustomerService)) return Problems.Validation("role is operator or customer_service (enterprise users are created under their enterprise)");
         if (await db.Users.AnyAsync(u => u.Username == username)) return Problems.Conflict("username-taken", "that username is taken");
         var user = new User
         {
-            Username = username!, PasswordHash = Secrets.HashPassword(body.Password), Role = body.Role, CreatedAt = time.GetUtcNow().ToUnixTimeMilliseconds(), MustChangePassword = true,
+            Username = username!, PasswordHash = Secrets.HashPassword(body.Password!), Role = body.Role, CreatedAt = time.GetUtcNow().ToUnixTimeMilliseconds(), MustChangePassword = true,
         };
         db.Users.Add(user);
         await db.SaveChangesAsync();
@@ -464,9 +474,7 @@ public static class AccountsEndpoints
     private static async Task<IResult> CreateUserAsync(long id, CreateUser body, XingeDb db, TimeProvider time, AuditLog audit, HttpContext http)
     {
         var username = body.Username?.Trim();
-        if (Input.NameProblem(username, "username", 64) is { } nameProblem) return Problems.Validation(nameProblem);
-        if (username!.Any(char.IsWhiteSpace)) return Problems.Validation("username has no spaces (a hotline number may be one)");
-        if (body.Password is null || PasswordProblem(body.Password) is { } weak) return Problems.Validation(body.Password is null ? "password is required" : PasswordProblem(body.Password)!);
+        if (PersonProblem(username, body.Password) is { } problem) return Problems.Validation(problem);
         var role = body.Role switch
         {
             null or "" or "admin" or Roles.EnterpriseAdmin => Roles.EnterpriseAdmin,
@@ -479,7 +487,7 @@ public static class AccountsEndpoints
         // The operator chose this password: the user changes it at the first sign-in.
         var user = new User
         {
-            EnterpriseId = id, Username = username!, PasswordHash = Secrets.HashPassword(body.Password), Role = role, CreatedAt = time.GetUtcNow().ToUnixTimeMilliseconds(),
+            EnterpriseId = id, Username = username!, PasswordHash = Secrets.HashPassword(body.Password!), Role = role, CreatedAt = time.GetUtcNow().ToUnixTimeMilliseconds(),
             MustChangePassword = true,
         };
         db.Users.Add(user);
