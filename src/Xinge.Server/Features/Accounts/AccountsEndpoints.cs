@@ -3,6 +3,7 @@ using Dapper;
 using Microsoft.EntityFrameworkCore;
 using Xinge.Server.Data;
 using Xinge.Server.Features.Billing;
+using Xinge.Server.Features.Messaging;
 
 namespace Xinge.Server.Features.Accounts;
 
@@ -10,6 +11,22 @@ public sealed record TokenRequest(string? Username, string? Password);
 public sealed record ChangePassword(string? CurrentPassword, string? NewPassword);
 public sealed record ResetPassword(string? Password);
 public sealed record RoleRightsRequest(string[]? Rights);
+
+public sealed record TokenView(string Token, DateTimeOffset ExpiresAt, string Role, long? EnterpriseId, bool MustChangePassword);
+public sealed record EnterpriseView(long Id, string Name, string LicenceNumber, bool Verified, long Balance, long Reserved, int UnitPrice, string Extension);
+public sealed record EnterpriseCreated(long Id, string Extension);
+public sealed record EnterpriseVerified(long Id, bool Verified);
+public sealed record CreditView(long Balance);
+public sealed record KeyCreated(long Id, string Key);
+public sealed record ApiKeyView(long Id, string Prefix, string Name, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt);
+public sealed record UserView(long Id, long? EnterpriseId, string Username, string Role, bool Disabled, bool MustChangePassword, DateTimeOffset CreatedAt);
+public sealed record UserCreated(long Id);
+public sealed record UserDisabled(long Id, bool Disabled);
+public sealed record PasswordReset(long Id, bool MustChangePassword);
+public sealed record SmppAccountCreated(long Id, string SystemId, IReadOnlyList<string> AllowedIps, int MaxBinds, int MaxTps);
+public sealed record RoleView(string Role, string Scope, IReadOnlyList<string> Rights);
+public sealed record RightView(string Name, string Scope, string Description);
+public sealed record RolesView(IReadOnlyList<RoleView> Items, IReadOnlyList<RightView> Rights);
 public sealed record CreateEnterprise(string? Name, string? LicenceNumber, string[]? Hotlines, int? MaxHotlines, int? UnitPrice);
 public sealed record CreditRequest(long? Amount);
 public sealed record CreateUser(string? Username, string? Password, string? Role);
@@ -62,96 +79,86 @@ public static class AccountsEndpoints
     public static IEndpointRouteBuilder MapAccounts(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/api/v1");
-        api.MapPost("/auth/token", IssueTokenAsync).AllowAnonymous().WithTags("Auth");
-        api.MapPost("/auth/logout", LogoutAsync).RequireAuthorization().WithTags("Auth");
-        api.MapPost("/auth/password", ChangePasswordAsync).RequireAuthorization().WithTags("Auth");
+        api.MapPost("/auth/token", IssueTokenAsync).AllowAnonymous().WithTags("Auth").Produces<TokenView>().ProducesProblem(400).ProducesProblem(401).ProducesProblem(429);
+        api.MapPost("/auth/logout", LogoutAsync).RequireAuthorization().WithTags("Auth").Produces(204).ProducesProblem(400);
+        api.MapPost("/auth/password", ChangePasswordAsync).RequireAuthorization().WithTags("Auth").Produces<TokenView>().ProducesProblem(400).ProducesProblem(422).ProducesProblem(429);
 
         // Platform staff: each call names its right (RoleRights), the role decides nothing by itself.
         var admin = api.MapGroup("/admin").RequireAuthorization().WithTags("Operator");
-        admin.MapPost("/enterprises", CreateEnterpriseAsync).RequireAuthorization(Rights.EnterprisesManage);
+        admin.MapPost("/enterprises", CreateEnterpriseAsync).RequireAuthorization(Rights.EnterprisesManage).Produces<EnterpriseCreated>(201).ProducesProblem(400).ProducesProblem(409);
         admin.MapGet("/enterprises", async (XingeDb db) =>
-            Results.Ok((await db.Enterprises.OrderBy(e => e.Id).ToListAsync()).Select(View))).RequireAuthorization(Rights.EnterprisesRead);
+            Results.Ok((await db.Enterprises.OrderBy(e => e.Id).ToListAsync()).Select(View))).RequireAuthorization(Rights.EnterprisesRead).Produces<List<EnterpriseView>>();
         admin.MapGet("/enterprises/{id:long}", async (long id, XingeDb db) =>
-            await db.Enterprises.FindAsync(id) is { } e ? Results.Ok(View(e)) : Problems.NotFound("enterprise")).RequireAuthorization(Rights.EnterprisesRead);
+            await db.Enterprises.FindAsync(id) is { } e ? Results.Ok(View(e)) : Problems.NotFound("enterprise")).RequireAuthorization(Rights.EnterprisesRead)
+            .Produces<EnterpriseView>().ProducesProblem(404);
         admin.MapPost("/enterprises/{id:long}/verify", async (long id, XingeDb db, AuditLog audit, HttpContext http) =>
         {
             if (await db.Enterprises.Where(e => e.Id == id).ExecuteUpdateAsync(s => s.SetProperty(e => e.Verified, true)) != 1) return Problems.NotFound("enterprise");
             await audit.RecordAsync(http, "enterprise.verified", $"enterprise:{id}", enterpriseId: id);
-            return Results.Ok(new { id, verified = true });
-        }).RequireAuthorization(Rights.EnterprisesManage);
-        admin.MapPost("/enterprises/{id:long}/credit", CreditAsync).RequireAuthorization(Rights.BillingCredit);
-        admin.MapPost("/enterprises/{id:long}/api-keys", CreateApiKeyAsync).RequireAuthorization(Rights.KeysManage);
+            return Results.Ok(new EnterpriseVerified(id, true));
+        }).RequireAuthorization(Rights.EnterprisesManage).Produces<EnterpriseVerified>().ProducesProblem(404);
+        admin.MapPost("/enterprises/{id:long}/credit", CreditAsync).RequireAuthorization(Rights.BillingCredit).Produces<CreditView>().ProducesProblem(400).ProducesProblem(404);
+        admin.MapPost("/enterprises/{id:long}/api-keys", CreateApiKeyAsync).RequireAuthorization(Rights.KeysManage).Produces<KeyCreated>(201).ProducesProblem(404);
         admin.MapGet("/enterprises/{id:long}/api-keys", async (long id, XingeDb db) =>
-            await db.Enterprises.AnyAsync(e => e.Id == id) ? Results.Ok(await ListKeysAsync(db, id)) : Problems.NotFound("enterprise")).RequireAuthorization(Rights.KeysManage);
+            await db.Enterprises.AnyAsync(e => e.Id == id) ? Results.Ok(await ListKeysAsync(db, id)) : Problems.NotFound("enterprise")).RequireAuthorization(Rights.KeysManage)
+            .Produces<Page<ApiKeyView>>().ProducesProblem(404);
         admin.MapDelete("/enterprises/{id:long}/api-keys/{keyId:long}", (long id, long keyId, Database database, Revocations revocations, AuditLog audit, TimeProvider time, HttpContext http) =>
-            RevokeKeyAsync(id, keyId, database, revocations, audit, time, http)).RequireAuthorization(Rights.KeysManage);
-        admin.MapPost("/enterprises/{id:long}/users", CreateUserAsync).RequireAuthorization(Rights.UsersManage);
+            RevokeKeyAsync(id, keyId, database, revocations, audit, time, http)).RequireAuthorization(Rights.KeysManage).Produces(204).ProducesProblem(404);
+        admin.MapPost("/enterprises/{id:long}/users", CreateUserAsync).RequireAuthorization(Rights.UsersManage).Produces<UserCreated>(201).ProducesProblem(400).ProducesProblem(404).ProducesProblem(409);
         admin.MapGet("/enterprises/{id:long}/users", async (long id, XingeDb db) =>
-            await db.Enterprises.AnyAsync(e => e.Id == id)
-                ? Results.Ok(new { items = (await db.Users.Where(u => u.EnterpriseId == id).OrderBy(u => u.Id).ToListAsync()).Select(UserView) })
-                : Problems.NotFound("enterprise")).RequireAuthorization(Rights.UsersManage);
-        admin.MapPost("/users", CreateStaffAsync).RequireAuthorization(Rights.UsersManage);
+            await db.Enterprises.AnyAsync(e => e.Id == id) ? Results.Ok(await UsersOfAsync(db, id)) : Problems.NotFound("enterprise"))
+            .RequireAuthorization(Rights.UsersManage).Produces<Page<UserView>>().ProducesProblem(404);
+        admin.MapPost("/users", CreateStaffAsync).RequireAuthorization(Rights.UsersManage).Produces<UserCreated>(201).ProducesProblem(400).ProducesProblem(409);
         admin.MapGet("/users/{userId:long}", async (long userId, XingeDb db) =>
-            await db.Users.FindAsync(userId) is { } u ? Results.Ok(UserView(u)) : Problems.NotFound("user")).RequireAuthorization(Rights.UsersManage);
+            await db.Users.FindAsync(userId) is { } u ? Results.Ok(ViewOf(u)) : Problems.NotFound("user")).RequireAuthorization(Rights.UsersManage)
+            .Produces<UserView>().ProducesProblem(404);
         admin.MapPost("/users/{userId:long}/disable", (long userId, Database database, Revocations revocations, AuditLog audit, TimeProvider time, HttpContext http) =>
-            SetDisabledAsync(userId, true, database, revocations, audit, time, http)).RequireAuthorization(Rights.UsersManage);
+            SetDisabledAsync(userId, true, database, revocations, audit, time, http)).RequireAuthorization(Rights.UsersManage).Produces<UserDisabled>().ProducesProblem(404).ProducesProblem(422);
         admin.MapPost("/users/{userId:long}/enable", (long userId, Database database, Revocations revocations, AuditLog audit, TimeProvider time, HttpContext http) =>
-            SetDisabledAsync(userId, false, database, revocations, audit, time, http)).RequireAuthorization(Rights.UsersManage);
+            SetDisabledAsync(userId, false, database, revocations, audit, time, http)).RequireAuthorization(Rights.UsersManage).Produces<UserDisabled>().ProducesProblem(404).ProducesProblem(422);
         admin.MapPost("/users/{userId:long}/password", (long userId, ResetPassword body, XingeDb db, Database database, Revocations revocations, AuditLog audit,
-            TimeProvider time, HttpContext http) => ResetPasswordAsync(null, userId, body, db, database, revocations, audit, time, http)).RequireAuthorization(Rights.UsersManage);
-        admin.MapPost("/enterprises/{id:long}/smpp-accounts", CreateSmppAccountAsync).RequireAuthorization(Rights.SmppManage);
-        admin.MapPost("/integration-keys", CreateIntegrationKeyAsync).RequireAuthorization(Rights.KeysManage);
-        admin.MapGet("/audit", QueryAuditAsync).RequireAuthorization(Rights.AuditRead);
-        admin.MapGet("/roles", GetRoles).RequireAuthorization(Rights.RolesManage);
-        admin.MapPut("/roles/{role}", SetRoleAsync).RequireAuthorization(Rights.RolesManage);
+            TimeProvider time, HttpContext http) => ResetPasswordAsync(null, userId, body, db, database, revocations, audit, time, http)).RequireAuthorization(Rights.UsersManage)
+            .Produces<PasswordReset>().ProducesProblem(400).ProducesProblem(404);
+        admin.MapPost("/enterprises/{id:long}/smpp-accounts", CreateSmppAccountAsync).RequireAuthorization(Rights.SmppManage)
+            .Produces<SmppAccountCreated>(201).ProducesProblem(400).ProducesProblem(404).ProducesProblem(409);
+        admin.MapPost("/integration-keys", CreateIntegrationKeyAsync).RequireAuthorization(Rights.KeysManage).Produces<KeyCreated>(201).ProducesProblem(400);
+        admin.MapGet("/audit", QueryAuditAsync).RequireAuthorization(Rights.AuditRead).Produces<Page<AuditView>>().ProducesProblem(400);
+        admin.MapGet("/roles", GetRoles).RequireAuthorization(Rights.RolesManage).Produces<RolesView>();
+        admin.MapPut("/roles/{role}", SetRoleAsync).RequireAuthorization(Rights.RolesManage).Produces<RoleView>().ProducesProblem(400).ProducesProblem(404).ProducesProblem(422);
 
         var enterprise = api.MapGroup("").RequireAuthorization("enterprise").WithTags("Enterprise");
         enterprise.MapGet("/api-keys", async (ClaimsPrincipal user, XingeDb db) => Results.Ok(await ListKeysAsync(db, Caller.From(user).Enterprise)))
-            .RequireAuthorization(Rights.KeysOwn);
+            .RequireAuthorization(Rights.KeysOwn).Produces<Page<ApiKeyView>>();
         enterprise.MapDelete("/api-keys/{keyId:long}", (long keyId, ClaimsPrincipal user, Database database, Revocations revocations, AuditLog audit, TimeProvider time, HttpContext http) =>
-            RevokeKeyAsync(Caller.From(user).Enterprise, keyId, database, revocations, audit, time, http)).RequireAuthorization(Rights.KeysOwn);
+            RevokeKeyAsync(Caller.From(user).Enterprise, keyId, database, revocations, audit, time, http)).RequireAuthorization(Rights.KeysOwn).Produces(204).ProducesProblem(404);
         // An enterprise administrator's own people.
-        enterprise.MapGet("/users", async (ClaimsPrincipal user, XingeDb db) =>
-        {
-            var id = Caller.From(user).Enterprise;
-            return Results.Ok(new { items = (await db.Users.Where(u => u.EnterpriseId == id).OrderBy(u => u.Id).ToListAsync()).Select(UserView) });
-        }).RequireAuthorization(Rights.UsersOwn);
+        enterprise.MapGet("/users", async (ClaimsPrincipal user, XingeDb db) => Results.Ok(await UsersOfAsync(db, Caller.From(user).Enterprise)))
+            .RequireAuthorization(Rights.UsersOwn).Produces<Page<UserView>>();
         enterprise.MapPost("/users", (CreateUser body, ClaimsPrincipal user, XingeDb db, TimeProvider time, AuditLog audit, HttpContext http) =>
-            CreateUserAsync(Caller.From(user).Enterprise, body, db, time, audit, http)).RequireAuthorization(Rights.UsersOwn);
+            CreateUserAsync(Caller.From(user).Enterprise, body, db, time, audit, http)).RequireAuthorization(Rights.UsersOwn)
+            .Produces<UserCreated>(201).ProducesProblem(400).ProducesProblem(409);
         enterprise.MapPost("/users/{userId:long}/disable", (long userId, ClaimsPrincipal user, Database database, Revocations revocations, AuditLog audit, TimeProvider time,
-            HttpContext http) => SetDisabledAsync(userId, true, database, revocations, audit, time, http, Caller.From(user).Enterprise)).RequireAuthorization(Rights.UsersOwn);
+            HttpContext http) => SetDisabledAsync(userId, true, database, revocations, audit, time, http, Caller.From(user).Enterprise)).RequireAuthorization(Rights.UsersOwn)
+            .Produces<UserDisabled>().ProducesProblem(404).ProducesProblem(422);
         enterprise.MapPost("/users/{userId:long}/enable", (long userId, ClaimsPrincipal user, Database database, Revocations revocations, AuditLog audit, TimeProvider time,
-            HttpContext http) => SetDisabledAsync(userId, false, database, revocations, audit, time, http, Caller.From(user).Enterprise)).RequireAuthorization(Rights.UsersOwn);
+            HttpContext http) => SetDisabledAsync(userId, false, database, revocations, audit, time, http, Caller.From(user).Enterprise)).RequireAuthorization(Rights.UsersOwn)
+            .Produces<UserDisabled>().ProducesProblem(404).ProducesProblem(422);
         enterprise.MapPost("/users/{userId:long}/password", (long userId, ResetPassword body, ClaimsPrincipal user, XingeDb db, Database database, Revocations revocations,
             AuditLog audit, TimeProvider time, HttpContext http) =>
-            ResetPasswordAsync(Caller.From(user).Enterprise, userId, body, db, database, revocations, audit, time, http)).RequireAuthorization(Rights.UsersOwn);
+            ResetPasswordAsync(Caller.From(user).Enterprise, userId, body, db, database, revocations, audit, time, http)).RequireAuthorization(Rights.UsersOwn)
+            .Produces<PasswordReset>().ProducesProblem(400).ProducesProblem(404);
         return app;
     }
 
     private static string Clip(string? s) => s is null ? "null" : s.Length > 40 ? s[..40] + "…" : s;
 
-    private static object View(Enterprise e) => new
-    {
-        id = e.Id,
-        name = e.Name,
-        licenceNumber = e.LicenceNumber,
-        verified = e.Verified,
-        balance = e.Balance,
-        reserved = e.Reserved,
-        unitPrice = e.UnitPrice,
-        extension = e.Extension,
-    };
+    private static EnterpriseView View(Enterprise e) => new(e.Id, e.Name, e.LicenceNumber, e.Verified, e.Balance, e.Reserved, e.UnitPrice, e.Extension);
 
-    private static object UserView(User u) => new
-    {
-        id = u.Id,
-        enterpriseId = u.EnterpriseId,
-        username = u.Username,
-        role = u.Role,
-        disabled = u.Disabled,
-        mustChangePassword = u.MustChangePassword,
-        createdAt = DateTimeOffset.FromUnixTimeMilliseconds(u.CreatedAt),
-    };
+    private static UserView ViewOf(User u) =>
+        new(u.Id, u.EnterpriseId, u.Username, u.Role, u.Disabled, u.MustChangePassword, DateTimeOffset.FromUnixTimeMilliseconds(u.CreatedAt));
+
+    private static async Task<Page<UserView>> UsersOfAsync(XingeDb db, long enterpriseId) =>
+        new((await db.Users.AsNoTracking().Where(u => u.EnterpriseId == enterpriseId).OrderBy(u => u.Id).ToListAsync()).Select(ViewOf).ToList(), null);
 
     /// <summary>
     /// Sign-in. Throttled per account and address (<see cref="LoginGuard"/>); an unknown user costs the same password
@@ -191,7 +198,7 @@ public static class AccountsEndpoints
         }
         var (token, expiresAt) = tokens.Issue(user);
         await audit.RecordAsync(actor, "auth.login", actor, source, Outcome.Success, null, user.EnterpriseId);
-        return Results.Ok(new { token, expiresAt, role = user.Role, enterpriseId = user.EnterpriseId, mustChangePassword = user.MustChangePassword });
+        return Results.Ok(new TokenView(token, expiresAt, user.Role, user.EnterpriseId, user.MustChangePassword));
     }
 
     /// <summary>Ends the session of the token presented, on every node.</summary>
@@ -235,7 +242,7 @@ public static class AccountsEndpoints
         user.MustChangePassword = false;
         var (token, expiresAt) = tokens.Issue(user);
         await audit.RecordAsync(http, "auth.password_changed", caller.Name);
-        return Results.Ok(new { token, expiresAt, role = user.Role, enterpriseId = user.EnterpriseId, mustChangePassword = false });
+        return Results.Ok(new TokenView(token, expiresAt, user.Role, user.EnterpriseId, false));
     }
 
     /// <summary>An operator sets a user's password: the user must change it at the next sign-in, and their sessions end.</summary>
@@ -251,7 +258,7 @@ public static class AccountsEndpoints
         if (user is null || (enterpriseId is not null && user.EnterpriseId != enterpriseId)) return Problems.NotFound("user");
         revocations.Apply(await SetPasswordAsync(database, userId, Secrets.HashPassword(body.Password!), mustChange: true, time));
         await audit.RecordAsync(http, "user.password_reset", "user:" + user.Username, enterpriseId: user.EnterpriseId);
-        return Results.Ok(new { id = userId, mustChangePassword = true });
+        return Results.Ok(new PasswordReset(userId, true));
     }
 
     private static async Task<Revocation> SetPasswordAsync(Database database, long userId, string hash, bool mustChange, TimeProvider time)
@@ -279,7 +286,7 @@ public static class AccountsEndpoints
         await tx.CommitAsync();
         if (r is not null) revocations.Apply(r);
         await audit.RecordAsync(http, disabled ? "user.disabled" : "user.enabled", "user:" + user.Username, enterpriseId: user.EnterpriseId);
-        return Results.Ok(new { id = userId, disabled });
+        return Results.Ok(new UserDisabled(userId, disabled));
     }
 
     private static Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult TooManyAttempts(HttpContext http, TimeSpan wait)
@@ -303,21 +310,11 @@ public static class AccountsEndpoints
         : password.Any(char.IsControl) ? "a password may not contain control characters"
         : null;
 
-    private static async Task<object> ListKeysAsync(XingeDb db, long enterpriseId)
+    private static async Task<Page<ApiKeyView>> ListKeysAsync(XingeDb db, long enterpriseId)
     {
         var keys = await db.ApiKeys.AsNoTracking().Where(k => k.EnterpriseId == enterpriseId).OrderBy(k => k.Id).ToListAsync();
-        return new
-        {
-            items = keys.Select(k => new
-            {
-                id = k.Id,
-                prefix = k.Prefix,
-                name = k.Name,
-                createdAt = DateTimeOffset.FromUnixTimeMilliseconds(k.CreatedAt),
-                revokedAt = k.RevokedAt is { } at ? DateTimeOffset.FromUnixTimeMilliseconds(at) : (DateTimeOffset?)null,
-            }),
-            next = (string?)null,
-        };
+        return new Page<ApiKeyView>(keys.Select(k => new ApiKeyView(k.Id, k.Prefix, k.Name, DateTimeOffset.FromUnixTimeMilliseconds(k.CreatedAt),
+            k.RevokedAt is { } at ? DateTimeOffset.FromUnixTimeMilliseconds(at) : null)).ToList(), null);
     }
 
     /// <summary>Revokes one of the enterprise's keys; a key of another enterprise is not found.</summary>
@@ -338,16 +335,9 @@ public static class AccountsEndpoints
         return Results.NoContent();
     }
 
-    private static IResult GetRoles(RoleRights rights) => Results.Ok(new
-    {
-        items = Rights.RoleScopes.Select(r => new
-        {
-            role = r.Key,
-            scope = r.Value,
-            rights = (rights.Current.TryGetValue(r.Key, out var granted) ? granted : []).Order().ToArray(),
-        }),
-        rights = Rights.All.Select(r => new { name = r.Name, scope = r.Scope, description = r.Description }),
-    });
+    private static IResult GetRoles(RoleRights rights) => Results.Ok(new RolesView(
+        Rights.RoleScopes.Select(r => new RoleView(r.Key, r.Value, (rights.Current.TryGetValue(r.Key, out var granted) ? granted : []).Order().ToArray())).ToList(),
+        Rights.All.Select(r => new RightView(r.Name, r.Scope, r.Description)).ToList()));
 
     /// <summary>
     /// The operator decides a role's rights, whole: only rights of the role's scope, and the operator role keeps the
@@ -375,7 +365,7 @@ public static class AccountsEndpoints
         }
         await rights.LoadAsync();
         await audit.RecordAsync(http, "role.rights_set", "role:" + role, detail: string.Join(",", wanted.Order()));
-        return Results.Ok(new { role, scope, rights = wanted.Order().ToArray() });
+        return Results.Ok(new RoleView(role, scope, wanted.Order().ToArray()));
     }
 
     /// <summary>Platform staff: another operator or a customer-service agent, who changes the password at the first sign-in.</summary>
@@ -392,7 +382,7 @@ public static class AccountsEndpoints
         db.Users.Add(user);
         await db.SaveChangesAsync();
         await audit.RecordAsync(http, "user.created", "user:" + username, detail: body.Role);
-        return Results.Created($"/api/v1/admin/users/{user.Id}", new { id = user.Id });
+        return Results.Created($"/api/v1/admin/users/{user.Id}", new UserCreated(user.Id));
     }
 
     private static async Task<IResult> QueryAuditAsync(AuditLog audit, string? actor, string? action, DateTimeOffset? since, DateTimeOffset? until, string? cursor, int? limit)
@@ -434,7 +424,7 @@ public static class AccountsEndpoints
         var extension = enterprise.Id.ToString("D4");
         await db.Enterprises.Where(e => e.Id == enterprise.Id).ExecuteUpdateAsync(s => s.SetProperty(e => e.Extension, extension));
         await audit.RecordAsync(http, "enterprise.created", $"enterprise:{enterprise.Id}", detail: name, enterpriseId: enterprise.Id);
-        return Results.Created($"/api/v1/admin/enterprises/{enterprise.Id}", new { id = enterprise.Id, extension });
+        return Results.Created($"/api/v1/admin/enterprises/{enterprise.Id}", new EnterpriseCreated(enterprise.Id, extension));
     }
 
     private static async Task<IResult> CreditAsync(long id, CreditRequest body, Database database, BillingService billing, TimeProvider time, AuditLog audit, HttpContext http)
@@ -446,7 +436,7 @@ public static class AccountsEndpoints
         if (balance is null) return Problems.NotFound("enterprise");
         await tx.CommitAsync();
         await audit.RecordAsync(http, "enterprise.credited", $"enterprise:{id}", detail: $"{body.Amount} fen", enterpriseId: id);
-        return Results.Ok(new { balance });
+        return Results.Ok(new CreditView(balance.Value));
     }
 
     private static async Task<IResult> CreateApiKeyAsync(long id, XingeDb db, TimeProvider time, AuditLog audit, HttpContext http)
@@ -457,7 +447,7 @@ public static class AccountsEndpoints
         db.ApiKeys.Add(row);
         await db.SaveChangesAsync();
         await audit.RecordAsync(http, "api_key.created", "key:" + row.Prefix, enterpriseId: id);
-        return Results.Created($"/api/v1/admin/enterprises/{id}/api-keys/{row.Id}", new { id = row.Id, key });
+        return Results.Created($"/api/v1/admin/enterprises/{id}/api-keys/{row.Id}", new KeyCreated(row.Id, key));
     }
 
     private static async Task<IResult> CreateIntegrationKeyAsync(CreateIntegrationKey body, XingeDb db, TimeProvider time, AuditLog audit, HttpContext http)
@@ -468,7 +458,7 @@ public static class AccountsEndpoints
         db.ApiKeys.Add(row);
         await db.SaveChangesAsync();
         await audit.RecordAsync(http, "integration_key.created", "key:" + row.Prefix, detail: row.Name);
-        return Results.Created("/api/v1/admin/integration-keys", new { id = row.Id, key });
+        return Results.Created("/api/v1/admin/integration-keys", new KeyCreated(row.Id, key));
     }
 
     private static async Task<IResult> CreateUserAsync(long id, CreateUser body, XingeDb db, TimeProvider time, AuditLog audit, HttpContext http)
@@ -493,7 +483,7 @@ public static class AccountsEndpoints
         db.Users.Add(user);
         await db.SaveChangesAsync();
         await audit.RecordAsync(http, "user.created", "user:" + username, detail: role, enterpriseId: id);
-        return Results.Created($"/api/v1/admin/enterprises/{id}/users/{user.Id}", new { id = user.Id });
+        return Results.Created($"/api/v1/admin/enterprises/{id}/users/{user.Id}", new UserCreated(user.Id));
     }
 
     private static async Task<IResult> CreateSmppAccountAsync(long id, CreateSmppAccount body, XingeDb db, TimeProvider time, AuditLog audit, HttpContext http)
@@ -523,7 +513,7 @@ public static class AccountsEndpoints
         await db.SaveChangesAsync();
         await audit.RecordAsync(http, "smpp_account.created", "smpp:" + account.SystemId, enterpriseId: id);
         return Results.Created($"/api/v1/admin/enterprises/{id}/smpp-accounts/{account.Id}",
-            new { id = account.Id, systemId = account.SystemId, allowedIps = body.AllowedIps ?? [], maxBinds = account.MaxBinds, maxTps = account.MaxTps });
+            new SmppAccountCreated(account.Id, account.SystemId, body.AllowedIps ?? [], account.MaxBinds, account.MaxTps));
     }
 }
 
