@@ -131,6 +131,9 @@ public sealed class RevocationWatcher(Database database, Revocations revocations
                 if (time.GetUtcNow() - pruned > TimeSpan.FromMinutes(10))
                 {
                     revocations.Prune();
+                    // A row older than any token is of no more use to any node (every node has read it long since).
+                    var horizon = (time.GetUtcNow() - TokenService.Lifetime - TimeSpan.FromHours(1)).ToUnixTimeMilliseconds();
+                    await c.ExecuteAsync("DELETE FROM revocations WHERE at < @horizon", new { horizon });
                     pruned = time.GetUtcNow();
                 }
             }
