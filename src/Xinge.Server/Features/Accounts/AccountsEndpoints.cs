@@ -122,6 +122,9 @@ public static class AccountsEndpoints
         admin.MapPost("/enterprises/{id:long}/smpp-accounts", CreateSmppAccountAsync).RequireAuthorization(Rights.SmppManage)
             .Produces<SmppAccountCreated>(201).ProducesProblem(400).ProducesProblem(404).ProducesProblem(409);
         admin.MapPost("/integration-keys", CreateIntegrationKeyAsync).RequireAuthorization(Rights.KeysManage).Produces<KeyCreated>(201).ProducesProblem(400);
+        admin.MapGet("/integration-keys", async (XingeDb db) => Results.Ok(await ListKeysAsync(db, null))).RequireAuthorization(Rights.KeysManage).Produces<Page<ApiKeyView>>();
+        admin.MapDelete("/integration-keys/{keyId:long}", (long keyId, Database database, Revocations revocations, AuditLog audit, TimeProvider time, HttpContext http) =>
+            RevokeKeyAsync(null, keyId, database, revocations, audit, time, http)).RequireAuthorization(Rights.KeysManage).Produces(204).ProducesProblem(404);
         admin.MapGet("/audit", QueryAuditAsync).RequireAuthorization(Rights.AuditRead).Produces<Page<AuditView>>().ProducesProblem(400);
         admin.MapGet("/roles", GetRoles).RequireAuthorization(Rights.RolesManage).Produces<RolesView>();
         admin.MapPut("/roles/{role}", SetRoleAsync).RequireAuthorization(Rights.RolesManage).Produces<RoleView>().ProducesProblem(400).ProducesProblem(404).ProducesProblem(422);
@@ -164,13 +167,16 @@ public static class AccountsEndpoints
     /// Sign-in. Throttled per account and address (<see cref="LoginGuard"/>); an unknown user costs the same password
     /// check as a known one; every outcome is in the audit log, the answer never says which part was wrong.
     /// </summary>
-    private static async Task<IResult> IssueTokenAsync(TokenRequest body, XingeDb db, TokenService tokens, LoginGuard guard, AuditLog audit, HttpContext http)
+    private static async Task<IResult> IssueTokenAsync(TokenRequest body, XingeDb db, TokenService tokens, LoginGuard guard, AuditLog audit, TimeProvider time, HttpContext http)
     {
         if (string.IsNullOrEmpty(body.Username) || string.IsNullOrEmpty(body.Password)) return Problems.Validation("username and password are required");
         if (body.Username.Length > 64 || body.Password.Length > 256) return Problems.Of(401, "invalid-credentials", "Unauthorized", "the username or password is wrong");
         var source = AuditLog.SourceOf(http);
         var actor = "user:" + body.Username;
-        if (guard.Check(body.Username, source) is { } wait)
+        // Issued as of now, before the user is read: a password change or a disable that commits while this sign-in
+        // runs is later than the token, so it ends it.
+        var issuedAt = time.GetUtcNow();
+        if (guard.Attempt(actor, source) is { } wait)
         {
             await audit.RecordAsync(actor, "auth.login", actor, source, Outcome.Denied, "too many failed attempts");
             return TooManyAttempts(http, wait);
@@ -179,24 +185,24 @@ public static class AccountsEndpoints
         string? failure = null;
         if (user is null)
         {
-            Secrets.VerifyDecoy(body.Password);
+            await Secrets.VerifyDecoyAsync(body.Password);
             failure = "unknown user";
         }
-        else if (!Secrets.VerifyPassword(body.Password, user.PasswordHash)) failure = "wrong password";
+        else if (!await Secrets.VerifyPasswordAsync(body.Password, user.PasswordHash)) failure = "wrong password";
         else if (user.Disabled) failure = "user disabled";
         if (failure is not null)
         {
-            guard.Failed(body.Username, source);
+            guard.Failed(actor, source);
             await audit.RecordAsync(actor, "auth.login", actor, source, Outcome.Failure, failure, user?.EnterpriseId);
             return Problems.Of(401, "invalid-credentials", "Unauthorized", "the username or password is wrong");
         }
-        guard.Succeeded(body.Username, source);
+        guard.Succeeded(actor, source);
         if (Secrets.NeedsRehash(user!.PasswordHash))
         {
-            var rehashed = Secrets.HashPassword(body.Password);
+            var rehashed = await Secrets.HashPasswordAsync(body.Password);
             await db.Users.Where(u => u.Id == user.Id).ExecuteUpdateAsync(s => s.SetProperty(u => u.PasswordHash, rehashed));
         }
-        var (token, expiresAt) = tokens.Issue(user);
+        var (token, expiresAt) = tokens.Issue(user, issuedAt);
         await audit.RecordAsync(actor, "auth.login", actor, source, Outcome.Success, null, user.EnterpriseId);
         return Results.Ok(new TokenView(token, expiresAt, user.Role, user.EnterpriseId, user.MustChangePassword));
     }
@@ -226,18 +232,19 @@ public static class AccountsEndpoints
         var source = AuditLog.SourceOf(http);
         var user = await db.Users.AsNoTracking().SingleOrDefaultAsync(u => u.Id == userId);
         if (user is null || user.Disabled) return Problems.Of(401, "unauthorized", "Unauthorized", "a valid bearer token or API key is required");
-        if (guard.Check(user.Username, source) is { } wait)
+        if (guard.Attempt(caller.Name, source) is { } wait)
         {
             return TooManyAttempts(http, wait);
         }
-        if (!Secrets.VerifyPassword(body.CurrentPassword, user.PasswordHash))
+        if (!await Secrets.VerifyPasswordAsync(body.CurrentPassword, user.PasswordHash))
         {
-            guard.Failed(user.Username, source);
+            guard.Failed(caller.Name, source);
             await audit.RecordAsync(http, "auth.password_changed", caller.Name, Outcome.Failure, "wrong current password");
             return Problems.Unprocessable("wrong-password", "currentPassword is wrong");
         }
+        guard.Succeeded(caller.Name, source);
         if (body.CurrentPassword == next) return Problems.Validation("the new password must differ from the current one");
-        var revoked = await SetPasswordAsync(database, userId, Secrets.HashPassword(next), mustChange: false, time);
+        var revoked = await SetPasswordAsync(database, userId, await Secrets.HashPasswordAsync(next), mustChange: false, time);
         revocations.Apply(revoked);
         user.MustChangePassword = false;
         var (token, expiresAt) = tokens.Issue(user);
@@ -256,7 +263,8 @@ public static class AccountsEndpoints
         if (PasswordProblem(body.Password) is { } weak) return Problems.Validation(weak);
         var user = await db.Users.AsNoTracking().SingleOrDefaultAsync(u => u.Id == userId);
         if (user is null || (enterpriseId is not null && user.EnterpriseId != enterpriseId)) return Problems.NotFound("user");
-        revocations.Apply(await SetPasswordAsync(database, userId, Secrets.HashPassword(body.Password!), mustChange: true, time));
+        if (!MayActOn(http, user.Role)) return Problems.Forbidden($"only someone above a {user.Role} may reset its password");
+        revocations.Apply(await SetPasswordAsync(database, userId, await Secrets.HashPasswordAsync(body.Password!), mustChange: true, time));
         await audit.RecordAsync(http, "user.password_reset", "user:" + user.Username, enterpriseId: user.EnterpriseId);
         return Results.Ok(new PasswordReset(userId, true));
     }
@@ -280,6 +288,7 @@ public static class AccountsEndpoints
         var user = await c.QuerySingleOrDefaultAsync<(string Username, long? EnterpriseId, string Role)>(
             "SELECT username, enterprise_id, role FROM users WHERE id = @userId", new { userId }, tx);
         if (user.Username is null || (enterpriseId is not null && user.EnterpriseId != enterpriseId)) return Problems.NotFound("user");
+        if (!MayActOn(http, user.Role)) return Problems.Forbidden($"only someone above a {user.Role} may disable or enable it");
         if (disabled && Caller.From(http.User).UserId == userId) return Problems.Unprocessable("own-account", "nobody disables their own account");
         await c.ExecuteAsync("UPDATE users SET disabled = @disabled WHERE id = @userId", new { disabled, userId }, tx);
         Revocation? r = disabled ? await Revocations.WriteAsync(c, tx, RevocationKind.User, userId.ToString(), time.GetUtcNow().ToUnixTimeMilliseconds()) : null;
@@ -287,6 +296,35 @@ public static class AccountsEndpoints
         if (r is not null) revocations.Apply(r);
         await audit.RecordAsync(http, disabled ? "user.disabled" : "user.enabled", "user:" + user.Username, enterpriseId: user.EnterpriseId);
         return Results.Ok(new UserDisabled(userId, disabled));
+    }
+
+    /// <summary>False when a unique name was taken between the check and the insert (two requests at once).</summary>
+    private static async Task<bool> SavedUniqueAsync(XingeDb db)
+    {
+        try
+        {
+            await db.SaveChangesAsync();
+            return true;
+        }
+        catch (DbUpdateException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Whether the caller may create or act on a person with this role: only someone who may decide rights acts on an
+    /// operator, and only an enterprise administrator on an enterprise administrator. Nobody raises anyone above themselves.
+    /// </summary>
+    private static bool MayActOn(HttpContext http, string targetRole)
+    {
+        var caller = Caller.From(http.User);
+        return targetRole switch
+        {
+            Roles.Operator => http.RequestServices.GetRequiredService<RoleRights>().Has(caller.Role, Rights.RolesManage),
+            Roles.EnterpriseAdmin => caller.EnterpriseId is null || caller.Role == Roles.EnterpriseAdmin,
+            _ => true,
+        };
     }
 
     private static Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult TooManyAttempts(HttpContext http, TimeSpan wait)
@@ -310,21 +348,23 @@ public static class AccountsEndpoints
         : password.Any(char.IsControl) ? "a password may not contain control characters"
         : null;
 
-    private static async Task<Page<ApiKeyView>> ListKeysAsync(XingeDb db, long enterpriseId)
+    /// <summary>An enterprise's API keys, or (no enterprise) the switch's integration keys.</summary>
+    private static async Task<Page<ApiKeyView>> ListKeysAsync(XingeDb db, long? enterpriseId)
     {
         var keys = await db.ApiKeys.AsNoTracking().Where(k => k.EnterpriseId == enterpriseId).OrderBy(k => k.Id).ToListAsync();
         return new Page<ApiKeyView>(keys.Select(k => new ApiKeyView(k.Id, k.Prefix, k.Name, DateTimeOffset.FromUnixTimeMilliseconds(k.CreatedAt),
             k.RevokedAt is { } at ? DateTimeOffset.FromUnixTimeMilliseconds(at) : null)).ToList(), null);
     }
 
-    /// <summary>Revokes one of the enterprise's keys; a key of another enterprise is not found.</summary>
-    private static async Task<IResult> RevokeKeyAsync(long enterpriseId, long keyId, Database database, Revocations revocations, AuditLog audit, TimeProvider time, HttpContext http)
+    /// <summary>Revokes one of the enterprise's keys (no enterprise: an integration key); a key of another enterprise is not found.</summary>
+    private static async Task<IResult> RevokeKeyAsync(long? enterpriseId, long keyId, Database database, Revocations revocations, AuditLog audit, TimeProvider time, HttpContext http)
     {
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         await using var c = await database.OpenAsync();
         await using var tx = await c.BeginTransactionAsync();
         var key = await c.QuerySingleOrDefaultAsync<(string Hash, string Prefix, bool Revoked)>(
-            "SELECT key_hash, prefix, revoked FROM api_keys WHERE id = @keyId AND enterprise_id = @enterpriseId", new { keyId, enterpriseId }, tx);
+            "SELECT key_hash, prefix, revoked FROM api_keys WHERE id = @keyId AND " + (enterpriseId is null ? "enterprise_id IS NULL" : "enterprise_id = @enterpriseId"),
+            new { keyId, enterpriseId }, tx);
         if (key.Hash is null) return Problems.NotFound("api key");
         if (key.Revoked) return Results.NoContent();
         await c.ExecuteAsync("UPDATE api_keys SET revoked = @yes, revoked_at = @now WHERE id = @keyId", new { yes = true, now, keyId }, tx);
@@ -359,7 +399,7 @@ public static class AccountsEndpoints
         {
             await using var tx = await c.BeginTransactionAsync();
             await c.ExecuteAsync("DELETE FROM role_rights WHERE role = @role", new { role }, tx);
-            foreach (var right in wanted) await c.ExecuteAsync("INSERT INTO role_rights (role, right_name) VALUES (@role, @right)", new { role, right }, tx);
+            foreach (var right in wanted) await c.ExecuteAsync("INSERT INTO role_rights (role, right_name) VALUES (@role, @right) ON CONFLICT DO NOTHING", new { role, right }, tx);
             revocations.Apply(await Revocations.WriteAsync(c, tx, RevocationKind.Rights, role, time.GetUtcNow().ToUnixTimeMilliseconds()));
             await tx.CommitAsync();
         }
@@ -374,13 +414,14 @@ public static class AccountsEndpoints
         var username = body.Username?.Trim();
         if (PersonProblem(username, body.Password) is { } problem) return Problems.Validation(problem);
         if (body.Role is not (Roles.Operator or Roles.CustomerService)) return Problems.Validation("role is operator or customer_service (enterprise users are created under their enterprise)");
+        if (!MayActOn(http, body.Role)) return Problems.Forbidden($"creating an {body.Role} takes the right {Rights.RolesManage}");
         if (await db.Users.AnyAsync(u => u.Username == username)) return Problems.Conflict("username-taken", "that username is taken");
         var user = new User
         {
-            Username = username!, PasswordHash = Secrets.HashPassword(body.Password!), Role = body.Role, CreatedAt = time.GetUtcNow().ToUnixTimeMilliseconds(), MustChangePassword = true,
+            Username = username!, PasswordHash = await Secrets.HashPasswordAsync(body.Password!), Role = body.Role, CreatedAt = time.GetUtcNow().ToUnixTimeMilliseconds(), MustChangePassword = true,
         };
         db.Users.Add(user);
-        await db.SaveChangesAsync();
+        if (!await SavedUniqueAsync(db)) return Problems.Conflict("username-taken", "that username is taken");
         await audit.RecordAsync(http, "user.created", "user:" + username, detail: body.Role);
         return Results.Created($"/api/v1/admin/users/{user.Id}", new UserCreated(user.Id));
     }
@@ -472,16 +513,17 @@ public static class AccountsEndpoints
             _ => null,
         };
         if (role is null) return Problems.Validation("role is enterprise_admin or enterprise_user");
+        if (!MayActOn(http, role)) return Problems.Forbidden("only an enterprise administrator creates another");
         if (!await db.Enterprises.AnyAsync(e => e.Id == id)) return Problems.NotFound("enterprise");
         if (await db.Users.AnyAsync(u => u.Username == username)) return Problems.Conflict("username-taken", "that username is taken");
         // The operator chose this password: the user changes it at the first sign-in.
         var user = new User
         {
-            EnterpriseId = id, Username = username!, PasswordHash = Secrets.HashPassword(body.Password!), Role = role, CreatedAt = time.GetUtcNow().ToUnixTimeMilliseconds(),
+            EnterpriseId = id, Username = username!, PasswordHash = await Secrets.HashPasswordAsync(body.Password!), Role = role, CreatedAt = time.GetUtcNow().ToUnixTimeMilliseconds(),
             MustChangePassword = true,
         };
         db.Users.Add(user);
-        await db.SaveChangesAsync();
+        if (!await SavedUniqueAsync(db)) return Problems.Conflict("username-taken", "that username is taken");
         await audit.RecordAsync(http, "user.created", "user:" + username, detail: role, enterpriseId: id);
         return Results.Created($"/api/v1/admin/enterprises/{id}/users/{user.Id}", new UserCreated(user.Id));
     }
@@ -493,8 +535,10 @@ public static class AccountsEndpoints
             return Problems.Validation("systemId is 1 to 15 printable ASCII characters");
         if (string.IsNullOrEmpty(body.Password) || body.Password.Length > 8 || !body.Password.All(c => c is > ' ' and < '\x7f'))
             return Problems.Validation("password is 1 to 8 printable ASCII characters (SMPP 3.4 limit)");
-        if (body.AllowedIps?.FirstOrDefault(a => !System.Net.IPNetwork.TryParse(a.Contains('/') ? a : a + (a.Contains(':') ? "/128" : "/32"), out _)) is { } badIp)
-            return Problems.Validation($"allowedIps: '{badIp}' is not an IP address or CIDR range");
+        if (body.AllowedIps is { Count: > 100 }) return Problems.Validation("allowedIps has at most 100 entries");
+        static bool IsRange(string? a) => a is { Length: <= 50 } && System.Net.IPNetwork.TryParse(a.Contains('/') ? a : a + (a.Contains(':') ? "/128" : "/32"), out _);
+        if (body.AllowedIps?.Any(a => !IsRange(a)) == true)
+            return Problems.Validation($"allowedIps: '{Clip(body.AllowedIps.First(a => !IsRange(a)))}' is not an IP address or CIDR range");
         if (body.MaxBinds is < 0 or > 1000) return Problems.Validation("maxBinds is 0 (no limit) to 1000");
         if (body.MaxTps is < 0 or > 1_000_000) return Problems.Validation("maxTps is 0 (no limit) to 1000000");
         if (!await db.Enterprises.AnyAsync(e => e.Id == id)) return Problems.NotFound("enterprise");
@@ -503,14 +547,14 @@ public static class AccountsEndpoints
         {
             EnterpriseId = id,
             SystemId = body.SystemId,
-            PasswordHash = Secrets.HashPassword(body.Password),
+            PasswordHash = await Secrets.HashPasswordAsync(body.Password),
             AllowedIps = string.Join(",", body.AllowedIps ?? []),
             MaxBinds = body.MaxBinds ?? 0,
             MaxTps = body.MaxTps ?? 0,
             CreatedAt = time.GetUtcNow().ToUnixTimeMilliseconds(),
         };
         db.SmppAccounts.Add(account);
-        await db.SaveChangesAsync();
+        if (!await SavedUniqueAsync(db)) return Problems.Conflict("system-id-taken", "that systemId is taken");
         await audit.RecordAsync(http, "smpp_account.created", "smpp:" + account.SystemId, enterpriseId: id);
         return Results.Created($"/api/v1/admin/enterprises/{id}/smpp-accounts/{account.Id}",
             new SmppAccountCreated(account.Id, account.SystemId, body.AllowedIps ?? [], account.MaxBinds, account.MaxTps));

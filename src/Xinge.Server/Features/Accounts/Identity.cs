@@ -67,9 +67,10 @@ public sealed class TokenService(TimeProvider time, Revocations revocations)
         _key = Convert.FromBase64String(stored);
     }
 
-    public (string Token, DateTimeOffset ExpiresAt) Issue(User user)
+    /// <param name="issuedAt">When the sign-in began (before the user was read); now by default.</param>
+    public (string Token, DateTimeOffset ExpiresAt) Issue(User user, DateTimeOffset? issuedAt = null)
     {
-        var now = time.GetUtcNow();
+        var now = issuedAt ?? time.GetUtcNow();
         var expires = now + Lifetime;
         var payload = new Payload(user.Id, user.Role, user.EnterpriseId, user.Username, Secrets.Base64Url(RandomNumberGenerator.GetBytes(12)), now.ToUnixTimeMilliseconds(),
             expires.ToUnixTimeSeconds(), user.MustChangePassword);

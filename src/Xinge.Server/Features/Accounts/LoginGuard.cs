@@ -45,42 +45,64 @@ public sealed class LoginGuard(TimeProvider time) : IDisposable
     private readonly MemoryCache _state = new(new MemoryCacheOptions { SizeLimit = MaxEntries, Clock = new Clock(time), CompactionPercentage = 0.1 });
     private readonly Lock _lock = new();
 
-    /// <summary>How long this attempt must wait; null when it may go ahead.</summary>
-    public TimeSpan? Check(string account, string source)
+    /// <summary>
+    /// An attempt about to check a password: how long it must wait instead, or null when it may go ahead. It counts
+    /// against its account and address at once, before its password is checked, so attempts sent together cannot all
+    /// slip through while the first are still being checked; a success clears the count.
+    /// </summary>
+    public TimeSpan? Attempt(string account, string source)
     {
         var now = time.GetUtcNow();
+        source = Network(source);
         lock (_lock)
         {
             var wait = TimeSpan.Zero;
-            if (_state.TryGetValue(PairKey(account, source), out Pair? pair) && pair!.LockedUntil > now) wait = Max(wait, pair.LockedUntil - now);
+            var pairKey = PairKey(account, source);
+            if (_state.TryGetValue(pairKey, out Pair? pair) && pair!.LockedUntil > now) wait = Max(wait, pair.LockedUntil - now);
             // The address's and the account's locks do not apply where this account signed in from before: its owner.
             var known = _state.TryGetValue(KnownKey(account, source), out _);
             if (!known && _state.TryGetValue(SourceKey(source), out Window? bySource) && bySource!.LockedUntil > now) wait = Max(wait, bySource.LockedUntil - now);
             if (!known && _state.TryGetValue(AccountKey(account), out Window? byAccount) && byAccount!.LockedUntil > now) wait = Max(wait, byAccount.LockedUntil - now);
-            return wait > TimeSpan.Zero ? wait : null;
-        }
-    }
-
-    public void Failed(string account, string source)
-    {
-        var now = time.GetUtcNow();
-        lock (_lock)
-        {
-            var pair = Get(PairKey(account, source), () => new Pair(), LongestLock * 4);
+            if (wait > TimeSpan.Zero) return wait;
+            pair ??= Get(pairKey, () => new Pair(), LongestLock * 4);
             if (++pair.Failures >= FreeFailures)
             {
                 var lockFor = FirstLock * Math.Pow(2, Math.Min(pair.Locks, 10));
                 pair.LockedUntil = now + (lockFor > LongestLock ? LongestLock : lockFor);
                 pair.Locks++;
                 pair.Failures = 0;
+                // A running lock is never evicted to make room.
+                _state.Set(pairKey, pair, new MemoryCacheEntryOptions { Size = 1, SlidingExpiration = LongestLock * 4, Priority = CacheItemPriority.NeverRemove });
             }
+            return null;
+        }
+    }
+
+    /// <summary>The attempt's password was wrong (or its account unknown): it counts toward the address's and the account's limits.</summary>
+    public void Failed(string account, string source)
+    {
+        var now = time.GetUtcNow();
+        source = Network(source);
+        lock (_lock)
+        {
             Count(SourceKey(source), SourceWindow, SourceFailures, now);
             Count(AccountKey(account), AccountWindow, AccountFailures, now);
         }
     }
 
+    /// <summary>IPv6 addresses count per /64, what one subscriber line gets: a new address in it is not a new attacker.</summary>
+    private static string Network(string source)
+    {
+        if (!System.Net.IPAddress.TryParse(source, out var ip) || ip.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6) return source;
+        if (ip.IsIPv4MappedToIPv6) return ip.MapToIPv4().ToString();
+        var bytes = ip.GetAddressBytes();
+        Array.Clear(bytes, 8, 8);
+        return new System.Net.IPAddress(bytes) + "/64";
+    }
+
     public void Succeeded(string account, string source)
     {
+        source = Network(source);
         lock (_lock)
         {
             _state.Remove(PairKey(account, source));
@@ -96,7 +118,11 @@ public sealed class LoginGuard(TimeProvider time) : IDisposable
             w.Started = now;
             w.Failures = 0;
         }
-        if (++w.Failures >= limit) w.LockedUntil = now + (key[0] == 's' ? LongestLock : AccountWindow);
+        if (++w.Failures >= limit)
+        {
+            w.LockedUntil = now + (key[0] == 's' ? LongestLock : AccountWindow);
+            _state.Set(key, w, new MemoryCacheEntryOptions { Size = 1, SlidingExpiration = window + LongestLock, Priority = CacheItemPriority.NeverRemove });
+        }
     }
 
     private T Get<T>(string key, Func<T> create, TimeSpan keep) where T : class

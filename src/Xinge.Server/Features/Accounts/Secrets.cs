@@ -18,8 +18,43 @@ public static class Secrets
     private static readonly PasswordBasedKeyDerivationAlgorithm Argon2 = PasswordBasedKeyDerivationAlgorithm.Argon2id(
         new Argon2Parameters { DegreeOfParallelism = 1, MemorySize = MemoryKiB, NumberOfPasses = Passes });
 
+    /// <summary>
+    /// Argon2id takes 19 MiB a hash: at most this many run at once, the others wait their turn, so a flood of sign-ins
+    /// costs time, not memory.
+    /// </summary>
+    private static readonly SemaphoreSlim Hashing = new(Math.Max(2, Environment.ProcessorCount));
+
     /// <summary>A hash no password matches: an unknown user's sign-in costs what a known one's does.</summary>
     private static readonly Lazy<string> Decoy = new(() => HashPassword(Base64Url(RandomNumberGenerator.GetBytes(16))));
+
+    public static async Task<string> HashPasswordAsync(string password)
+    {
+        await Hashing.WaitAsync();
+        try
+        {
+            return HashPassword(password);
+        }
+        finally
+        {
+            Hashing.Release();
+        }
+    }
+
+    public static async Task<bool> VerifyPasswordAsync(string password, string stored)
+    {
+        await Hashing.WaitAsync();
+        try
+        {
+            return VerifyPassword(password, stored);
+        }
+        finally
+        {
+            Hashing.Release();
+        }
+    }
+
+    /// <summary>Spends what checking a real password spends, for a user that does not exist.</summary>
+    public static Task VerifyDecoyAsync(string password) => VerifyPasswordAsync(password, Decoy.Value);
 
     public static string HashPassword(string password)
     {
@@ -51,9 +86,6 @@ public static class Secrets
             return false;
         }
     }
-
-    /// <summary>Spends what checking a real password spends, for a user that does not exist.</summary>
-    public static void VerifyDecoy(string password) => VerifyPassword(password, Decoy.Value);
 
     /// <summary>A hash made with an older setting: replace it once the password is known to be right.</summary>
     public static bool NeedsRehash(string stored) => !stored.StartsWith(Argon2Prefix, StringComparison.Ordinal);

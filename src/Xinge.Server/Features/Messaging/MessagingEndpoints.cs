@@ -41,6 +41,8 @@ public static class MessagingEndpoints
             {
                 ConnectCallback = sp.GetRequiredService<WebhookTargets>().ConnectAsync,
                 AllowAutoRedirect = false,
+                // Straight to the checked address: through a proxy the check would see the proxy, not the target.
+                UseProxy = false,
             });
         return services;
     }

@@ -20,8 +20,10 @@ public sealed class WebhookTargets(IConfiguration config)
         IPNetwork.Parse("169.254.0.0/16"), IPNetwork.Parse("172.16.0.0/12"), IPNetwork.Parse("192.0.0.0/24"), IPNetwork.Parse("192.0.2.0/24"),
         IPNetwork.Parse("192.168.0.0/16"), IPNetwork.Parse("198.18.0.0/15"), IPNetwork.Parse("198.51.100.0/24"), IPNetwork.Parse("203.0.113.0/24"),
         IPNetwork.Parse("224.0.0.0/4"), IPNetwork.Parse("240.0.0.0/4"),
-        IPNetwork.Parse("::/127"), IPNetwork.Parse("64:ff9b::/96"), IPNetwork.Parse("100::/64"), IPNetwork.Parse("2001:db8::/32"),
-        IPNetwork.Parse("fc00::/7"), IPNetwork.Parse("fe80::/10"), IPNetwork.Parse("ff00::/8"),
+        // IPv6: unspecified, loopback and the old IPv4-compatible form (::/96), NAT64, discard, documentation, 6to4 (it can
+        // carry any IPv4 address), unique-local, link-local, the old site-local, multicast.
+        IPNetwork.Parse("::/96"), IPNetwork.Parse("64:ff9b::/96"), IPNetwork.Parse("64:ff9b:1::/48"), IPNetwork.Parse("100::/64"), IPNetwork.Parse("2001:db8::/32"),
+        IPNetwork.Parse("2002::/16"), IPNetwork.Parse("fc00::/7"), IPNetwork.Parse("fe80::/10"), IPNetwork.Parse("fec0::/10"), IPNetwork.Parse("ff00::/8"),
     ];
 
     public static bool IsPublic(IPAddress address)
@@ -38,7 +40,7 @@ public sealed class WebhookTargets(IConfiguration config)
     public async Task<string?> ProblemAsync(string? raw, CancellationToken ct = default)
     {
         if (raw is not { Length: > 0 and <= MaxUrlLength } || !Uri.TryCreate(raw, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https")
-            || string.IsNullOrEmpty(url.Host) || !string.IsNullOrEmpty(url.UserInfo))
+            || string.IsNullOrEmpty(url.Host) || url.IdnHost.Length > 253 || !string.IsNullOrEmpty(url.UserInfo))
             return $"url is an absolute http or https URL without credentials, of at most {MaxUrlLength} characters";
         if (AllowPrivate) return null;
         IPAddress[] addresses;
@@ -46,7 +48,7 @@ public sealed class WebhookTargets(IConfiguration config)
         {
             addresses = IPAddress.TryParse(url.IdnHost.Trim('[', ']'), out var literal) ? [literal] : await Dns.GetHostAddressesAsync(url.IdnHost, ct);
         }
-        catch (SocketException)
+        catch (Exception e) when (e is SocketException or ArgumentException)
         {
             return $"{url.Host} does not resolve";
         }

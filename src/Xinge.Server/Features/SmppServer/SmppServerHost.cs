@@ -118,14 +118,15 @@ public sealed class SmppServerHost(IConfiguration config, Database database, Mes
 
     /// <summary>
     /// A bind's credentials. An unknown system_id and a wrong password answer alike (ESME_RINVPASWD, CONTRACT.md §3) and
-    /// cost alike; guessing is throttled per system_id and address (<see cref="LoginGuard"/>), so a stranger cannot lock
-    /// the enterprise's own ESMEs out; a throttled attempt gets ESME_RBINDFAIL without its password being looked at.
+    /// cost alike, and so does a bind from an address the account does not allow; guessing is throttled per system_id
+    /// and address (<see cref="LoginGuard"/>), so a stranger cannot lock the enterprise's own ESMEs out; a throttled
+    /// attempt gets ESME_RBINDFAIL without its password being looked at.
     /// </summary>
     private async Task<(CommandStatus Status, long EnterpriseId)> AuthenticateAsync(SmppSession session, Bind bind)
     {
         var source = (session.RemoteAddress is { IsIPv4MappedToIPv6: true } mapped ? mapped.MapToIPv4() : session.RemoteAddress)?.ToString() ?? "";
         var account = "smpp:" + bind.SystemId;
-        if (guard.Check(account, source) is not null)
+        if (guard.Attempt(account, source) is not null)
         {
             await audit.RecordAsync(account, "smpp.bind", account, source, Outcome.Denied, "too many failed binds");
             return (CommandStatus.EsmeRbindfail, 0);
@@ -137,10 +138,19 @@ public sealed class SmppServerHost(IConfiguration config, Database database, Mes
         string? failure = null;
         if (row is null)
         {
-            Secrets.VerifyDecoy(bind.Password);
+            await Secrets.VerifyDecoyAsync(bind.Password);
             failure = "unknown system_id";
         }
-        else if (!Secrets.VerifyPassword(bind.Password, row.PasswordHash)) failure = "wrong password";
+        else if (!Allowed(row.AllowedIps, session.RemoteAddress))
+        {
+            // Before the password: from an address the account does not allow, a right password and a wrong one get
+            // the same answer, so the bind is no password oracle, and the account's owner is not locked out by it.
+            await Secrets.VerifyDecoyAsync(bind.Password);
+            logger.LogWarning("SMPP bind for {SystemId} from {Remote} is outside its allowed addresses", bind.SystemId, session.RemoteEndPoint);
+            await audit.RecordAsync(account, "smpp.bind", account, source, Outcome.Denied, "address not allowed", row.EnterpriseId);
+            return (CommandStatus.EsmeRinvpaswd, 0);
+        }
+        else if (!await Secrets.VerifyPasswordAsync(bind.Password, row.PasswordHash)) failure = "wrong password";
         if (failure is not null)
         {
             guard.Failed(account, source);
@@ -148,13 +158,7 @@ public sealed class SmppServerHost(IConfiguration config, Database database, Mes
             return (CommandStatus.EsmeRinvpaswd, 0);
         }
         guard.Succeeded(account, source);
-        if (!Allowed(row!.AllowedIps, session.RemoteAddress))
-        {
-            logger.LogWarning("SMPP bind for {SystemId} from {Remote} is outside its allowed addresses", bind.SystemId, session.RemoteEndPoint);
-            await audit.RecordAsync(account, "smpp.bind", account, source, Outcome.Denied, "address not allowed", row.EnterpriseId);
-            return (CommandStatus.EsmeRbindfail, 0);
-        }
-        if (row.MaxBinds > 0 && _listener!.Sessions.Count(s => s != session && s.IsOpen && s.BoundAs is not null && s.SystemId == bind.SystemId) >= row.MaxBinds)
+        if (row!.MaxBinds > 0 && _listener!.Sessions.Count(s => s != session && s.IsOpen && s.BoundAs is not null && s.SystemId == bind.SystemId) >= row.MaxBinds)
             return (CommandStatus.EsmeRbindfail, 0);
         SetTps(bind.SystemId, row.MaxTps);
         return (CommandStatus.EsmeRok, row.EnterpriseId);
