@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.Extensions.Configuration.Memory;
 using Microsoft.OpenApi;
@@ -79,6 +80,20 @@ public static class XingeApp
 
         var app = builder.Build();
         app.UseMiddleware<ProblemMiddleware>();
+        // Behind a reverse proxy: only the proxies named here may say who the client is (X-Forwarded-For), so sign-in
+        // throttling, the audit log and /metrics' loopback rule see the client, not the proxy.
+        if (config.GetSection("Xinge:TrustedProxies").Get<string[]>() is { Length: > 0 } proxies)
+        {
+            var forwarded = new ForwardedHeadersOptions { ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto, ForwardLimit = 1 };
+            forwarded.KnownProxies.Clear();
+            forwarded.KnownIPNetworks.Clear();
+            foreach (var proxy in proxies)
+            {
+                if (System.Net.IPNetwork.TryParse(proxy.Contains('/') ? proxy : proxy + (proxy.Contains(':') ? "/128" : "/32"), out var network)) forwarded.KnownIPNetworks.Add(network);
+                else throw new InvalidOperationException($"Xinge:TrustedProxies: '{proxy}' is not an IP address or CIDR range");
+            }
+            app.UseForwardedHeaders(forwarded);
+        }
         app.UseStatusCodePages();
         app.UseAuthentication();
         app.UsePasswordChangeGate();

@@ -176,9 +176,10 @@ public static class AccountsEndpoints
         // Issued as of now, before the user is read: a password change or a disable that commits while this sign-in
         // runs is later than the token, so it ends it.
         var issuedAt = time.GetUtcNow();
-        if (guard.Attempt(actor, source) is { } wait)
+        if (guard.Attempt(actor, source, out var firstRefusal) is { } wait)
         {
-            await audit.RecordAsync(actor, "auth.login", actor, source, Outcome.Denied, "too many failed attempts");
+            // Once per lock: refused attempts cost nothing, so they must not each cost a row.
+            if (firstRefusal) await audit.RecordAsync(actor, "auth.login", actor, source, Outcome.Denied, "too many failed attempts");
             return TooManyAttempts(http, wait);
         }
         var user = await db.Users.SingleOrDefaultAsync(u => u.Username == body.Username);

@@ -109,12 +109,15 @@ public sealed class ApiKeyCache(Database database, TimeProvider time)
 {
     public static readonly TimeSpan Recheck = TimeSpan.FromSeconds(5);
     private readonly ConcurrentDictionary<string, (Caller Caller, long Until)> _byHash = new();
+    /// <summary>Bumped by every revocation: a lookup that read the key before the revocation does not cache it after.</summary>
+    private long _generation;
 
     public async ValueTask<Caller?> FindAsync(string key)
     {
         var hash = Secrets.Sha256(key);
         var now = time.GetTimestamp();
         if (_byHash.TryGetValue(hash, out var cached) && cached.Until > now) return cached.Caller;
+        var generation = Interlocked.Read(ref _generation);
         await using var c = await database.OpenAsync();
         var row = await c.QuerySingleOrDefaultAsync<ApiKey>(
             "SELECT enterprise_id AS EnterpriseId, prefix AS Prefix, revoked AS Revoked FROM api_keys WHERE key_hash = @hash", new { hash });
@@ -122,12 +125,16 @@ public sealed class ApiKeyCache(Database database, TimeProvider time)
             ? new Caller(r.EnterpriseId is null ? Roles.Integration : Roles.EnterpriseAdmin, r.EnterpriseId, null, "key:" + r.Prefix)
             : null;
         // Unknown keys are not cached, so a flood of random keys cannot grow memory.
-        if (caller is not null) _byHash[hash] = (caller, now + (long)(Recheck.TotalSeconds * time.TimestampFrequency));
+        if (caller is not null && Interlocked.Read(ref _generation) == generation) _byHash[hash] = (caller, now + (long)(Recheck.TotalSeconds * time.TimestampFrequency));
         else _byHash.TryRemove(hash, out _);
         return caller;
     }
 
-    public void Forget(string hash) => _byHash.TryRemove(hash, out _);
+    public void Forget(string hash)
+    {
+        Interlocked.Increment(ref _generation);
+        _byHash.TryRemove(hash, out _);
+    }
 }
 
 public sealed class BearerAuthentication(IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder,

@@ -50,10 +50,14 @@ public sealed class LoginGuard(TimeProvider time) : IDisposable
     /// against its account and address at once, before its password is checked, so attempts sent together cannot all
     /// slip through while the first are still being checked; a success clears the count.
     /// </summary>
-    public TimeSpan? Attempt(string account, string source)
+    public TimeSpan? Attempt(string account, string source) => Attempt(account, source, out _);
+
+    /// <param name="firstRefusal">True for the first attempt refused in this lock (the one worth an audit record), false for the rest.</param>
+    public TimeSpan? Attempt(string account, string source, out bool firstRefusal)
     {
         var now = time.GetUtcNow();
         source = Network(source);
+        firstRefusal = false;
         lock (_lock)
         {
             var wait = TimeSpan.Zero;
@@ -63,7 +67,16 @@ public sealed class LoginGuard(TimeProvider time) : IDisposable
             var known = _state.TryGetValue(KnownKey(account, source), out _);
             if (!known && _state.TryGetValue(SourceKey(source), out Window? bySource) && bySource!.LockedUntil > now) wait = Max(wait, bySource.LockedUntil - now);
             if (!known && _state.TryGetValue(AccountKey(account), out Window? byAccount) && byAccount!.LockedUntil > now) wait = Max(wait, byAccount.LockedUntil - now);
-            if (wait > TimeSpan.Zero) return wait;
+            if (wait > TimeSpan.Zero)
+            {
+                var refusedKey = "r\n" + account.ToLowerInvariant() + "\n" + source;
+                if (!_state.TryGetValue(refusedKey, out _))
+                {
+                    firstRefusal = true;
+                    _state.Set(refusedKey, true, new MemoryCacheEntryOptions { Size = 1, AbsoluteExpirationRelativeToNow = wait });
+                }
+                return wait;
+            }
             pair ??= Get(pairKey, () => new Pair(), LongestLock * 4);
             if (++pair.Failures >= FreeFailures)
             {

@@ -126,9 +126,9 @@ public sealed class SmppServerHost(IConfiguration config, Database database, Mes
     {
         var source = (session.RemoteAddress is { IsIPv4MappedToIPv6: true } mapped ? mapped.MapToIPv4() : session.RemoteAddress)?.ToString() ?? "";
         var account = "smpp:" + bind.SystemId;
-        if (guard.Attempt(account, source) is not null)
+        if (guard.Attempt(account, source, out var firstRefusal) is not null)
         {
-            await audit.RecordAsync(account, "smpp.bind", account, source, Outcome.Denied, "too many failed binds");
+            if (firstRefusal) await audit.RecordAsync(account, "smpp.bind", account, source, Outcome.Denied, "too many failed binds");
             return (CommandStatus.EsmeRbindfail, 0);
         }
         await using var c = await database.OpenAsync();
