@@ -38,6 +38,8 @@ public sealed class User
     public long CreatedAt { get; set; }
     /// <summary>A disabled user cannot sign in, and the sessions it had are ended.</summary>
     public bool Disabled { get; set; }
+    /// <summary>Who disabled it: <c>platform</c> (operator staff) or <c>enterprise</c> (its own administrator); only the platform lifts the platform's.</summary>
+    public string? DisabledBy { get; set; }
     /// <summary>The password was set by someone else (an operator): the first sign-in must change it.</summary>
     public bool MustChangePassword { get; set; }
 }

@@ -286,12 +286,15 @@ public static class AccountsEndpoints
     {
         await using var c = await database.OpenAsync();
         await using var tx = await c.BeginTransactionAsync();
-        var user = await c.QuerySingleOrDefaultAsync<(string Username, long? EnterpriseId, string Role)>(
-            "SELECT username, enterprise_id, role FROM users WHERE id = @userId", new { userId }, tx);
+        var user = await c.QuerySingleOrDefaultAsync<(string Username, long? EnterpriseId, string Role, string? DisabledBy)>(
+            "SELECT username, enterprise_id, role, disabled_by FROM users WHERE id = @userId", new { userId }, tx);
         if (user.Username is null || (enterpriseId is not null && user.EnterpriseId != enterpriseId)) return Problems.NotFound("user");
         if (!MayActOn(http, user.Role)) return Problems.Forbidden($"only someone above a {user.Role} may disable or enable it");
         if (disabled && Caller.From(http.User).UserId == userId) return Problems.Unprocessable("own-account", "nobody disables their own account");
-        await c.ExecuteAsync("UPDATE users SET disabled = @disabled WHERE id = @userId", new { disabled, userId }, tx);
+        if (!disabled && enterpriseId is not null && user.DisabledBy == "platform")
+            return Problems.Forbidden("the operator disabled this user; only the operator enables it again");
+        await c.ExecuteAsync("UPDATE users SET disabled = @disabled, disabled_by = @by WHERE id = @userId",
+            new { disabled, by = disabled ? (enterpriseId is null ? "platform" : "enterprise") : null, userId }, tx);
         Revocation? r = disabled ? await Revocations.WriteAsync(c, tx, RevocationKind.User, userId.ToString(), time.GetUtcNow().ToUnixTimeMilliseconds()) : null;
         await tx.CommitAsync();
         if (r is not null) revocations.Apply(r);

@@ -306,6 +306,10 @@ namespace Xinge.Server.Data.Postgres.Migrations
                         .HasColumnType("boolean")
                         .HasColumnName("disabled");
 
+                    b.Property<string>("DisabledBy")
+                        .HasColumnType("text")
+                        .HasColumnName("disabled_by");
+
                     b.Property<long?>("EnterpriseId")
                         .HasColumnType("bigint")
                         .HasColumnName("enterprise_id");

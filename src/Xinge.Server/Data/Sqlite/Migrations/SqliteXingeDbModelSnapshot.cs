@@ -289,6 +289,10 @@ namespace Xinge.Server.Data.Sqlite.Migrations
                         .HasColumnType("INTEGER")
                         .HasColumnName("disabled");
 
+                    b.Property<string>("DisabledBy")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("disabled_by");
+
                     b.Property<long?>("EnterpriseId")
                         .HasColumnType("INTEGER")
                         .HasColumnName("enterprise_id");
