@@ -31,6 +31,13 @@ public static class Input
         return null;
     }
 
+    /// <summary>An IP address (a range of one) or a CIDR range, as operators write them in settings and allow-lists.</summary>
+    public static bool TryParseAddressRange(string? text, out System.Net.IPNetwork range)
+    {
+        range = default;
+        return text is { Length: > 0 and <= 50 } && System.Net.IPNetwork.TryParse(text.Contains('/') ? text : text + (text.Contains(':') ? "/128" : "/32"), out range);
+    }
+
     private const string UsccAlphabet = "0123456789ABCDEFGHJKLMNPQRTUWXY";
     private static readonly int[] UsccWeights = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
 

@@ -89,7 +89,7 @@ public static class XingeApp
             forwarded.KnownIPNetworks.Clear();
             foreach (var proxy in proxies)
             {
-                if (System.Net.IPNetwork.TryParse(proxy.Contains('/') ? proxy : proxy + (proxy.Contains(':') ? "/128" : "/32"), out var network)) forwarded.KnownIPNetworks.Add(network);
+                if (Input.TryParseAddressRange(proxy, out var network)) forwarded.KnownIPNetworks.Add(network);
                 else throw new InvalidOperationException($"Xinge:TrustedProxies: '{proxy}' is not an IP address or CIDR range");
             }
             app.UseForwardedHeaders(forwarded);

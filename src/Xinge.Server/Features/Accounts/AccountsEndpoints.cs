@@ -540,7 +540,7 @@ public static class AccountsEndpoints
         if (string.IsNullOrEmpty(body.Password) || body.Password.Length > 8 || !body.Password.All(c => c is > ' ' and < '\x7f'))
             return Problems.Validation("password is 1 to 8 printable ASCII characters (SMPP 3.4 limit)");
         if (body.AllowedIps is { Count: > 100 }) return Problems.Validation("allowedIps has at most 100 entries");
-        static bool IsRange(string? a) => a is { Length: <= 50 } && System.Net.IPNetwork.TryParse(a.Contains('/') ? a : a + (a.Contains(':') ? "/128" : "/32"), out _);
+        static bool IsRange(string? a) => Input.TryParseAddressRange(a, out _);
         if (body.AllowedIps?.Any(a => !IsRange(a)) == true)
             return Problems.Validation($"allowedIps: '{Clip(body.AllowedIps.First(a => !IsRange(a)))}' is not an IP address or CIDR range");
         if (body.MaxBinds is < 0 or > 1000) return Problems.Validation("maxBinds is 0 (no limit) to 1000");

@@ -46,7 +46,7 @@ public sealed class WebhookTargets(IConfiguration config)
         IPAddress[] addresses;
         try
         {
-            addresses = IPAddress.TryParse(url.IdnHost.Trim('[', ']'), out var literal) ? [literal] : await Dns.GetHostAddressesAsync(url.IdnHost, ct);
+            addresses = await ResolveAsync(url.IdnHost, ct);
         }
         catch (Exception e) when (e is SocketException or ArgumentException)
         {
@@ -56,12 +56,15 @@ public sealed class WebhookTargets(IConfiguration config)
         return addresses.All(IsPublic) ? null : $"{url.Host} is not a public address; webhooks go to public addresses only (Xinge:Webhooks:AllowPrivateNetworks)";
     }
 
+    /// <summary>A host's addresses: itself when it is an address literal, else what DNS says now.</summary>
+    private static async Task<IPAddress[]> ResolveAsync(string host, CancellationToken ct) =>
+        IPAddress.TryParse(host.Trim('[', ']'), out var literal) ? [literal] : await Dns.GetHostAddressesAsync(host, ct);
+
     /// <summary>The webhook client's connection: to the first public address of the host, or none.</summary>
     public async ValueTask<Stream> ConnectAsync(SocketsHttpConnectionContext context, CancellationToken ct)
     {
         var host = context.DnsEndPoint.Host;
-        var addresses = IPAddress.TryParse(host.Trim('[', ']'), out var literal) ? [literal] : await Dns.GetHostAddressesAsync(host, ct);
-        var target = addresses.FirstOrDefault(a => AllowPrivate || IsPublic(a))
+        var target = (await ResolveAsync(host, ct)).FirstOrDefault(a => AllowPrivate || IsPublic(a))
             ?? throw new HttpRequestException($"{host} resolves to no public address; not delivered");
         var socket = new Socket(target.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try

@@ -110,8 +110,7 @@ public sealed class SmppServerHost(IConfiguration config, Database database, Mes
         var ip = remote.IsIPv4MappedToIPv6 ? remote.MapToIPv4() : remote;
         foreach (var entry in allowedIps.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
-            var cidr = entry.Contains('/') ? entry : entry + (entry.Contains(':') ? "/128" : "/32");
-            if (System.Net.IPNetwork.TryParse(cidr, out var network) && network.Contains(ip)) return true;
+            if (Input.TryParseAddressRange(entry, out var network) && network.Contains(ip)) return true;
         }
         return false;
     }
