@@ -9,7 +9,9 @@ using Xinge.Server.Features.Billing;
 using Xinge.Server.Features.Compliance;
 using Xinge.Server.Features.Connectors;
 using Xinge.Server.Features.Messaging;
+using Xinge.Server.Features.Reports;
 using Xinge.Server.Features.SmppServer;
+using Xinge.Server.Portal;
 using Xinge.Simulator;
 
 namespace Xinge.Server;
@@ -38,7 +40,16 @@ public static class XingeApp
     {
         // Configuration is read once at start. Watching the content root for changed settings files would also watch
         // the SQLite database under it (data/xinge.db): every commit woke the watcher, a twentieth of the CPU under load.
-        var builder = WebApplication.CreateBuilder(["--hostBuilder:reloadConfigOnChange=false", .. args]);
+        // The application is this assembly wherever it is hosted (a test process too): the portal's pages and static
+        // assets are found by its name.
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+        {
+            Args = ["--hostBuilder:reloadConfigOnChange=false", .. args],
+            ApplicationName = typeof(XingeApp).Assembly.GetName().Name,
+        });
+        // The component library's files (_content/MudBlazor) are served from the build output as from a published
+        // app, in every environment: `dotnet run` is Production by default.
+        builder.WebHost.UseStaticWebAssets();
         builder.Configuration.Sources.Insert(0, new MemoryConfigurationSource { InitialData = Defaults });
         var config = builder.Configuration;
 
@@ -71,6 +82,8 @@ public static class XingeApp
         }));
 
         builder.Services.AddAccounts();
+        builder.Services.AddPortal();
+        builder.Services.AddReports();
         builder.Services.AddBilling();
         builder.Services.AddCompliance();
         builder.Services.AddMessaging(config);
@@ -95,9 +108,11 @@ public static class XingeApp
             app.UseForwardedHeaders(forwarded);
         }
         app.UseStatusCodePages();
+        app.UsePortalLanguage();
         app.UseAuthentication();
         app.UsePasswordChangeGate();
         app.UseAuthorization();
+        app.UseAntiforgery();
 
         app.MapOpenApi();
         app.MapMetrics("/metrics").RequireAuthorization("metrics");
@@ -107,6 +122,8 @@ public static class XingeApp
         app.MapMessaging();
         app.MapBilling();
         app.MapConnectors();
+        app.MapReports();
+        app.MapPortal();
         // Handsets receive OTP codes and can opt subscribers out: the operator's, unless this is a developer's machine.
         var simulator = app.MapSimulator(() => app.Services.GetRequiredService<ConnectorRegistry>().Simulator);
         if (!app.Environment.IsDevelopment()) simulator.RequireAuthorization(Rights.SimulatorUse);

@@ -2,6 +2,9 @@ namespace Xinge.Simulator;
 
 public sealed record HandsetMessage(string From, string Text, DateTimeOffset ReceivedAt);
 
+/// <summary>An SMS the handset sent (MO).</summary>
+public sealed record HandsetSent(string To, string Text, DateTimeOffset SentAt);
+
 public enum DeliveryFailure
 {
     None,
@@ -13,6 +16,7 @@ public sealed class Handset(string msisdn)
 {
     internal readonly object Gate = new();
     internal readonly List<HandsetMessage> Inbox = [];
+    internal readonly List<HandsetSent> Outbox = [];
     /// <summary>Submitted parts waiting for the handset to come back into coverage.</summary>
     internal readonly List<PendingPart> Pending = [];
     /// <summary>ESMEs that asked (set_dpf) to be told when this handset is reachable: (system_id, esme address).</summary>
@@ -29,6 +33,14 @@ public sealed class Handset(string msisdn)
         get
         {
             lock (Gate) return Inbox.ToList();
+        }
+    }
+
+    public IReadOnlyList<HandsetSent> Sent
+    {
+        get
+        {
+            lock (Gate) return Outbox.ToList();
         }
     }
 }

@@ -49,6 +49,9 @@ public sealed class SmscSimulator : IAsyncDisposable
 
     public static string Normalize(string msisdn) => msisdn.Trim().TrimStart('+');
 
+    /// <summary>Every handset the network has seen: sent to, switched, or sending.</summary>
+    public IReadOnlyCollection<Handset> Handsets => _handsets.Values.ToList();
+
     public Handset GetHandset(string msisdn) => _handsets.GetOrAdd(Normalize(msisdn), m => new Handset(m));
 
     public IReadOnlyList<HandsetMessage> MessagesOf(string msisdn) =>
@@ -121,6 +124,8 @@ public sealed class SmscSimulator : IAsyncDisposable
             };
             _ = session.SendRequestAsync(pdu).ContinueWith(static t => _ = t.Exception, TaskScheduler.Default);
         }
+        var handset = GetHandset(from);
+        lock (handset.Gate) handset.Outbox.Add(new HandsetSent(Normalize(to), text, _time.GetUtcNow()));
         return true;
     }
 

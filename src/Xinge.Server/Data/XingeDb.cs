@@ -1,4 +1,5 @@
 using System.Text;
+using Microsoft.AspNetCore.DataProtection.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Design;
 using Xinge.Server.Features.Accounts;
@@ -6,6 +7,7 @@ using Xinge.Server.Features.Billing;
 using Xinge.Server.Features.Compliance;
 using Xinge.Server.Features.Connectors;
 using Xinge.Server.Features.Messaging;
+using Xinge.Server.Features.Reports;
 using Xinge.Server.Features.SmppServer;
 
 namespace Xinge.Server.Data;
@@ -14,7 +16,7 @@ namespace Xinge.Server.Data;
 /// The schema. Tables and columns are snake_case so the hot paths' hand-written SQL reads the same on SQLite and
 /// PostgreSQL. Times are Unix milliseconds (UTC), money integer fen.
 /// </summary>
-public abstract class XingeDb(DbContextOptions options) : DbContext(options)
+public abstract class XingeDb(DbContextOptions options) : DbContext(options), IDataProtectionKeyContext
 {
     public DbSet<Enterprise> Enterprises => Set<Enterprise>();
     public DbSet<User> Users => Set<User>();
@@ -38,6 +40,9 @@ public abstract class XingeDb(DbContextOptions options) : DbContext(options)
     public DbSet<IdempotentRequest> IdempotentRequests => Set<IdempotentRequest>();
     public DbSet<SmppOutboxItem> SmppOutbox => Set<SmppOutboxItem>();
     public DbSet<ConnectorDefinition> Connectors => Set<ConnectorDefinition>();
+    public DbSet<ReportHour> ReportHours => Set<ReportHour>();
+    /// <summary>The portal's cookie and antiforgery keys, shared by every node and kept over restarts.</summary>
+    public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
 
     protected override void OnModelCreating(ModelBuilder b)
     {
@@ -156,6 +161,12 @@ public abstract class XingeDb(DbContextOptions options) : DbContext(options)
             e.ToTable("connectors");
             e.HasIndex(x => x.Name).IsUnique();
         });
+        b.Entity<ReportHour>(e =>
+        {
+            e.ToTable("report_hours");
+            e.HasKey(x => new { x.Hour, x.EnterpriseId, x.Connector, x.Category, x.Outcome, x.Reason });
+        });
+        b.Entity<DataProtectionKey>(e => e.ToTable("data_protection_keys"));
         b.Entity<SmppOutboxItem>(e =>
         {
             e.ToTable("smpp_outbox");

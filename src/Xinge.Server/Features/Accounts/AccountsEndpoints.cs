@@ -70,8 +70,18 @@ public static class AccountsEndpoints
         if (http.User.HasClaim(Caller.MustChangeClaim, "true") && http.Request.Path is var path
             && !path.Equals("/api/v1/auth/password", StringComparison.OrdinalIgnoreCase) && !path.Equals("/api/v1/auth/logout", StringComparison.OrdinalIgnoreCase))
         {
-            await Problems.Of(403, "password-change-required", "Forbidden", "change the password first: POST /api/v1/auth/password").ExecuteAsync(http);
-            return;
+            if (path.StartsWithSegments("/api"))
+            {
+                await Problems.Of(403, "password-change-required", "Forbidden", "change the password first: POST /api/v1/auth/password").ExecuteAsync(http);
+                return;
+            }
+            // In the portal: the password page, its style sheet and sign-out; every other page leads there.
+            if (!path.Equals("/account/password", StringComparison.OrdinalIgnoreCase) && !path.Equals("/signout", StringComparison.OrdinalIgnoreCase)
+                && !path.Equals("/portal.css", StringComparison.OrdinalIgnoreCase) && !path.StartsWithSegments("/_framework"))
+            {
+                http.Response.Redirect("/account/password");
+                return;
+            }
         }
         await next(http);
     });
@@ -86,8 +96,7 @@ public static class AccountsEndpoints
         // Platform staff: each call names its right (RoleRights), the role decides nothing by itself.
         var admin = api.MapGroup("/admin").RequireAuthorization().WithTags("Operator");
         admin.MapPost("/enterprises", CreateEnterpriseAsync).RequireAuthorization(Rights.EnterprisesManage).Produces<EnterpriseCreated>(201).ProducesProblem(400).ProducesProblem(409);
-        admin.MapGet("/enterprises", async (XingeDb db) =>
-            Results.Ok((await db.Enterprises.OrderBy(e => e.Id).ToListAsync()).Select(View))).RequireAuthorization(Rights.EnterprisesRead).Produces<List<EnterpriseView>>();
+        admin.MapGet("/enterprises", ListEnterprisesAsync).RequireAuthorization(Rights.EnterprisesRead).Produces<Page<EnterpriseView>>().ProducesProblem(400);
         admin.MapGet("/enterprises/{id:long}", async (long id, XingeDb db) =>
             await db.Enterprises.FindAsync(id) is { } e ? Results.Ok(View(e)) : Problems.NotFound("enterprise")).RequireAuthorization(Rights.EnterprisesRead)
             .Produces<EnterpriseView>().ProducesProblem(404);
@@ -151,6 +160,22 @@ public static class AccountsEndpoints
             ResetPasswordAsync(Caller.From(user).Enterprise, userId, body, db, database, revocations, audit, time, http)).RequireAuthorization(Rights.UsersOwn)
             .Produces<PasswordReset>().ProducesProblem(400).ProducesProblem(404);
         return app;
+    }
+
+    /// <summary>A page of enterprises, newest first, optionally those whose name or licence number contains <paramref name="q"/>.</summary>
+    private static async Task<IResult> ListEnterprisesAsync(string? q, string? cursor, int? limit, XingeDb db)
+    {
+        if (!Cursor.TryRead(cursor, out var before)) return Problems.Validation("cursor is not one this API gave");
+        if (limit is < 1 or > 1000) return Problems.Validation("limit is 1 to 1000");
+        if (q is { Length: > 100 }) return Problems.Validation("q is at most 100 characters");
+        var take = limit ?? 100;
+        var query = db.Enterprises.AsNoTracking();
+        if (before is { } b) query = query.Where(e => e.Id < b);
+        if (!string.IsNullOrWhiteSpace(q)) query = query.Where(e => e.Name.Contains(q.Trim()) || e.LicenceNumber.Contains(q.Trim()));
+        var rows = await query.OrderByDescending(e => e.Id).Take(take + 1).ToListAsync();
+        var more = rows.Count > take;
+        if (more) rows.RemoveAt(take);
+        return Results.Ok(new Page<EnterpriseView>(rows.Select(View).ToList(), more ? Cursor.Of(rows[^1].Id) : null));
     }
 
     private static string Clip(string? s) => s is null ? "null" : s.Length > 40 ? s[..40] + "…" : s;

@@ -45,7 +45,7 @@ public sealed class AuditLog(Database database, TimeProvider time, ILogger<Audit
 
     public static string ActorOf(ClaimsPrincipal user) => user.Identity?.IsAuthenticated == true ? Caller.From(user).Name : "anonymous";
 
-    public static string SourceOf(HttpContext http) => http.Connection.RemoteIpAddress?.ToString() ?? "";
+    public static string SourceOf(HttpContext http) => ClientAddress.Of(http);
 
     public async Task<Page<AuditView>> QueryAsync(string? actor, string? action, long? since, long? until, long? before, int limit)
     {

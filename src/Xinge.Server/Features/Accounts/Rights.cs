@@ -35,6 +35,7 @@ public static class Rights
     public const string RolesManage = "roles.manage";
     public const string SimulatorUse = "simulator.use";
     public const string MetricsRead = "metrics.read";
+    public const string ReportsRead = "reports.read";
     public const string MessagesSend = "messages.send";
     public const string MessagesRead = "messages.read";
     public const string SignaturesManage = "signatures.manage";
@@ -58,6 +59,7 @@ public static class Rights
         new(RolesManage, Scope.Platform, "decide which rights each role has"),
         new(SimulatorUse, Scope.Platform, "use the simulator's virtual handsets"),
         new(MetricsRead, Scope.Platform, "read /metrics from anywhere"),
+        new(ReportsRead, Scope.Platform, "see statistics of every enterprise and connector"),
         new(MessagesSend, Scope.Enterprise, "send messages and jobs, pause, resume and cancel them"),
         new(MessagesRead, Scope.Enterprise, "see the enterprise's messages, jobs, replies and signatures"),
         new(SignaturesManage, Scope.Enterprise, "apply for signatures"),
@@ -83,7 +85,7 @@ public static class Rights
     public static readonly Dictionary<string, string[]> Defaults = new()
     {
         [Roles.Operator] = All.Where(r => r.Scope == Scope.Platform).Select(r => r.Name).ToArray(),
-        [Roles.CustomerService] = [EnterprisesRead, BillingRead, ReviewsDecide],
+        [Roles.CustomerService] = [EnterprisesRead, BillingRead, ReviewsDecide, ReportsRead],
         [Roles.EnterpriseAdmin] = All.Where(r => r.Scope == Scope.Enterprise).Select(r => r.Name).ToArray(),
         [Roles.EnterpriseUser] = [MessagesSend, MessagesRead, BalanceRead],
         [Roles.Subscriber] = [],

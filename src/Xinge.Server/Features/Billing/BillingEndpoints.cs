@@ -6,7 +6,8 @@ using Xinge.Server.Features.Accounts;
 
 namespace Xinge.Server.Features.Billing;
 
-public sealed record BalanceView(long Balance, long Reserved);
+/// <summary>The enterprise's money in fen, and what one billing unit (segment) costs it.</summary>
+public sealed record BalanceView(long Balance, long Reserved, int UnitPrice);
 
 /// <summary>The ledger's totals, and whether they reconcile with the account to the fen.</summary>
 public sealed record LedgerView(long Balance, long Reserved, long Credits, long Reserves, long Charges, long Refunds,
@@ -29,8 +30,8 @@ public static class BillingEndpoints
     private static async Task<Ok<BalanceView>> GetBalanceAsync(ClaimsPrincipal user, Database database)
     {
         await using var c = await database.OpenAsync();
-        var e = await c.QuerySingleAsync<Enterprise>("SELECT balance AS Balance, reserved AS Reserved FROM enterprises WHERE id = @id", new { id = Caller.From(user).Enterprise });
-        return TypedResults.Ok(new BalanceView(e.Balance, e.Reserved));
+        var e = await c.QuerySingleAsync<Enterprise>("SELECT balance AS Balance, reserved AS Reserved, unit_price AS UnitPrice FROM enterprises WHERE id = @id", new { id = Caller.From(user).Enterprise });
+        return TypedResults.Ok(new BalanceView(e.Balance, e.Reserved, e.UnitPrice));
     }
 
     private sealed class Totals

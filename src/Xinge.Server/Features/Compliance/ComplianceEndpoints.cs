@@ -40,10 +40,10 @@ public static class ComplianceEndpoints
         }).RequireAuthorization(Rights.MessagesRead);
 
         var admin = api.MapGroup("/admin/reviews").RequireAuthorization(Rights.ReviewsDecide).WithTags("Operator");
-        admin.MapGet("", async (XingeDb db, string? status) =>
+        admin.MapGet("", async (XingeDb db, string? status, int? limit) =>
         {
             var wanted = status ?? ReviewStatus.Pending;
-            var list = await db.Reviews.Where(r => r.Status == wanted).OrderBy(r => r.Id).Take(1000).ToListAsync();
+            var list = await db.Reviews.Where(r => r.Status == wanted).OrderBy(r => r.Id).Take(Math.Clamp(limit ?? 1000, 1, 1000)).ToListAsync();
             return TypedResults.Ok(list.Select(r => new ReviewView(r.Id, r.Kind, r.SubjectId, r.EnterpriseId, r.Content, r.Status, r.Reason,
                 DateTimeOffset.FromUnixTimeMilliseconds(r.CreatedAt))).ToList());
         });

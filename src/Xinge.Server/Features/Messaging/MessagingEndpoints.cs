@@ -219,11 +219,17 @@ public static class MessagingEndpoints
         return rows is null ? Problems.NotFound("job") : TypedResults.Ok(rows);
     }
 
-    private static async Task<Results<Ok<IReadOnlyList<InboundView>>, ProblemHttpResult>> GetInboundAsync(ClaimsPrincipal user, MessageQueries queries, string? after, int? limit)
+    /// <summary>Replies oldest first after <paramref name="after"/> (to follow them), or newest first below <paramref name="before"/> (to browse them).</summary>
+    private static async Task<Results<Ok<IReadOnlyList<InboundView>>, ProblemHttpResult>> GetInboundAsync(ClaimsPrincipal user, MessageQueries queries, string? after, string? before,
+        int? limit)
     {
-        long afterId = 0;
+        long afterId = 0, beforeId = 0;
         if (after is not null && !long.TryParse(after, out afterId)) return Problems.Validation("after is the id of the last reply you have");
-        return TypedResults.Ok(await queries.InboundAsync(Caller.From(user).Enterprise, afterId, Math.Clamp(limit ?? 100, 1, MaxPage)));
+        if (before is not null && (!long.TryParse(before, out beforeId) || beforeId < 0)) return Problems.Validation("before is the id of the oldest reply you have, or 0 for the newest");
+        if (after is not null && before is not null) return Problems.Validation("give after or before, not both");
+        var take = Math.Clamp(limit ?? 100, 1, MaxPage);
+        var enterprise = Caller.From(user).Enterprise;
+        return TypedResults.Ok(before is null ? await queries.InboundAsync(enterprise, afterId, take) : await queries.InboundNewestAsync(enterprise, beforeId, take));
     }
 
     private static async Task<Results<Ok<WebhookView>, ProblemHttpResult>> PutWebhookAsync(WebhookRequest body, ClaimsPrincipal user, Database database, WebhookTargets targets,

@@ -15,6 +15,10 @@ public sealed record Ended(long MessageId, long EnterpriseId, long Price, string
     public string? Origin { get; init; }
     public string Sender { get; init; } = "";
     public long CreatedAt { get; init; }
+    public string Category { get; init; } = "";
+    public int Segments { get; init; }
+    /// <summary>The connector it went out through, or was to go; empty when none was chosen.</summary>
+    public string Connector { get; init; } = "";
 }
 
 public readonly record struct MatchedReceipt(ReceiptReceived Receipt, long MessageId, int Parts);
@@ -127,7 +131,7 @@ public sealed class SqliteStatusOps(DbConnection c, DbTransaction tx) : IStatusO
         if (requests.Count == 0) return Task.FromResult(ended);
         using var finish = Prepared.For(c, tx,
             "UPDATE messages SET status = @status, error = @error, done_at = @at, lease_until = NULL WHERE id = @id AND status = @from " +
-            "RETURNING enterprise_id, price, recipient, job_id, client_ref, origin, sender, created_at, job_counted", "status", "error", "at", "id", "from");
+            "RETURNING enterprise_id, price, recipient, job_id, client_ref, origin, sender, created_at, job_counted, category, segments, connector", "status", "error", "at", "id", "from");
         foreach (var e in requests)
         {
             using var r = finish.Reader(e.Status, e.Error, e.At, e.MessageId, e.From);
@@ -137,6 +141,9 @@ public sealed class SqliteStatusOps(DbConnection c, DbTransaction tx) : IStatusO
                 Sender = r.GetString(6),
                 CreatedAt = r.GetInt64(7),
                 JobCounted = r.GetBoolean(8),
+                Category = r.GetString(9),
+                Segments = r.GetInt32(10),
+                Connector = r.IsDBNull(11) ? "" : r.GetString(11),
             });
         }
         return Task.FromResult(ended);
@@ -273,7 +280,7 @@ public sealed class PostgresStatusOps(NpgsqlConnection c, NpgsqlTransaction tx) 
                 var at = group.Max(e => e.At);
                 await using var update = Command(
                     "UPDATE messages SET status = @st, error = @err, done_at = @at, lease_until = NULL WHERE id = ANY(@id) AND status || '' = @from " +
-                    "RETURNING id, enterprise_id, price, recipient, job_id, client_ref, origin, sender, created_at, job_counted",
+                    "RETURNING id, enterprise_id, price, recipient, job_id, client_ref, origin, sender, created_at, job_counted, category, segments, connector",
                     ("id", group.Select(e => e.MessageId).ToArray(), NpgsqlDbType.Bigint),
                     ("st", group.Key.Status, NpgsqlDbType.Text),
                     ("err", (object?)group.Key.Error ?? DBNull.Value, NpgsqlDbType.Text),
@@ -289,6 +296,9 @@ public sealed class PostgresStatusOps(NpgsqlConnection c, NpgsqlTransaction tx) 
                         Sender = r.GetString(7),
                         CreatedAt = r.GetInt64(8),
                         JobCounted = r.GetBoolean(9),
+                        Category = r.GetString(10),
+                        Segments = r.GetInt32(11),
+                        Connector = r.IsDBNull(12) ? "" : r.GetString(12),
                     });
                 }
             }

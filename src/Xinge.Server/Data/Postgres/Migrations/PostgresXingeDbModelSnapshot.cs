@@ -21,6 +21,28 @@ namespace Xinge.Server.Data.Postgres.Migrations
 
             NpgsqlModelBuilderExtensions.UseIdentityByDefaultColumns(modelBuilder);
 
+            modelBuilder.Entity("Microsoft.AspNetCore.DataProtection.EntityFrameworkCore.DataProtectionKey", b =>
+                {
+                    b.Property<int>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("integer")
+                        .HasColumnName("id");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<int>("Id"));
+
+                    b.Property<string>("FriendlyName")
+                        .HasColumnType("text")
+                        .HasColumnName("friendly_name");
+
+                    b.Property<string>("Xml")
+                        .HasColumnType("text")
+                        .HasColumnName("xml");
+
+                    b.HasKey("Id");
+
+                    b.ToTable("data_protection_keys", (string)null);
+                });
+
             modelBuilder.Entity("Xinge.Server.Features.Accounts.ApiKey", b =>
                 {
                     b.Property<long>("Id")
@@ -976,6 +998,49 @@ namespace Xinge.Server.Data.Postgres.Migrations
                         .HasFilter("done = false");
 
                     b.ToTable("webhook_deliveries", (string)null);
+                });
+
+            modelBuilder.Entity("Xinge.Server.Features.Reports.ReportHour", b =>
+                {
+                    b.Property<long>("Hour")
+                        .HasColumnType("bigint")
+                        .HasColumnName("hour");
+
+                    b.Property<long>("EnterpriseId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("enterprise_id");
+
+                    b.Property<string>("Connector")
+                        .HasColumnType("text")
+                        .HasColumnName("connector");
+
+                    b.Property<string>("Category")
+                        .HasColumnType("text")
+                        .HasColumnName("category");
+
+                    b.Property<string>("Outcome")
+                        .HasColumnType("text")
+                        .HasColumnName("outcome");
+
+                    b.Property<string>("Reason")
+                        .HasColumnType("text")
+                        .HasColumnName("reason");
+
+                    b.Property<long>("Messages")
+                        .HasColumnType("bigint")
+                        .HasColumnName("messages");
+
+                    b.Property<long>("Revenue")
+                        .HasColumnType("bigint")
+                        .HasColumnName("revenue");
+
+                    b.Property<long>("Segments")
+                        .HasColumnType("bigint")
+                        .HasColumnName("segments");
+
+                    b.HasKey("Hour", "EnterpriseId", "Connector", "Category", "Outcome", "Reason");
+
+                    b.ToTable("report_hours", (string)null);
                 });
 
             modelBuilder.Entity("Xinge.Server.Features.SmppServer.SmppOutboxItem", b =>
