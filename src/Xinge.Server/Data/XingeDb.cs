@@ -107,7 +107,7 @@ public abstract class XingeDb(DbContextOptions options) : DbContext(options), ID
         b.Entity<LedgerEntry>(e =>
         {
             e.ToTable("ledger");
-            e.HasIndex(x => x.EnterpriseId);
+            e.HasIndex(x => new { x.EnterpriseId, x.Id });
         });
         b.Entity<Message>(e =>
         {

@@ -54,15 +54,19 @@ public sealed class PortalApi(IServer server, AuthenticationStateProvider authen
 
     public async Task SignOutAsync(string token, HttpContext http) => await SendAsync<JsonNode>(HttpMethod.Post, "/api/v1/auth/logout", null, token, http);
 
-    /// <summary>Raw bytes (an export), or the problem.</summary>
-    public async Task<ApiResult<byte[]>> DownloadAsync(string path)
+    /// <summary>
+    /// A file the API makes (an export), passed through to the browser as it comes, so the browser shows the download's
+    /// progress and the server holds no more of it than a buffer.
+    /// </summary>
+    public async Task ForwardDownloadAsync(string pathAndQuery, string token, HttpContext http)
     {
-        var token = (await authentication.GetAuthenticationStateAsync()).User.FindFirstValue(PortalSetup.TokenClaim);
-        using var request = Request(HttpMethod.Get, path, null, token, _client);
-        using var response = await Http.SendAsync(request);
-        if (response.IsSuccessStatusCode) return new(await response.Content.ReadAsByteArrayAsync(), response.StatusCode, null);
-        var failed = await ReadAsync<byte[]>(response, token is not null);
-        return failed;
+        using var request = Request(HttpMethod.Get, pathAndQuery, null, token, http.Connection.RemoteIpAddress?.ToString());
+        using var response = await Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, http.RequestAborted);
+        http.Response.StatusCode = (int)response.StatusCode;
+        http.Response.ContentType = response.Content.Headers.ContentType?.ToString() ?? "application/octet-stream";
+        if (response.Content.Headers.ContentDisposition is { } disposition) http.Response.Headers.ContentDisposition = disposition.ToString();
+        else if (response.IsSuccessStatusCode) http.Response.Headers.ContentDisposition = "attachment; filename=report.csv";
+        await response.Content.CopyToAsync(http.Response.Body, http.RequestAborted);
     }
 
     private HttpRequestMessage Request(HttpMethod method, string path, object? body, string? token, string? client)

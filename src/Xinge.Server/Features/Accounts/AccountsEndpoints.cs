@@ -117,6 +117,7 @@ public static class AccountsEndpoints
         admin.MapGet("/enterprises/{id:long}/users", async (long id, XingeDb db) =>
             await db.Enterprises.AnyAsync(e => e.Id == id) ? Results.Ok(await UsersOfAsync(db, id)) : Problems.NotFound("enterprise"))
             .RequireAuthorization(Rights.UsersManage).Produces<Page<UserView>>().ProducesProblem(404);
+        admin.MapGet("/users", async (XingeDb db) => Results.Ok(await UsersOfAsync(db, null))).RequireAuthorization(Rights.UsersManage).Produces<Page<UserView>>();
         admin.MapPost("/users", CreateStaffAsync).RequireAuthorization(Rights.UsersManage).Produces<UserCreated>(201).ProducesProblem(400).ProducesProblem(409);
         admin.MapGet("/users/{userId:long}", async (long userId, XingeDb db) =>
             await db.Users.FindAsync(userId) is { } u ? Results.Ok(ViewOf(u)) : Problems.NotFound("user")).RequireAuthorization(Rights.UsersManage)
@@ -185,8 +186,9 @@ public static class AccountsEndpoints
     private static UserView ViewOf(User u) =>
         new(u.Id, u.EnterpriseId, u.Username, u.Role, u.Disabled, u.MustChangePassword, DateTimeOffset.FromUnixTimeMilliseconds(u.CreatedAt));
 
-    private static async Task<Page<UserView>> UsersOfAsync(XingeDb db, long enterpriseId) =>
-        new((await db.Users.AsNoTracking().Where(u => u.EnterpriseId == enterpriseId).OrderBy(u => u.Id).ToListAsync()).Select(ViewOf).ToList(), null);
+    /// <summary>An enterprise's people, or with no enterprise the platform's staff.</summary>
+    private static async Task<Page<UserView>> UsersOfAsync(XingeDb db, long? enterpriseId) =>
+        new((await db.Users.AsNoTracking().Where(u => u.EnterpriseId == enterpriseId && u.Role != Roles.Subscriber).OrderBy(u => u.Id).Take(1000).ToListAsync()).Select(ViewOf).ToList(), null);
 
     /// <summary>
     /// Sign-in. Throttled per account and address (<see cref="LoginGuard"/>); an unknown user costs the same password

@@ -13,6 +13,9 @@ public sealed record BalanceView(long Balance, long Reserved, int UnitPrice);
 public sealed record LedgerView(long Balance, long Reserved, long Credits, long Reserves, long Charges, long Refunds,
     long ReservedMessages, long ChargedMessages, long RefundedMessages, bool Reconciles);
 
+/// <summary>One movement of money on a statement: a credit, or the reservation, charge or refund of a batch of messages.</summary>
+public sealed record LedgerEntryView(string Id, string Kind, long Amount, int Messages, string? Reference, DateTimeOffset At);
+
 public static class BillingEndpoints
 {
     public static IServiceCollection AddBilling(this IServiceCollection services) => services.AddSingleton<BillingService>();
@@ -24,6 +27,10 @@ public static class BillingEndpoints
             .RequireAuthorization("enterprise", Rights.BalanceRead).WithTags("Enterprise");
         app.MapGet("/api/v1/admin/enterprises/{id:long}/ledger", (long id, Database database) => LedgerAsync(id, database))
             .RequireAuthorization(Rights.BillingRead).WithTags("Operator");
+        app.MapGet("/api/v1/ledger/entries", (ClaimsPrincipal user, Database database, string? cursor, int? limit) => EntriesAsync(Caller.From(user).Enterprise, database, cursor, limit))
+            .RequireAuthorization("enterprise", Rights.BalanceRead).WithTags("Enterprise").Produces<Messaging.Page<LedgerEntryView>>().ProducesProblem(400);
+        app.MapGet("/api/v1/admin/enterprises/{id:long}/ledger/entries", (long id, Database database, string? cursor, int? limit) => EntriesAsync(id, database, cursor, limit))
+            .RequireAuthorization(Rights.BillingRead).WithTags("Operator").Produces<Messaging.Page<LedgerEntryView>>().ProducesProblem(400);
         return app;
     }
 
@@ -32,6 +39,23 @@ public static class BillingEndpoints
         await using var c = await database.OpenAsync();
         var e = await c.QuerySingleAsync<Enterprise>("SELECT balance AS Balance, reserved AS Reserved, unit_price AS UnitPrice FROM enterprises WHERE id = @id", new { id = Caller.From(user).Enterprise });
         return TypedResults.Ok(new BalanceView(e.Balance, e.Reserved, e.UnitPrice));
+    }
+
+    /// <summary>The statement: every movement of the enterprise's money, newest first, a page at a time.</summary>
+    private static async Task<IResult> EntriesAsync(long enterpriseId, Database database, string? cursor, int? limit)
+    {
+        if (!Messaging.Cursor.TryRead(cursor, out var before)) return Problems.Validation("cursor is the next value of a previous page");
+        if (limit is < 1 or > 1000) return Problems.Validation("limit is 1 to 1000");
+        var take = limit ?? 100;
+        await using var c = await database.OpenAsync();
+        var rows = (await c.QueryAsync<LedgerEntry>(
+            "SELECT id AS Id, kind AS Kind, amount AS Amount, messages AS Messages, reference AS Reference, at AS At FROM ledger " +
+            "WHERE enterprise_id = @enterpriseId AND (@before = 0 OR id < @before) ORDER BY id DESC LIMIT @take", new { enterpriseId, before = before ?? 0, take = take + 1 })).ToList();
+        var more = rows.Count > take;
+        if (more) rows.RemoveAt(take);
+        return Results.Ok(new Messaging.Page<LedgerEntryView>(
+            rows.Select(r => new LedgerEntryView(r.Id.ToString(), r.Kind, r.Amount, r.Messages, r.Reference, DateTimeOffset.FromUnixTimeMilliseconds(r.At))).ToList(),
+            more ? Messaging.Cursor.Of(rows[^1].Id) : null));
     }
 
     private sealed class Totals

@@ -11,7 +11,7 @@ public sealed record CreateConnector(string? Name, string? Host, int? Port, stri
 
 /// <summary>A connector as the operator sees it: where it binds, where it comes from, whether it is bound, and its lane.</summary>
 public sealed record ConnectorView(string Name, string Host, int Port, string SystemId, string BindMode, int WindowSize, int MaxTps,
-    IReadOnlyList<string> Prefixes, int Binds, string Source, bool Bound, int OutbindPort, int InFlight);
+    IReadOnlyList<string> Prefixes, int Binds, string Source, bool Bound, int OutbindPort, int InFlight, long SubmittedParts);
 
 public sealed record ConnectorCreated(string Name);
 
@@ -29,7 +29,7 @@ public static partial class ConnectorsEndpoints
         var admin = app.MapGroup("/api/v1/admin/connectors").RequireAuthorization(Rights.ConnectorsManage).WithTags("Operator");
         admin.MapGet("", (ConnectorRegistry registry, Messaging.Dispatcher dispatcher) => TypedResults.Ok(registry.Connectors.Select(c => new ConnectorView(
             c.Name, c.Options.Host, c.Options.Port, c.Options.SystemId, c.Options.BindMode, c.Options.WindowSize, c.Options.MaxTps,
-            c.Options.Prefixes.Select(p => "+" + p).ToList(), c.Options.Binds, registry.SourceOf(c), c.IsBound, c.OutbindPort, dispatcher.InFlightOf(c.Name))).ToList()));
+            c.Options.Prefixes.Select(p => "+" + p).ToList(), c.Options.Binds, registry.SourceOf(c), c.IsBound, c.OutbindPort, dispatcher.InFlightOf(c.Name), c.SubmittedParts)).ToList()));
         admin.MapPost("", CreateAsync);
         admin.MapDelete("/{name}", DeleteAsync);
         return app;

@@ -102,6 +102,10 @@ public sealed class SmppConnector : ISmppRequestHandler, IAsyncDisposable
 
     public int Window => _options.WindowSize * Math.Max(1, _options.Binds);
 
+    private long _submittedParts;
+    /// <summary>submit_sm the SMSC took through this node since it started: the operator's console shows throughput from it.</summary>
+    public long SubmittedParts => Interlocked.Read(ref _submittedParts);
+
     public int OutbindPort => _outbind?.Port ?? 0;
 
     /// <summary>A submit_sm_resp id in the form receipts are matched by.</summary>
@@ -272,7 +276,11 @@ public sealed class SmppConnector : ISmppRequestHandler, IAsyncDisposable
             Interlocked.Exchange(ref _throttledUntil, _time.GetUtcNow().ToUnixTimeMilliseconds() + delay);
             throw new SubmitFailedException($"smsc_busy:{response.Status}", true, TimeSpan.FromMilliseconds(delay));
         }
-        if (response.Status == CommandStatus.EsmeRok) Interlocked.Exchange(ref _throttleDelayMs, 0);
+        if (response.Status == CommandStatus.EsmeRok)
+        {
+            Interlocked.Exchange(ref _throttleDelayMs, 0);
+            Interlocked.Increment(ref _submittedParts);
+        }
         return response.Status switch
         {
             CommandStatus.EsmeRok => ((SubmitSmResp)response).MessageId,

@@ -40,5 +40,8 @@ public sealed record InboundView(string Id, string From, string To, string Text,
 
 public sealed record WebhookView(string Url);
 
+/// <summary>What the enterprise's endpoint answered a test event: its HTTP status, or why nothing came back.</summary>
+public sealed record WebhookTestResult(bool Ok, int? Status, string? Error);
+
 /// <summary>A page of a list, newest first; <c>next</c> is the cursor of the following page, null on the last.</summary>
 public sealed record Page<T>(IReadOnlyList<T> Items, string? Next);

@@ -28,6 +28,17 @@ public sealed class WebhookWorker(Database database, IHttpClientFactory http, Wa
         return node.ToJsonString();
     }
 
+    /// <summary>One try of one event: stamped, signed, posted. Answers the HTTP status; throws on a network failure.</summary>
+    public static async Task<int> PostAsync(HttpClient client, string url, string secret, string payload, long deliveryId, long sentAt, CancellationToken ct)
+    {
+        var body = Stamp(payload, deliveryId, sentAt);
+        using var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+        request.Headers.Add("X-Xinge-Signature", Sign(secret, body));
+        request.Headers.Add("X-Xinge-Timestamp", sentAt.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        using var response = await client.SendAsync(request, ct);
+        return (int)response.StatusCode;
+    }
+
     private sealed class Due
     {
         public long Id { get; set; }
@@ -76,13 +87,9 @@ public sealed class WebhookWorker(Database database, IHttpClientFactory http, Wa
             var d = due[i];
             try
             {
-                var sentAt = time.GetUtcNow().ToUnixTimeSeconds();
-                var body = Stamp(d.Payload, d.Id, sentAt);
-                using var request = new HttpRequestMessage(HttpMethod.Post, d.Url) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
-                request.Headers.Add("X-Xinge-Signature", Sign(d.Secret, body));
-                request.Headers.Add("X-Xinge-Timestamp", sentAt.ToString(System.Globalization.CultureInfo.InvariantCulture));
-                using var response = await http.CreateClient("webhooks").SendAsync(request, token);
-                results[i] = (d.Id, response.IsSuccessStatusCode, response.IsSuccessStatusCode ? null : $"HTTP {(int)response.StatusCode}", d.Attempts + 1);
+                var status = await PostAsync(http.CreateClient("webhooks"), d.Url, d.Secret, d.Payload, d.Id, time.GetUtcNow().ToUnixTimeSeconds(), token);
+                var ok = status is >= 200 and < 300;
+                results[i] = (d.Id, ok, ok ? null : $"HTTP {status}", d.Attempts + 1);
             }
             catch (Exception e) when (e is HttpRequestException or TaskCanceledException or InvalidOperationException)
             {

@@ -44,7 +44,9 @@ public static class ReportsEndpoints
         if (by == "hour" && last.DayNumber - first.DayNumber >= 31) return Problems.Validation("an hourly report covers at most 31 days");
         if (connector is { Length: > 64 }) return Problems.Validation("connector is at most 64 characters");
         var view = await reports.QueryAsync(new ReportQuery(first, last, by, enterpriseId, connector), ct);
-        return format == "csv" ? Results.Text(Csv(view), "text/csv; charset=utf-8") : Results.Ok(view);
+        return format == "csv"
+            ? Results.File(Encoding.UTF8.GetBytes(Csv(view)), "text/csv; charset=utf-8", $"report-{view.By}-{view.From}-{view.To}.csv")
+            : Results.Ok(view);
     }
 
     private static bool TryDay(string? s, DateOnly otherwise, out DateOnly day)

@@ -399,7 +399,7 @@ namespace Xinge.Server.Data.Postgres.Migrations
 
                     b.HasKey("Id");
 
-                    b.HasIndex("EnterpriseId");
+                    b.HasIndex("EnterpriseId", "Id");
 
                     b.ToTable("ledger", (string)null);
                 });

@@ -378,7 +378,7 @@ namespace Xinge.Server.Data.Sqlite.Migrations
 
                     b.HasKey("Id");
 
-                    b.HasIndex("EnterpriseId");
+                    b.HasIndex("EnterpriseId", "Id");
 
                     b.ToTable("ledger", (string)null);
                 });

@@ -10,6 +10,10 @@ namespace Xinge.Server.Data.Sqlite.Migrations
         /// <inheritdoc />
         protected override void Up(MigrationBuilder migrationBuilder)
         {
+            migrationBuilder.DropIndex(
+                name: "IX_ledger_enterprise_id",
+                table: "ledger");
+
             migrationBuilder.CreateTable(
                 name: "data_protection_keys",
                 columns: table => new
@@ -42,6 +46,11 @@ namespace Xinge.Server.Data.Sqlite.Migrations
                 {
                     table.PrimaryKey("PK_report_hours", x => new { x.hour, x.enterprise_id, x.connector, x.category, x.outcome, x.reason });
                 });
+
+            migrationBuilder.CreateIndex(
+                name: "IX_ledger_enterprise_id_id",
+                table: "ledger",
+                columns: new[] { "enterprise_id", "id" });
         }
 
         /// <inheritdoc />
@@ -52,6 +61,15 @@ namespace Xinge.Server.Data.Sqlite.Migrations
 
             migrationBuilder.DropTable(
                 name: "report_hours");
+
+            migrationBuilder.DropIndex(
+                name: "IX_ledger_enterprise_id_id",
+                table: "ledger");
+
+            migrationBuilder.CreateIndex(
+                name: "IX_ledger_enterprise_id",
+                table: "ledger",
+                column: "enterprise_id");
         }
     }
 }

@@ -1,0 +1,165 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json.Nodes;
+
+namespace Xinge.Server.Tests.Portal;
+
+public sealed class SqlitePortalApiTests(SqliteFixture fixture) : PortalApiTests(fixture.Server, "1370020"), IClassFixture<SqliteFixture>;
+
+public sealed class PostgresPortalApiTests(PostgresFixture fixture) : PortalApiTests(fixture.Server, "1370030"), IClassFixture<PostgresFixture>;
+
+/// <summary>The API the portal's pages stand on: statistics, exports, the statement, the inbox browsed newest first, the webhook test.</summary>
+public abstract class PortalApiTests(XingeServer server, string numberBase)
+{
+    private int _next;
+    private string NewNumber() => numberBase + Interlocked.Increment(ref _next).ToString("D4");
+
+    [Fact]
+    public async Task Reports_count_each_settled_message_once_per_day_connector_and_reason_for_its_enterprise_only()
+    {
+        var tenant = await server.CreateTenantAsync();
+        var other = await server.CreateTenantAsync();
+        var (a, b, c) = (NewNumber(), NewNumber(), NewNumber());
+        (await server.Simulator.PutAsJsonAsync($"/api/v1/simulator/handsets/86{c}", new { reachable = true, deliveryFailure = "undeliverable" })).EnsureSuccessStatusCode();
+        var ids = new List<string>();
+        foreach (var n in new[] { a, b, c })
+            ids.Add((await tenant.SendAsync(new { to = n, signature = tenant.Signature, category = "notification", text = "您的订单已发货" }))["messages"]![0].Str("id"));
+        await tenant.WaitForStatusAsync(ids[0], "delivered");
+        await tenant.WaitForStatusAsync(ids[1], "delivered");
+        var failed = await tenant.WaitForStatusAsync(ids[2], "failed", "rejected", "expired");
+        var price = failed.Long("price");
+
+        // Counted in the transaction that ended each message: no waiting once the messages show their end.
+        var report = (await tenant.Client.GetFromJsonAsync<JsonObject>("/api/v1/reports"))!;
+        var total = report["total"]!;
+        Assert.Equal((3L, 2L, 1L, 2 * price), (total.Long("messages"), total.Long("delivered"), total.Long("failed"), total.Long("revenue")));
+        Assert.Equal(7, report["rows"]!.AsArray().Count);
+        Assert.Equal(1L, Assert.Single(report["failures"]!.AsArray())!.Long("messages"));
+        var byConnector = (await tenant.Client.GetFromJsonAsync<JsonObject>("/api/v1/reports?by=connector"))!;
+        Assert.Equal("simulator", Assert.Single(byConnector["rows"]!.AsArray())!.Str("key"));
+        var hourly = (await tenant.Client.GetFromJsonAsync<JsonObject>($"/api/v1/reports?by=hour&from={report.Str("to")}&to={report.Str("to")}"))!;
+        Assert.Equal(24, hourly["rows"]!.AsArray().Count);
+        Assert.Equal(3L, hourly["rows"]!.AsArray().Sum(r => r!.Long("messages")));
+
+        // Another enterprise sees only its own; the operator sees every enterprise, or one.
+        Assert.Equal(0L, (await other.Client.GetFromJsonAsync<JsonObject>("/api/v1/reports"))!["total"]!.Long("messages"));
+        var platform = (await tenant.Admin.GetFromJsonAsync<JsonObject>($"/api/v1/admin/reports?by=enterprise&enterpriseId={tenant.Id}"))!;
+        Assert.Equal(tenant.Id.ToString(), Assert.Single(platform["rows"]!.AsArray())!.Str("key"));
+        Assert.Equal(HttpStatusCode.Forbidden, (await tenant.Client.GetAsync("/api/v1/admin/reports")).StatusCode);
+
+        var csv = await tenant.Client.GetAsync("/api/v1/reports?format=csv&by=category");
+        Assert.Equal("text/csv", csv.Content.Headers.ContentType!.MediaType);
+        var lines = (await csv.Content.ReadAsStringAsync()).TrimStart('\uFEFF').Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(["category,messages,delivered,failed,segments,revenue_fen,delivery_rate", $"notification,3,2,1,3,{2 * price},0.6667", $"total,3,2,1,3,{2 * price},0.6667"], lines);
+
+        foreach (var bad in new[] { "by=week", "from=2026-13-01", "from=2026-12-10&to=2026-12-01", "from=2024-01-01&to=2026-01-01", "by=hour&from=2026-01-01&to=2026-03-01", "format=pdf" })
+            Assert.Equal(HttpStatusCode.BadRequest, (await tenant.Client.GetAsync("/api/v1/reports?" + bad)).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_search_exports_as_csv_and_xlsx_with_only_the_enterprises_own_messages()
+    {
+        var tenant = await server.CreateTenantAsync();
+        var other = await server.CreateTenantAsync();
+        var job = (await tenant.SendAsync(new { to = new[] { NewNumber(), NewNumber(), NewNumber() }, signature = tenant.Signature, category = "notification", text = "导出测试" }))
+            .Str("jobId");
+
+        var csv = await tenant.Client.GetAsync($"/api/v1/messages/export?format=csv&jobId={job}");
+        Assert.Equal(HttpStatusCode.OK, csv.StatusCode);
+        var bytes = await csv.Content.ReadAsByteArrayAsync();
+        Assert.Equal([0xEF, 0xBB, 0xBF], bytes[..3]);
+        var lines = Encoding.UTF8.GetString(bytes[3..]).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.StartsWith("id,job_id,to,from,category,status", lines[0]);
+        Assert.Equal(4, lines.Length);
+        Assert.All(lines[1..], l => Assert.Contains(job, l));
+
+        var xlsx = await tenant.Client.GetAsync($"/api/v1/messages/export?format=xlsx&jobId={job}");
+        Assert.Equal("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", xlsx.Content.Headers.ContentType!.MediaType);
+        using var zip = new System.IO.Compression.ZipArchive(new MemoryStream(await xlsx.Content.ReadAsByteArrayAsync()));
+        var sheet = new StreamReader(zip.Entries.First(e => e.FullName.StartsWith("xl/worksheets/", StringComparison.Ordinal)).Open()).ReadToEnd();
+        Assert.Equal(4, System.Text.RegularExpressions.Regex.Matches(sheet, "<x:row |<row ").Count);
+
+        var foreign = await (await other.Client.GetAsync($"/api/v1/messages/export?format=csv&jobId={job}")).Content.ReadAsStringAsync();
+        Assert.Single(foreign.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Equal(HttpStatusCode.BadRequest, (await tenant.Client.GetAsync("/api/v1/messages/export?format=pdf")).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await tenant.Client.GetAsync("/api/v1/messages/export?format=csv&to=not-a-number")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Replies_browse_newest_first_and_the_statement_lists_each_movement_of_money()
+    {
+        var tenant = await server.CreateTenantAsync();
+        var n = NewNumber();
+        var sent = await tenant.SendAsync(new { to = n, signature = tenant.Signature, category = "notification", text = "请回复" });
+        var m = await tenant.WaitForStatusAsync(sent["messages"]![0].Str("id"), "delivered");
+        foreach (var text in new[] { "一", "二", "三" })
+        {
+            (await server.Simulator.PostAsJsonAsync($"/api/v1/simulator/handsets/86{n}/messages", new { to = m.Str("from"), text })).EnsureSuccessStatusCode();
+            await Wait.Until(async () => (await tenant.Client.GetFromJsonAsync<JsonArray>("/api/v1/inbound"))!.Any(r => r.Str("text") == text), $"reply {text} arrives");
+        }
+        var newest = (await tenant.Client.GetFromJsonAsync<JsonArray>("/api/v1/inbound?before=0&limit=2"))!;
+        Assert.Equal(["三", "二"], newest.Select(r => r.Str("text")));
+        var older = (await tenant.Client.GetFromJsonAsync<JsonArray>($"/api/v1/inbound?before={newest[1].Str("id")}"))!;
+        Assert.Equal(["一"], older.Select(r => r.Str("text")));
+        Assert.Equal(HttpStatusCode.BadRequest, (await tenant.Client.GetAsync("/api/v1/inbound?before=1&after=1")).StatusCode);
+
+        var statement = (await tenant.Client.GetFromJsonAsync<JsonObject>("/api/v1/ledger/entries?limit=1"))!;
+        var entry = Assert.Single(statement["items"]!.AsArray())!;
+        Assert.Equal("charge", entry.Str("kind"));
+        var all = (await tenant.Client.GetFromJsonAsync<JsonObject>("/api/v1/ledger/entries"))!["items"]!.AsArray();
+        Assert.Equal(["charge", "reserve", "credit"], all.Select(e => e.Str("kind")));
+        Assert.Equal(100_000L, all[2].Long("amount"));
+        var page2 = (await tenant.Client.GetFromJsonAsync<JsonObject>($"/api/v1/ledger/entries?limit=1&cursor={statement.Str("next")}"))!;
+        Assert.Equal("reserve", page2["items"]![0].Str("kind"));
+    }
+
+    [Fact]
+    public async Task A_test_event_reaches_the_webhook_signed_and_reports_what_the_endpoint_answered()
+    {
+        var tenant = await server.CreateTenantAsync();
+        Assert.Equal(HttpStatusCode.NotFound, (await tenant.Client.PostAsync("/api/v1/webhook/test", null)).StatusCode);
+        await using var hook = await HttpSink.StartAsync(failFirst: true);
+        const string secret = "webhook-secret-test-0123";
+        (await tenant.Client.PutAsJsonAsync("/api/v1/webhook", new { url = hook.Url + "/hook", secret })).EnsureSuccessStatusCode();
+
+        var first = (await (await tenant.Client.PostAsync("/api/v1/webhook/test", null)).Content.ReadFromJsonAsync<JsonObject>())!;
+        Assert.False(first["ok"]!.GetValue<bool>());
+        Assert.Equal(503, first["status"]!.GetValue<int>());
+        var second = (await (await tenant.Client.PostAsync("/api/v1/webhook/test", null)).Content.ReadFromJsonAsync<JsonObject>())!;
+        Assert.True(second["ok"]!.GetValue<bool>());
+        var (_, _, body, signature) = Assert.Single(hook.On("/hook"));
+        Assert.Equal("sha256=" + Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), Encoding.UTF8.GetBytes(body))), signature);
+        Assert.Equal("test", JsonNode.Parse(body).Str("type"));
+    }
+
+    [Fact]
+    public async Task Enterprises_list_a_page_at_a_time_and_search_by_name()
+    {
+        var admin = server.Client(await server.AdminTokenAsync());
+        var tag = Guid.NewGuid().ToString("N")[..8];
+        foreach (var i in Enumerable.Range(1, 3))
+            (await admin.PostAsJsonAsync("/api/v1/admin/enterprises", new { name = $"Paging {tag} {i}", licenceNumber = PlatformClient.NewLicence() })).EnsureSuccessStatusCode();
+        var first = (await admin.GetFromJsonAsync<JsonObject>($"/api/v1/admin/enterprises?q={tag}&limit=2"))!;
+        Assert.Equal([$"Paging {tag} 3", $"Paging {tag} 2"], first["items"]!.AsArray().Select(e => e.Str("name")));
+        var second = (await admin.GetFromJsonAsync<JsonObject>($"/api/v1/admin/enterprises?q={tag}&limit=2&cursor={first.Str("next")}"))!;
+        Assert.Equal([$"Paging {tag} 1"], second["items"]!.AsArray().Select(e => e.Str("name")));
+        Assert.Null(second["next"]);
+        Assert.Equal(HttpStatusCode.BadRequest, (await admin.GetAsync("/api/v1/admin/enterprises?limit=0")).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await admin.GetAsync("/api/v1/admin/enterprises?cursor=nonsense")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Only_this_process_may_say_whom_a_request_is_for()
+    {
+        var user = "forger" + Guid.NewGuid().ToString("N")[..6];
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/auth/token") { Content = JsonContent.Create(new { username = user, password = "wrong-password-1" }) };
+        request.Headers.Add("X-Xinge-Portal", "guessed-secret");
+        request.Headers.Add("X-Xinge-Portal-For", "10.9.9.9");
+        Assert.Equal(HttpStatusCode.Unauthorized, (await server.Http.SendAsync(request)).StatusCode);
+        var admin = server.Client(await server.AdminTokenAsync());
+        var audit = (await admin.GetFromJsonAsync<JsonObject>($"/api/v1/admin/audit?actor=user:{user}"))!;
+        Assert.Equal("127.0.0.1", Assert.Single(audit["items"]!.AsArray())!.Str("source"));
+    }
+}
