@@ -24,7 +24,7 @@ public sealed class PortalTests(BrowserFixture browser) : IClassFixture<BrowserF
         await Expect(op).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("/signin"));
         await op.SignInAsync("admin", XingeServer.AdminPassword);
         await Expect(op.Locator("#dashboard")).ToBeVisibleAsync();
-        await op.ShotAsync("operator-dashboard-zh");
+        await op.ShotAsync("flow-operator-dashboard");
 
         // The operator creates, verifies and credits an enterprise and issues its administrator a password.
         await op.GotoAsync("/admin/enterprises");
@@ -42,7 +42,7 @@ public sealed class PortalTests(BrowserFixture browser) : IClassFixture<BrowserF
         await op.EnterAsync("#new-password", "Issued-Pass-2026");
         await op.ClickAsync("#create-user");
         await op.SnackAsync("用户已创建");
-        await op.ShotAsync("operator-enterprises-zh");
+        await op.ShotAsync("flow-operator-enterprises");
 
         // The administrator signs in with the issued password and must choose their own first.
         var ent = await browser.NewPageAsync(server.BaseAddress);
@@ -63,7 +63,7 @@ public sealed class PortalTests(BrowserFixture browser) : IClassFixture<BrowserF
         await Expect(ent.Locator("#signatures")).ToContainTextAsync("待审核");
         await op.GotoAsync("/admin/reviews");
         await Expect(op.Locator("#reviews")).ToContainTextAsync("鸿雁");
-        await op.ShotAsync("operator-reviews-zh");
+        await op.ShotAsync("flow-operator-reviews");
         await op.Locator("#reviews button[id^=approve-]").First.ClickAsync();
         await Expect(op.Locator("#reviews")).ToContainTextAsync("没有待审核");
         await ent.ReloadAsync();
@@ -77,7 +77,7 @@ public sealed class PortalTests(BrowserFixture browser) : IClassFixture<BrowserF
         await Expect(ent.Locator("#count-encoding")).ToHaveTextAsync("UCS-2");
         await Expect(ent.Locator("#count-segments")).ToHaveTextAsync("1");
         await Expect(ent.Locator("#count-price")).ToHaveTextAsync("0.05");
-        await ent.ShotAsync("enterprise-send-zh");
+        await ent.ShotAsync("flow-enterprise-send");
         await ent.ClickAsync("#send");
         await ent.SnackAsync("已提交发送");
 
@@ -88,21 +88,148 @@ public sealed class PortalTests(BrowserFixture browser) : IClassFixture<BrowserF
         await op.FillAsync("#reply-text-8613800138000", "收到，谢谢");
         await op.ClickAsync("#reply-send-8613800138000");
         await Expect(phone).ToContainTextAsync("收到，谢谢");
-        await op.ShotAsync("simulator-phones-zh");
+        await op.ShotAsync("flow-simulator-phones");
 
         // The reply shows in the enterprise's inbox without a reload, and the dashboard counts the delivered message.
         await ent.GotoAsync("/inbox");
         await Expect(ent.Locator("#inbox")).ToContainTextAsync("收到，谢谢");
-        await ent.ShotAsync("enterprise-inbox-zh");
+        await ent.ShotAsync("flow-enterprise-inbox");
         await ent.GotoAsync("/");
         await Expect(ent.Locator("#total-delivered")).ToHaveTextAsync("1", new() { Timeout = 30_000 });
         await Expect(ent.Locator("#report-chart svg")).ToBeVisibleAsync();
-        await ent.ShotAsync("enterprise-dashboard-zh");
+        await ent.ShotAsync("flow-enterprise-dashboard");
 
         // Signing out ends the session: the same cookie opens nothing afterwards.
         await ent.ClickAsync("#sign-out");
         await Expect(ent).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("/signin"));
         await ent.GotoAsync("/send");
         await Expect(ent).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("/signin"));
+    }
+
+    private static readonly string[] OperatorPages =
+        ["/", "/admin/enterprises", "/admin/users", "/admin/reviews", "/admin/connectors", "/admin/roles", "/admin/audit", "/admin/reports", "/simulator"];
+
+    private static readonly string[] EnterprisePages =
+        ["/", "/send", "/jobs", "/messages", "/inbox", "/signatures", "/balance", "/api-keys", "/webhook", "/users", "/reports"];
+
+    /// <summary>A person of an enterprise with a password of their own (the issued one changed through the API).</summary>
+    private static async Task<(string Username, string Password)> PersonAsync(XingeServer server, Tenant tenant, string role)
+    {
+        var username = role + Guid.NewGuid().ToString("N")[..6];
+        (await tenant.Admin.PostAsJsonAsync($"/api/v1/admin/enterprises/{tenant.Id}/users", new { username, password = "Issued-Pass-2026", role })).EnsureSuccessStatusCode();
+        var token = (await (await server.Http.PostAsJsonAsync("/api/v1/auth/token", new { username, password = "Issued-Pass-2026" })).Content.ReadFromJsonAsync<JsonObject>())!.Str("token");
+        var person = server.Client(token);
+        (await person.PostAsJsonAsync("/api/v1/auth/password", new { currentPassword = "Issued-Pass-2026", newPassword = "Own-Pass-2026-x" })).EnsureSuccessStatusCode();
+        return (username, "Own-Pass-2026-x");
+    }
+
+    /// <summary>Every main page opens for its people in Chinese and in English, at desktop and at phone width, with no error shown.</summary>
+    [Fact]
+    public async Task Every_main_page_opens_in_both_languages_and_at_phone_width()
+    {
+        await using var server = await XingeServer.StartAsync(Store.Sqlite);
+        var tenant = await server.CreateTenantAsync();
+        await tenant.SendAsync(new { to = "13800138001", signature = tenant.Signature, category = "notification", text = "截图用的短信" });
+        var (username, password) = await PersonAsync(server, tenant, "enterprise_admin");
+        foreach (var (who, user, secret, pages) in new[] { ("operator", "admin", XingeServer.AdminPassword, OperatorPages), ("enterprise", username, password, EnterprisePages) })
+        {
+            foreach (var (width, suffix) in new[] { (1280, ""), (390, "-phone") })
+            {
+                var page = await browser.NewPageAsync(server.BaseAddress, width, 844);
+                await page.SignInAsync(user, secret);
+                await Expect(page.Locator("#dashboard")).ToBeVisibleAsync();
+                foreach (var lang in new[] { "zh-CN", "en" })
+                {
+                    foreach (var path in suffix == "" ? pages : pages.Take(3))
+                    {
+                        await page.GotoAsync($"{path}?lang={lang}");
+                        await Expect(page.Locator("h1, .mud-typography-h5").First).ToBeVisibleAsync();
+                        await Expect(page.Locator("#denied")).ToHaveCountAsync(0);
+                        await Expect(page.Locator(".mud-alert-filled-error, .mud-snackbar.mud-alert-filled-error")).ToHaveCountAsync(0);
+                        Assert.Equal(lang, await page.Locator("html").GetAttributeAsync("lang"));
+                        var name = path == "/" ? "dashboard" : path.Trim('/').Replace('/', '-');
+                        await page.ShotAsync($"{who}-{name}-{lang}{suffix}");
+                    }
+                }
+                await page.Context.CloseAsync();
+            }
+        }
+    }
+
+    /// <summary>The language chosen with ?lang= stays for the next pages, and the switch in the bar changes it back.</summary>
+    [Fact]
+    public async Task The_language_chosen_is_remembered()
+    {
+        await using var server = await XingeServer.StartAsync(Store.Sqlite);
+        var page = await browser.NewPageAsync(server.BaseAddress);
+        await page.GotoAsync("/signin?lang=en");
+        await Expect(page.Locator("h1")).ToHaveTextAsync("Sign in");
+        await page.SignInAsync("admin", XingeServer.AdminPassword);
+        await Expect(page.Locator("#dashboard")).ToHaveTextAsync("Dashboard");
+        await page.GotoAsync("/admin/enterprises");
+        await Expect(page.Locator(".mud-nav-link", new() { HasText = "Enterprises" })).ToBeVisibleAsync();
+        await page.ClickAsync("#switch-language");
+        await Expect(page.Locator(".mud-nav-link", new() { HasText = "企业" })).ToBeVisibleAsync();
+        await page.GotoAsync("/");
+        await Expect(page.Locator("#dashboard")).ToHaveTextAsync("概览");
+    }
+
+    /// <summary>
+    /// A user without a right sees no menu for it and is refused at its address; a person of one enterprise cannot
+    /// reach another's objects by editing a URL; the portal's cookie opens no API call.
+    /// </summary>
+    [Fact]
+    public async Task Rights_and_tenants_hold_in_the_portal_whatever_the_url()
+    {
+        await using var server = await XingeServer.StartAsync(Store.Sqlite);
+        var mine = await server.CreateTenantAsync();
+        var theirs = await server.CreateTenantAsync();
+        var theirJob = (await theirs.SendAsync(new { to = new[] { "13800138002", "13800138003" }, signature = theirs.Signature, category = "notification", text = "别人的短信" })).Str("jobId");
+        var (clerk, password) = await PersonAsync(server, mine, "enterprise_user");
+        var page = await browser.NewPageAsync(server.BaseAddress);
+        await page.SignInAsync(clerk, password);
+        await Expect(page.Locator("#dashboard")).ToBeVisibleAsync();
+
+        // An enterprise user may send and read, not manage people, keys or the webhook, and nothing of the operator's.
+        var menu = page.Locator(".mud-navmenu");
+        await Expect(menu).ToContainTextAsync("发送短信");
+        foreach (var hidden in new[] { "用户", "API 密钥", "回调设置", "企业", "审核队列", "模拟手机" })
+            await Expect(menu.Locator(".mud-nav-link", new() { HasTextString = hidden })).ToHaveCountAsync(0);
+        foreach (var path in new[] { "/users", "/api-keys", "/webhook", "/admin/enterprises", "/admin/reviews", "/admin/audit", "/simulator", "/admin/reports" })
+        {
+            await page.GotoAsync(path);
+            await Expect(page.Locator("#denied")).ToBeVisibleAsync();
+        }
+
+        // Another enterprise's job by its id: nothing of it shows, nor exports.
+        await page.GotoAsync($"/messages?jobId={theirJob}");
+        await Expect(page.Locator("#messages")).ToContainTextAsync("暂无数据");
+        await Expect(page.Locator("#messages")).Not.ToContainTextAsync("13800138002");
+        var export = await page.APIRequest.GetAsync($"/download/api/v1/messages/export?format=csv&jobId={theirJob}");
+        Assert.Equal(200, export.Status);
+        Assert.DoesNotContain("8613800138002", await export.TextAsync());
+        Assert.Equal(404, (await page.APIRequest.GetAsync("/download/api/v1/balance")).Status);
+
+        // The cookie is the portal's: the JSON API asks for a bearer even from the signed-in browser.
+        Assert.Equal(401, (await page.APIRequest.GetAsync("/api/v1/balance")).Status);
+        Assert.Equal(401, (await page.APIRequest.PostAsync("/api/v1/messages", new() { DataObject = new { to = "13800138004", signature = mine.Signature, text = "x" } })).Status);
+    }
+
+    /// <summary>An open page follows its session: signed out elsewhere (here: its password reset by the operator), it goes back to the sign-in.</summary>
+    [Fact]
+    public async Task A_session_ended_elsewhere_ends_in_the_open_portal()
+    {
+        await using var server = await XingeServer.StartAsync(Store.Sqlite);
+        var tenant = await server.CreateTenantAsync();
+        var (username, password) = await PersonAsync(server, tenant, "enterprise_admin");
+        var page = await browser.NewPageAsync(server.BaseAddress);
+        await page.SignInAsync(username, password);
+        await Expect(page.Locator("#dashboard")).ToBeVisibleAsync();
+        var users = (await tenant.Admin.GetFromJsonAsync<JsonObject>($"/api/v1/admin/enterprises/{tenant.Id}/users"))!["items"]!.AsArray();
+        var id = users.Single(u => u.Str("username") == username)!.Long("id");
+        (await tenant.Admin.PostAsJsonAsync($"/api/v1/admin/users/{id}/disable", new { })).EnsureSuccessStatusCode();
+        await Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("/signin"), new() { Timeout = 20_000 });
+        await page.SignInAsync(username, password);
+        await Expect(page.Locator(".plain-error")).ToBeVisibleAsync();
     }
 }
