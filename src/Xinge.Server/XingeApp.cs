@@ -57,6 +57,7 @@ public static class XingeApp
         builder.Services.AddSingleton(database);
         builder.Services.AddHostedService<SqliteCheckpointer>();
         builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<PlatformTimeZone>();
         builder.Services.AddScoped(_ => database.CreateContext());
         builder.Services.AddProblemDetails();
         builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
@@ -118,6 +119,7 @@ public static class XingeApp
         app.MapMetrics("/metrics").RequireAuthorization("metrics");
         app.MapHealth();
         app.MapAccounts();
+        app.MapEnterpriseProfile();
         app.MapCompliance();
         app.MapMessaging();
         app.MapBilling();

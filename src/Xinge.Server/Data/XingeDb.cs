@@ -41,6 +41,7 @@ public abstract class XingeDb(DbContextOptions options) : DbContext(options), ID
     public DbSet<SmppOutboxItem> SmppOutbox => Set<SmppOutboxItem>();
     public DbSet<ConnectorDefinition> Connectors => Set<ConnectorDefinition>();
     public DbSet<ReportHour> ReportHours => Set<ReportHour>();
+    public DbSet<LicenceDocument> LicenceDocuments => Set<LicenceDocument>();
     /// <summary>The portal's cookie and antiforgery keys, shared by every node and kept over restarts.</summary>
     public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
 
@@ -167,6 +168,11 @@ public abstract class XingeDb(DbContextOptions options) : DbContext(options), ID
             e.HasKey(x => new { x.Hour, x.EnterpriseId, x.Connector, x.Category, x.Outcome, x.Reason });
         });
         b.Entity<DataProtectionKey>(e => e.ToTable("data_protection_keys"));
+        b.Entity<LicenceDocument>(e =>
+        {
+            e.ToTable("licence_documents");
+            e.HasKey(x => x.EnterpriseId);
+        });
         b.Entity<SmppOutboxItem>(e =>
         {
             e.ToTable("smpp_outbox");

@@ -38,6 +38,17 @@ public sealed class PortalApi(IServer server, AuthenticationStateProvider authen
     public Task<ApiResult<T>> PutAsync<T>(string path, object? body) => SendAsync<T>(HttpMethod.Put, path, body);
     public Task<ApiResult<JsonNode>> DeleteAsync(string path) => SendAsync<JsonNode>(HttpMethod.Delete, path, null);
 
+    /// <summary>A file as the multipart form field <c>file</c>, as the API takes uploads.</summary>
+    public async Task<ApiResult<T>> UploadAsync<T>(HttpMethod method, string path, byte[] content, string fileName, string contentType)
+    {
+        var token = (await authentication.GetAuthenticationStateAsync()).User.FindFirstValue(PortalSetup.TokenClaim);
+        using var request = Request(method, path, null, token, _client);
+        var file = new ByteArrayContent(content);
+        file.Headers.ContentType = MediaTypeHeaderValue.TryParse(contentType, out var type) ? type : new MediaTypeHeaderValue("application/octet-stream");
+        request.Content = new MultipartFormDataContent { { file, "file", fileName } };
+        return await ReadAsync<T>(request, signedIn: token is not null);
+    }
+
     public async Task<ApiResult<T>> SendAsync<T>(HttpMethod method, string path, object? body)
     {
         var token = (await authentication.GetAuthenticationStateAsync()).User.FindFirstValue(PortalSetup.TokenClaim);

@@ -19,7 +19,7 @@ namespace Xinge.Server.Portal;
 /// the API lets that person. The JSON API takes bearers only; the cookie opens the portal's pages alone, so a page on
 /// another site cannot make a browser call the API.
 /// </summary>
-public static class PortalSetup
+public static partial class PortalSetup
 {
     public const string CookieScheme = "Portal";
     private const string Selector = "BearerOrPortal";
@@ -104,7 +104,7 @@ public static class PortalSetup
         // reads that make files pass; the cookie opens nothing else of the API.
         app.MapGet("/download/{**path}", async (string path, HttpContext http, PortalApi api) =>
         {
-            if (!Downloads.Contains(path) || http.User.FindFirstValue(TokenClaim) is not { } token)
+            if (!(Downloads.Contains(path) || LicenceDocument().IsMatch(path)) || http.User.FindFirstValue(TokenClaim) is not { } token)
             {
                 http.Response.StatusCode = 404;
                 return;
@@ -115,4 +115,7 @@ public static class PortalSetup
     }
 
     private static readonly HashSet<string> Downloads = ["api/v1/messages/export", "api/v1/reports", "api/v1/admin/reports"];
+
+    [System.Text.RegularExpressions.GeneratedRegex("^api/v1/admin/enterprises/[0-9]{1,18}/licence-document$")]
+    private static partial System.Text.RegularExpressions.Regex LicenceDocument();
 }

@@ -162,4 +162,77 @@ public abstract class PortalApiTests(XingeServer server, string numberBase)
         var audit = (await admin.GetFromJsonAsync<JsonObject>($"/api/v1/admin/audit?actor=user:{user}"))!;
         Assert.Equal("127.0.0.1", Assert.Single(audit["items"]!.AsArray())!.Str("source"));
     }
+
+    [Fact]
+    public async Task Suspending_an_enterprise_stops_its_sending_on_every_node_and_a_new_price_holds_everywhere()
+    {
+        var tenant = await server.CreateTenantAsync();
+        await using var second = await server.StartSecondNodeAsync();
+        var there = second.Client(tenant.ApiKey);
+        async Task<HttpResponseMessage> SendThereAsync() =>
+            await there.PostAsJsonAsync("/api/v1/messages", new { to = NewNumber(), signature = tenant.Signature, category = "notification", text = "暂停测试" });
+        Assert.Equal(HttpStatusCode.Accepted, (await SendThereAsync()).StatusCode);
+
+        var suspended = await tenant.Admin.PatchAsJsonAsync($"/api/v1/admin/enterprises/{tenant.Id}", new { suspended = true });
+        Assert.True(suspended.IsSuccessStatusCode, await suspended.Content.ReadAsStringAsync());
+        Assert.True((await suspended.Content.ReadFromJsonAsync<JsonObject>())!["suspended"]!.GetValue<bool>());
+        var refused = await tenant.Client.PostAsJsonAsync("/api/v1/messages", new { to = NewNumber(), signature = tenant.Signature, category = "notification", text = "暂停测试" });
+        Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+        Assert.Contains("enterprise-suspended", await refused.Content.ReadAsStringAsync());
+        await Wait.Until(async () => (await SendThereAsync()).StatusCode == HttpStatusCode.Forbidden, "the other node refuses too", seconds: 10);
+        // It still reads its own data.
+        Assert.Equal(HttpStatusCode.OK, (await tenant.Client.GetAsync("/api/v1/messages")).StatusCode);
+
+        (await tenant.Admin.PatchAsJsonAsync($"/api/v1/admin/enterprises/{tenant.Id}", new { suspended = false, unitPrice = 7 })).EnsureSuccessStatusCode();
+        JsonObject? sent = null;
+        await Wait.Until(async () =>
+        {
+            var r = await SendThereAsync();
+            if (r.StatusCode != HttpStatusCode.Accepted) return false;
+            sent = (await r.Content.ReadFromJsonAsync<JsonObject>())!;
+            return sent["messages"]![0].Long("price") == 7;
+        }, "the other node sends again at the new price", seconds: 10);
+
+        foreach (var bad in new object[] { new { reviewExempt = true }, new { }, new { unitPrice = -1 } })
+            Assert.Equal(HttpStatusCode.BadRequest, (await tenant.Admin.PatchAsJsonAsync($"/api/v1/admin/enterprises/{tenant.Id}", bad)).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await tenant.Admin.PatchAsJsonAsync("/api/v1/admin/enterprises/999999999", new { suspended = true })).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await tenant.Client.PatchAsJsonAsync($"/api/v1/admin/enterprises/{tenant.Id}", new { suspended = false })).StatusCode);
+        var audit = (await tenant.Admin.GetFromJsonAsync<JsonObject>("/api/v1/admin/audit?action=enterprise.updated"))!["items"]!.AsArray();
+        Assert.Contains(audit, a => a.Str("target") == $"enterprise:{tenant.Id}" && a.Str("detail") == "suspended");
+    }
+
+    [Fact]
+    public async Task The_licence_document_goes_from_the_enterprise_to_the_operator_and_nothing_else_is_taken_for_one()
+    {
+        var tenant = await server.CreateTenantAsync(verify: false);
+        var other = await server.CreateTenantAsync();
+        var png = new byte[] { 0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A }.Concat(RandomNumberGenerator.GetBytes(1000)).ToArray();
+        async Task<HttpResponseMessage> UploadAsync(byte[] content, string name = "licence.png", string type = "image/png")
+        {
+            var file = new ByteArrayContent(content);
+            file.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue(type);
+            return await tenant.Client.PutAsync("/api/v1/enterprise/licence-document", new MultipartFormDataContent { { file, "file", name } });
+        }
+        Assert.Null((await tenant.Client.GetFromJsonAsync<JsonObject>("/api/v1/enterprise"))!["licenceDocument"]);
+        var uploaded = await UploadAsync(png, "执照.png", "application/pdf");
+        Assert.True(uploaded.IsSuccessStatusCode, await uploaded.Content.ReadAsStringAsync());
+        var profile = (await tenant.Client.GetFromJsonAsync<JsonObject>("/api/v1/enterprise"))!;
+        Assert.False(profile["verified"]!.GetValue<bool>());
+        Assert.Equal(("执照.png", "image/png", 1008L), (profile["licenceDocument"].Str("fileName"), profile["licenceDocument"].Str("contentType"), profile["licenceDocument"].Long("size")));
+
+        var document = await tenant.Admin.GetAsync($"/api/v1/admin/enterprises/{tenant.Id}/licence-document");
+        Assert.Equal(png, await document.Content.ReadAsByteArrayAsync());
+        Assert.Equal("image/png", document.Content.Headers.ContentType!.MediaType);
+        Assert.Equal("attachment", document.Content.Headers.ContentDisposition!.DispositionType);
+        Assert.Equal("nosniff", document.Headers.GetValues("X-Content-Type-Options").Single());
+        Assert.Equal(HttpStatusCode.Forbidden, (await other.Client.GetAsync($"/api/v1/admin/enterprises/{tenant.Id}/licence-document")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await tenant.Admin.GetAsync($"/api/v1/admin/enterprises/{other.Id}/licence-document")).StatusCode);
+
+        Assert.Equal(HttpStatusCode.BadRequest, (await UploadAsync("<html><script>alert(1)</script>"u8.ToArray(), "x.pdf", "application/pdf")).StatusCode);
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, (await UploadAsync([.. "%PDF-"u8, .. new byte[5 * 1024 * 1024]])).StatusCode);
+        var json = await tenant.Client.PutAsync("/api/v1/enterprise/licence-document", new StringContent("{}", Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.UnsupportedMediaType, json.StatusCode);
+        Assert.Equal("application/problem+json", json.Content.Headers.ContentType!.MediaType);
+        Assert.Contains("multipart", await json.Content.ReadAsStringAsync());
+    }
 }

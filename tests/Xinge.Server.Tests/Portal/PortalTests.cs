@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
+using System.Text;
 using System.Text.Json.Nodes;
 using Microsoft.Playwright;
 using static Microsoft.Playwright.Assertions;
@@ -26,23 +27,21 @@ public sealed class PortalTests(BrowserFixture browser) : IClassFixture<BrowserF
         await Expect(op.Locator("#dashboard")).ToBeVisibleAsync();
         await op.ShotAsync("flow-operator-dashboard");
 
-        // The operator creates, verifies and credits an enterprise and issues its administrator a password.
+        // The operator creates and credits an enterprise and issues its administrator a password.
         await op.GotoAsync("/admin/enterprises");
         var licence = PlatformClient.NewLicence();
         await op.EnterAsync("#new-name", "鸿雁物流");
         await op.EnterAsync("#new-licence", licence);
         await op.ClickAsync("#create-enterprise");
         await Expect(op.Locator("#enterprise-panel")).ToContainTextAsync("鸿雁物流");
-        await op.ClickAsync("#verify");
-        await Expect(op.Locator("#enterprise-panel")).ToContainTextAsync("已认证");
+        await Expect(op.Locator("#enterprise-panel")).ToContainTextAsync("未认证");
         await op.EnterAsync("#credit-amount", "50");
         await op.ClickAsync("#credit");
         await Expect(op.Locator("#enterprise-panel")).ToContainTextAsync("50.00");
-        await op.EnterAsync("#new-username", "hongyan");
-        await op.EnterAsync("#new-password", "Issued-Pass-2026");
+        await op.EnterAsync("#user-name", "hongyan");
+        await op.EnterAsync("#user-password", "Issued-Pass-2026");
         await op.ClickAsync("#create-user");
         await op.SnackAsync("用户已创建");
-        await op.ShotAsync("flow-operator-enterprises");
 
         // The administrator signs in with the issued password and must choose their own first.
         var ent = await browser.NewPageAsync(server.BaseAddress);
@@ -55,6 +54,21 @@ public sealed class PortalTests(BrowserFixture browser) : IClassFixture<BrowserF
         await ent.FillAsync("#confirm", "Own-Pass-2026-x");
         await ent.ClickAsync("#change-password");
         await Expect(ent.Locator("#dashboard")).ToBeVisibleAsync();
+
+        // It uploads the business licence; the operator opens it and verifies the enterprise against it.
+        await ent.GotoAsync("/profile");
+        var scan = Encoding.ASCII.GetBytes("%PDF-1.4\n% licence scan\n" + new string('x', 300_000));
+        await ent.Locator(".licence-input").SetInputFilesAsync(new FilePayload { Name = "营业执照.pdf", MimeType = "application/pdf", Buffer = scan });
+        await ent.SnackAsync("营业执照已上传");
+        await Expect(ent.Locator("#licence-document")).ToContainTextAsync("营业执照.pdf");
+        await op.ReloadAsync();
+        await op.ClickAsync("#open-1");
+        await Expect(op.Locator("#licence-info")).ToContainTextAsync("营业执照.pdf");
+        var download = await op.RunAndWaitForDownloadAsync(() => op.Locator("#licence-info a").ClickAsync());
+        Assert.Equal(scan, await File.ReadAllBytesAsync((await download.PathAsync())!));
+        await op.ClickAsync("#verify");
+        await Expect(op.Locator("#enterprise-panel")).ToContainTextAsync("已认证");
+        await op.ShotAsync("flow-operator-enterprises");
 
         // A signature goes to the operator's review queue and is approved in one click.
         await ent.GotoAsync("/signatures");

@@ -14,6 +14,8 @@ public sealed class Enterprise
     /// <summary>R-S1-12: appended to the platform's 106 number so replies route back to this enterprise.</summary>
     public string Extension { get; set; } = "";
     public long CreatedAt { get; set; }
+    /// <summary>The operator stopped its sending; it still signs in and reads its data.</summary>
+    public bool Suspended { get; set; }
 }
 
 public static class Roles

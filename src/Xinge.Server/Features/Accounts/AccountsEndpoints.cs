@@ -13,7 +13,8 @@ public sealed record ResetPassword(string? Password);
 public sealed record RoleRightsRequest(string[]? Rights);
 
 public sealed record TokenView(string Token, DateTimeOffset ExpiresAt, string Role, long? EnterpriseId, bool MustChangePassword);
-public sealed record EnterpriseView(long Id, string Name, string LicenceNumber, bool Verified, long Balance, long Reserved, int UnitPrice, string Extension);
+public sealed record EnterpriseView(long Id, string Name, string LicenceNumber, bool Verified, long Balance, long Reserved, int UnitPrice, string Extension, bool Suspended);
+public sealed record UpdateEnterprise(bool? Suspended, int? UnitPrice, bool? ReviewExempt, int? MaxHotlines);
 public sealed record EnterpriseCreated(long Id, string Extension);
 public sealed record EnterpriseVerified(long Id, bool Verified);
 public sealed record CreditView(long Balance);
@@ -100,6 +101,7 @@ public static class AccountsEndpoints
         admin.MapGet("/enterprises/{id:long}", async (long id, XingeDb db) =>
             await db.Enterprises.FindAsync(id) is { } e ? Results.Ok(View(e)) : Problems.NotFound("enterprise")).RequireAuthorization(Rights.EnterprisesRead)
             .Produces<EnterpriseView>().ProducesProblem(404);
+        admin.MapPatch("/enterprises/{id:long}", UpdateEnterpriseAsync).RequireAuthorization(Rights.EnterprisesManage).Produces<EnterpriseView>().ProducesProblem(400).ProducesProblem(404);
         admin.MapPost("/enterprises/{id:long}/verify", async (long id, XingeDb db, AuditLog audit, HttpContext http) =>
         {
             if (await db.Enterprises.Where(e => e.Id == id).ExecuteUpdateAsync(s => s.SetProperty(e => e.Verified, true)) != 1) return Problems.NotFound("enterprise");
@@ -181,7 +183,34 @@ public static class AccountsEndpoints
 
     private static string Clip(string? s) => s is null ? "null" : s.Length > 40 ? s[..40] + "…" : s;
 
-    private static EnterpriseView View(Enterprise e) => new(e.Id, e.Name, e.LicenceNumber, e.Verified, e.Balance, e.Reserved, e.UnitPrice, e.Extension);
+    private static EnterpriseView View(Enterprise e) => new(e.Id, e.Name, e.LicenceNumber, e.Verified, e.Balance, e.Reserved, e.UnitPrice, e.Extension, e.Suspended);
+
+    /// <summary>
+    /// The operator changes an enterprise's terms: suspends or resumes its sending, sets its price per billing unit.
+    /// Every node forgets what it cached of the enterprise within a second (a revocation of kind enterprise).
+    /// </summary>
+    private static async Task<IResult> UpdateEnterpriseAsync(long id, UpdateEnterprise body, Database database, Revocations revocations, AuditLog audit, TimeProvider time, HttpContext http)
+    {
+        if (body.ReviewExempt is not null) return Problems.Validation("reviewExempt is not settable yet: it comes with content review of templates and held messages");
+        if (body.MaxHotlines is not null) return Problems.Validation("maxHotlines is not settable yet: it comes with the on-hook SMS service");
+        if (body.Suspended is null && body.UnitPrice is null) return Problems.Validation("give suspended or unitPrice");
+        if (body.UnitPrice is < 0 or > 100_000) return Problems.Validation("unitPrice is fen per billing unit, 0 to 100000");
+        await using var c = await database.OpenAsync();
+        await using var tx = await c.BeginTransactionAsync();
+        var changed = await c.ExecuteAsync(
+            "UPDATE enterprises SET suspended = COALESCE(@suspended, suspended), unit_price = COALESCE(@unitPrice, unit_price) WHERE id = @id",
+            new { id, suspended = body.Suspended, unitPrice = body.UnitPrice }, tx);
+        if (changed == 0) return Problems.NotFound("enterprise");
+        var r = await Revocations.WriteAsync(c, tx, RevocationKind.Enterprise, id.ToString(), time.GetUtcNow().ToUnixTimeMilliseconds());
+        await tx.CommitAsync();
+        revocations.Apply(r);
+        var what = string.Join(", ", new[] { body.Suspended is { } s ? (s ? "suspended" : "resumed") : null, body.UnitPrice is { } p ? $"unit price {p} fen" : null }.OfType<string>());
+        await audit.RecordAsync(http, "enterprise.updated", $"enterprise:{id}", detail: what, enterpriseId: id);
+        var e = await c.QuerySingleAsync<Enterprise>(
+            "SELECT id AS Id, name AS Name, licence_number AS LicenceNumber, verified AS Verified, balance AS Balance, reserved AS Reserved, unit_price AS UnitPrice, " +
+            "extension AS Extension, suspended AS Suspended FROM enterprises WHERE id = @id", new { id });
+        return Results.Ok(View(e));
+    }
 
     private static UserView ViewOf(User u) =>
         new(u.Id, u.EnterpriseId, u.Username, u.Role, u.Disabled, u.MustChangePassword, DateTimeOffset.FromUnixTimeMilliseconds(u.CreatedAt));

@@ -12,6 +12,8 @@ public static class RevocationKind
     public const string ApiKey = "api_key";
     /// <summary>Not a credential: a role's rights changed, and every node reloads them.</summary>
     public const string Rights = "rights";
+    /// <summary>Not a credential: an enterprise's terms changed (suspended, its price), and every node forgets what it cached of it.</summary>
+    public const string Enterprise = "enterprise";
 }
 
 /// <summary>
@@ -30,6 +32,9 @@ public sealed class Revocations(TimeProvider time)
     private long _last;
 
     public long Last => Volatile.Read(ref _last);
+
+    /// <summary>An enterprise's terms changed: those who cache them forget that enterprise.</summary>
+    public event Action<long>? EnterpriseChanged;
 
     /// <summary>Set when a role's rights changed since the watcher last reloaded them.</summary>
     public volatile bool RightsChanged;
@@ -62,6 +67,9 @@ public sealed class Revocations(TimeProvider time)
                 break;
             case RevocationKind.Rights:
                 RightsChanged = true;
+                break;
+            case RevocationKind.Enterprise when long.TryParse(r.Subject, out var enterprise):
+                EnterpriseChanged?.Invoke(enterprise);
                 break;
         }
         long seen;

@@ -43,6 +43,7 @@ public static class Rights
     public const string WebhookManage = "webhook.manage";
     public const string BalanceRead = "balance.read";
     public const string UsersOwn = "users.own";
+    public const string ProfileManage = "profile.manage";
 
     public static readonly RightInfo[] All =
     [
@@ -67,6 +68,7 @@ public static class Rights
         new(WebhookManage, Scope.Enterprise, "set where the enterprise's events are posted"),
         new(BalanceRead, Scope.Enterprise, "see the enterprise's balance and ledger"),
         new(UsersOwn, Scope.Enterprise, "create, disable and reset the password of the enterprise's own users"),
+        new(ProfileManage, Scope.Enterprise, "upload the enterprise's licence document"),
     ];
 
     public static readonly Dictionary<string, RightInfo> ByName = All.ToDictionary(r => r.Name);

@@ -18,9 +18,9 @@ public static class MessageExport
     public const int PageSize = 5000;
     public const int MaxRows = 200_000;
     public const string XlsxType = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
-    private static readonly TimeZoneInfo Zone = TimeZoneInfo.FindSystemTimeZoneById("Asia/Shanghai");
 
-    public static async IAsyncEnumerable<MessageExportRow> RowsAsync(MessageQueries queries, long enterpriseId, MessageFilter filter, [EnumeratorCancellation] CancellationToken ct = default)
+    public static async IAsyncEnumerable<MessageExportRow> RowsAsync(MessageQueries queries, PlatformTimeZone zone, long enterpriseId, MessageFilter filter,
+        [EnumeratorCancellation] CancellationToken ct = default)
     {
         var written = 0;
         while (written < MaxRows && !ct.IsCancellationRequested)
@@ -29,7 +29,7 @@ public static class MessageExport
             foreach (var m in page.Items)
             {
                 yield return new MessageExportRow(m.Id, m.JobId, m.To, m.From, m.Category, m.Status, m.Error ?? "", m.Segments, m.Price / 100m,
-                    Local(m.CreatedAt), Local(m.SubmittedAt), Local(m.DoneAt), Defuse(m.ClientRef ?? ""));
+                    zone.Local(m.CreatedAt), zone.Local(m.SubmittedAt), zone.Local(m.DoneAt), Defuse(m.ClientRef ?? ""));
                 if (++written == MaxRows) yield break;
             }
             if (page.Next is null || !Cursor.TryRead(page.Next, out var before)) yield break;
@@ -64,9 +64,6 @@ public static class MessageExport
         var read = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.None, 1 << 16, FileOptions.Asynchronous | FileOptions.DeleteOnClose);
         return Results.File(read, XlsxType, "messages.xlsx");
     }
-
-    private static string Local(string? iso) =>
-        DateTimeOffset.TryParse(iso, CultureInfo.InvariantCulture, DateTimeStyles.None, out var t) ? TimeZoneInfo.ConvertTime(t, Zone).ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture) : "";
 
     /// <summary>A value a spreadsheet would run as a formula (=, +, -, @ first) is kept as text.</summary>
     private static string Defuse(string s) => s.Length > 0 && s[0] is '=' or '+' or '-' or '@' ? "'" + s : s;

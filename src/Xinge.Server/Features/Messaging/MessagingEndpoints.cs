@@ -80,6 +80,7 @@ public static class MessagingEndpoints
         SendError.Invalid => Problems.Validation(refusal.Detail),
         SendError.EnterpriseNotFound => Problems.NotFound("enterprise"),
         SendError.EnterpriseNotVerified => Problems.Of(403, "enterprise-not-verified", "Forbidden", refusal.Detail),
+        SendError.EnterpriseSuspended => Problems.Of(403, "enterprise-suspended", "Forbidden", refusal.Detail),
         SendError.SignatureNotApproved => Problems.Unprocessable("signature-not-approved", refusal.Detail),
         SendError.TextTooLong => Problems.Unprocessable("text-too-long", refusal.Detail),
         SendError.NoValidRecipients => Problems.Of(422, "no-valid-recipients", "The request cannot be carried out", refusal.Detail,
@@ -163,13 +164,13 @@ public static class MessagingEndpoints
     }
 
     /// <summary>GET /messages/export: the messages a search finds, as CSV or XLSX, streamed page by page.</summary>
-    private static async Task<IResult> ExportMessagesAsync(ClaimsPrincipal user, MessageQueries queries, string? format,
+    private static async Task<IResult> ExportMessagesAsync(ClaimsPrincipal user, MessageQueries queries, PlatformTimeZone zone, string? format,
         string? status, string? to, string? clientRef, string? jobId, DateTimeOffset? since, DateTimeOffset? until)
     {
         if (format is not ("csv" or "xlsx")) return Problems.Validation("format is csv or xlsx");
         var (filter, problem) = FilterOf(status, to, clientRef, jobId, since, until, null, null, MessageExport.PageSize);
         if (filter is null) return Problems.Validation(problem!);
-        var rows = MessageExport.RowsAsync(queries, Caller.From(user).Enterprise, filter);
+        var rows = MessageExport.RowsAsync(queries, zone, Caller.From(user).Enterprise, filter);
         return format == "csv" ? MessageExport.Csv(rows) : await MessageExport.XlsxAsync(rows);
     }
 

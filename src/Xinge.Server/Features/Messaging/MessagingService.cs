@@ -36,6 +36,7 @@ public enum SendError
     Invalid,
     EnterpriseNotFound,
     EnterpriseNotVerified,
+    EnterpriseSuspended,
     SignatureNotApproved,
     TextTooLong,
     NoValidRecipients,
@@ -51,16 +52,25 @@ public sealed record SendRefusal(SendError Error, string Detail, IReadOnlyList<R
 /// the services) sends through here.
 /// </summary>
 public sealed class MessagingService(Database database, MessageStore store, StatusWriter writer, Composer composer, IdGenerator ids, MessagingOptions options, ConnectorRegistry connectors,
-    IEnumerable<IAdmissionRule> admissionRules, TimeProvider time, ILogger<MessagingService> logger)
+    IEnumerable<IAdmissionRule> admissionRules, Accounts.Revocations revocations, TimeProvider time, ILogger<MessagingService> logger)
 {
     private readonly IAdmissionRule[] rules = admissionRules.OrderBy(r => r.Order).ToArray();
     public const int MaxRecipientsPerJob = 200_000;
-    private readonly ConcurrentDictionary<long, EnterpriseInfo> _verified = new();
+    private readonly ConcurrentDictionary<long, EnterpriseInfo> _verified = CachedEnterprises(revocations);
+
+    /// <summary>Verified enterprises' terms, forgotten on every node when the operator changes them (suspends one, sets its price).</summary>
+    private static ConcurrentDictionary<long, EnterpriseInfo> CachedEnterprises(Accounts.Revocations revocations)
+    {
+        var cache = new ConcurrentDictionary<long, EnterpriseInfo>();
+        revocations.EnterpriseChanged += id => cache.TryRemove(id, out _);
+        return cache;
+    }
 
     private sealed class EnterpriseInfo
     {
         public long Id { get; set; }
         public bool Verified { get; set; }
+        public bool Suspended { get; set; }
         public int UnitPrice { get; set; }
         public string Extension { get; set; } = "";
     }
@@ -72,8 +82,9 @@ public sealed class MessagingService(Database database, MessageStore store, Stat
         if (_verified.TryGetValue(id, out var cached)) return cached;
         await using var c = await database.OpenAsync();
         var e = await c.QuerySingleOrDefaultAsync<EnterpriseInfo>(
-            "SELECT id AS Id, verified AS Verified, unit_price AS UnitPrice, extension AS Extension FROM enterprises WHERE id = @id", new { id });
-        // Only verified enterprises are cached: verification never goes back, and a fresh one is seen at once.
+            "SELECT id AS Id, verified AS Verified, suspended AS Suspended, unit_price AS UnitPrice, extension AS Extension FROM enterprises WHERE id = @id", new { id });
+        // Only verified enterprises are cached: verification never goes back, and a fresh one is seen at once; a change
+        // of terms is forgotten through the revocations every node reads.
         if (e is { Verified: true }) _verified[id] = e;
         return e;
     }
@@ -94,6 +105,7 @@ public sealed class MessagingService(Database database, MessageStore store, Stat
         var enterprise = await EnterpriseAsync(cmd.EnterpriseId);
         if (enterprise is null) return Refuse(SendError.EnterpriseNotFound, "enterprise does not exist");
         if (!enterprise.Verified) return Refuse(SendError.EnterpriseNotVerified, "the enterprise must be verified by the operator before it may send");
+        if (enterprise.Suspended) return Refuse(SendError.EnterpriseSuspended, "the operator has suspended this enterprise's sending");
         var signature = cmd.Signature.Trim();
 
         var fingerprint = cmd.IdempotencyKey is null ? null : Fingerprint(cmd);

@@ -14,12 +14,10 @@ public sealed record ReportView(string From, string To, string By, string TimeZo
 public sealed record ReportQuery(DateOnly From, DateOnly To, string By, long? EnterpriseId, string? Connector);
 
 /// <summary>Reads <c>report_hours</c>: a page view costs one grouped statement over the hours asked for, whatever the traffic.</summary>
-public sealed class ReportQueries(Database database, ReportOptions options)
+public sealed class ReportQueries(Database database, PlatformTimeZone zone)
 {
     public static readonly string[] Dimensions = ["day", "hour", "enterprise", "connector", "category", "reason"];
     public const int MaxDays = 366;
-
-    public TimeZoneInfo Zone => options.Zone;
 
     public async Task<ReportView> QueryAsync(ReportQuery q, CancellationToken ct = default)
     {
@@ -60,7 +58,7 @@ public sealed class ReportQueries(Database database, ReportOptions options)
         else grouped = grouped.OrderByDescending(r => r.Messages).ToList();
         var failures = list.Where(r => r.Outcome == ReportOutcome.Failed).GroupBy(r => r.Reason)
             .Select(g => new FailureCount(g.Key, g.Sum(r => r.Messages))).OrderByDescending(f => f.Messages).ToList();
-        return new ReportView(q.From.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), q.To.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), q.By, options.Zone.Id,
+        return new ReportView(q.From.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), q.To.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), q.By, zone.Zone.Id,
             grouped, Row("total", list), failures);
     }
 
@@ -78,19 +76,7 @@ public sealed class ReportQueries(Database database, ReportOptions options)
         return new ReportRow(key, total, delivered, failed, segments, revenue, total == 0 ? 0 : Math.Round((double)delivered / total, 4));
     }
 
-    private long Start(DateOnly day)
-    {
-        var local = day.ToDateTime(TimeOnly.MinValue, DateTimeKind.Unspecified);
-        return new DateTimeOffset(local, options.Zone.GetUtcOffset(local)).ToUnixTimeMilliseconds();
-    }
+    private long Start(DateOnly day) => zone.StartOf(day);
 
-    private DateTimeOffset Local(long ms) => TimeZoneInfo.ConvertTime(DateTimeOffset.FromUnixTimeMilliseconds(ms), options.Zone);
-
-    public DateOnly Today(TimeProvider time) => DateOnly.FromDateTime(TimeZoneInfo.ConvertTime(time.GetUtcNow(), options.Zone).DateTime);
-}
-
-/// <summary>The time zone days and hours are shown in (<c>Xinge:Reports:TimeZone</c>, China's by default).</summary>
-public sealed class ReportOptions(IConfiguration config)
-{
-    public TimeZoneInfo Zone { get; } = TimeZoneInfo.FindSystemTimeZoneById(config["Xinge:Reports:TimeZone"] ?? "Asia/Shanghai");
+    private DateTimeOffset Local(long ms) => zone.ToLocal(DateTimeOffset.FromUnixTimeMilliseconds(ms));
 }

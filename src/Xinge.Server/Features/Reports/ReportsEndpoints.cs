@@ -12,7 +12,6 @@ public static class ReportsEndpoints
 {
     public static IServiceCollection AddReports(this IServiceCollection services)
     {
-        services.AddSingleton<ReportOptions>();
         services.AddSingleton<ReportQueries>();
         services.AddSingleton<IMessagingObserver, ReportCounter>();
         return services;
@@ -20,24 +19,24 @@ public static class ReportsEndpoints
 
     public static IEndpointRouteBuilder MapReports(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/api/v1/reports", (string? from, string? to, string? by, string? format, ClaimsPrincipal user, ReportQueries reports, TimeProvider time, CancellationToken ct) =>
-                ReportAsync(from, to, by, format, Caller.From(user).Enterprise, null, reports, time, ct))
+        app.MapGet("/api/v1/reports", (string? from, string? to, string? by, string? format, ClaimsPrincipal user, ReportQueries reports, PlatformTimeZone zone, TimeProvider time,
+                CancellationToken ct) => ReportAsync(from, to, by, format, Caller.From(user).Enterprise, null, reports, zone, time, ct))
             .RequireAuthorization("enterprise", Rights.MessagesRead).WithTags("Enterprise")
             .Produces<ReportView>().Produces(200, contentType: "text/csv").ProducesProblem(400);
         app.MapGet("/api/v1/admin/reports", (string? from, string? to, string? by, string? format, long? enterpriseId, string? connector, ReportQueries reports,
-                TimeProvider time, CancellationToken ct) => ReportAsync(from, to, by, format, enterpriseId, connector, reports, time, ct))
+                PlatformTimeZone zone, TimeProvider time, CancellationToken ct) => ReportAsync(from, to, by, format, enterpriseId, connector, reports, zone, time, ct))
             .RequireAuthorization(Rights.ReportsRead).WithTags("Operator")
             .Produces<ReportView>().Produces(200, contentType: "text/csv").ProducesProblem(400);
         return app;
     }
 
     private static async Task<IResult> ReportAsync(string? from, string? to, string? by, string? format, long? enterpriseId, string? connector, ReportQueries reports,
-        TimeProvider time, CancellationToken ct)
+        PlatformTimeZone zone, TimeProvider time, CancellationToken ct)
     {
         by ??= "day";
         if (!ReportQueries.Dimensions.Contains(by)) return Problems.Validation("by is one of " + string.Join(", ", ReportQueries.Dimensions));
         if (format is not (null or "json" or "csv")) return Problems.Validation("format is json or csv");
-        var today = reports.Today(time);
+        var today = zone.Today(time);
         if (!TryDay(to, today, out var last) || !TryDay(from, last.AddDays(-6), out var first)) return Problems.Validation("from and to are dates: yyyy-MM-dd");
         if (first > last) return Problems.Validation("from is after to");
         if (last.DayNumber - first.DayNumber >= ReportQueries.MaxDays) return Problems.Validation($"a report covers at most {ReportQueries.MaxDays} days");

@@ -173,6 +173,10 @@ namespace Xinge.Server.Data.Sqlite.Migrations
                         .HasColumnType("INTEGER")
                         .HasColumnName("reserved");
 
+                    b.Property<bool>("Suspended")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("suspended");
+
                     b.Property<int>("UnitPrice")
                         .HasColumnType("INTEGER")
                         .HasColumnName("unit_price");
@@ -187,6 +191,42 @@ namespace Xinge.Server.Data.Sqlite.Migrations
                         .IsUnique();
 
                     b.ToTable("enterprises", (string)null);
+                });
+
+            modelBuilder.Entity("Xinge.Server.Features.Accounts.LicenceDocument", b =>
+                {
+                    b.Property<long>("EnterpriseId")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("enterprise_id");
+
+                    b.Property<byte[]>("Content")
+                        .IsRequired()
+                        .HasColumnType("BLOB")
+                        .HasColumnName("content");
+
+                    b.Property<string>("ContentType")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("content_type");
+
+                    b.Property<string>("FileName")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("file_name");
+
+                    b.Property<long>("UploadedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("uploaded_at");
+
+                    b.Property<string>("UploadedBy")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("uploaded_by");
+
+                    b.HasKey("EnterpriseId");
+
+                    b.ToTable("licence_documents", (string)null);
                 });
 
             modelBuilder.Entity("Xinge.Server.Features.Accounts.Revocation", b =>

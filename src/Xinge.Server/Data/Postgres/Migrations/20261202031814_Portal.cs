@@ -15,6 +15,13 @@ namespace Xinge.Server.Data.Postgres.Migrations
                 name: "IX_ledger_enterprise_id",
                 table: "ledger");
 
+            migrationBuilder.AddColumn<bool>(
+                name: "suspended",
+                table: "enterprises",
+                type: "boolean",
+                nullable: false,
+                defaultValue: false);
+
             migrationBuilder.CreateTable(
                 name: "data_protection_keys",
                 columns: table => new
@@ -27,6 +34,23 @@ namespace Xinge.Server.Data.Postgres.Migrations
                 constraints: table =>
                 {
                     table.PrimaryKey("PK_data_protection_keys", x => x.id);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "licence_documents",
+                columns: table => new
+                {
+                    enterprise_id = table.Column<long>(type: "bigint", nullable: false)
+                        .Annotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.IdentityByDefaultColumn),
+                    file_name = table.Column<string>(type: "text", nullable: false),
+                    content_type = table.Column<string>(type: "text", nullable: false),
+                    content = table.Column<byte[]>(type: "bytea", nullable: false),
+                    uploaded_at = table.Column<long>(type: "bigint", nullable: false),
+                    uploaded_by = table.Column<string>(type: "text", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_licence_documents", x => x.enterprise_id);
                 });
 
             migrationBuilder.CreateTable(
@@ -61,11 +85,18 @@ namespace Xinge.Server.Data.Postgres.Migrations
                 name: "data_protection_keys");
 
             migrationBuilder.DropTable(
+                name: "licence_documents");
+
+            migrationBuilder.DropTable(
                 name: "report_hours");
 
             migrationBuilder.DropIndex(
                 name: "IX_ledger_enterprise_id_id",
                 table: "ledger");
+
+            migrationBuilder.DropColumn(
+                name: "suspended",
+                table: "enterprises");
 
             migrationBuilder.CreateIndex(
                 name: "IX_ledger_enterprise_id",

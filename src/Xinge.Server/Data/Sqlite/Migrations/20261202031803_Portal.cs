@@ -14,6 +14,13 @@ namespace Xinge.Server.Data.Sqlite.Migrations
                 name: "IX_ledger_enterprise_id",
                 table: "ledger");
 
+            migrationBuilder.AddColumn<bool>(
+                name: "suspended",
+                table: "enterprises",
+                type: "INTEGER",
+                nullable: false,
+                defaultValue: false);
+
             migrationBuilder.CreateTable(
                 name: "data_protection_keys",
                 columns: table => new
@@ -26,6 +33,23 @@ namespace Xinge.Server.Data.Sqlite.Migrations
                 constraints: table =>
                 {
                     table.PrimaryKey("PK_data_protection_keys", x => x.id);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "licence_documents",
+                columns: table => new
+                {
+                    enterprise_id = table.Column<long>(type: "INTEGER", nullable: false)
+                        .Annotation("Sqlite:Autoincrement", true),
+                    file_name = table.Column<string>(type: "TEXT", nullable: false),
+                    content_type = table.Column<string>(type: "TEXT", nullable: false),
+                    content = table.Column<byte[]>(type: "BLOB", nullable: false),
+                    uploaded_at = table.Column<long>(type: "INTEGER", nullable: false),
+                    uploaded_by = table.Column<string>(type: "TEXT", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_licence_documents", x => x.enterprise_id);
                 });
 
             migrationBuilder.CreateTable(
@@ -60,11 +84,18 @@ namespace Xinge.Server.Data.Sqlite.Migrations
                 name: "data_protection_keys");
 
             migrationBuilder.DropTable(
+                name: "licence_documents");
+
+            migrationBuilder.DropTable(
                 name: "report_hours");
 
             migrationBuilder.DropIndex(
                 name: "IX_ledger_enterprise_id_id",
                 table: "ledger");
+
+            migrationBuilder.DropColumn(
+                name: "suspended",
+                table: "enterprises");
 
             migrationBuilder.CreateIndex(
                 name: "IX_ledger_enterprise_id",

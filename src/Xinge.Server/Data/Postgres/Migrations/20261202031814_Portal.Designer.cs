@@ -11,7 +11,7 @@ using Xinge.Server.Data;
 namespace Xinge.Server.Data.Postgres.Migrations
 {
     [DbContext(typeof(PostgresXingeDb))]
-    [Migration("20261202030612_Portal")]
+    [Migration("20261202031814_Portal")]
     partial class Portal
     {
         /// <inheritdoc />
@@ -189,6 +189,10 @@ namespace Xinge.Server.Data.Postgres.Migrations
                         .HasColumnType("bigint")
                         .HasColumnName("reserved");
 
+                    b.Property<bool>("Suspended")
+                        .HasColumnType("boolean")
+                        .HasColumnName("suspended");
+
                     b.Property<int>("UnitPrice")
                         .HasColumnType("integer")
                         .HasColumnName("unit_price");
@@ -203,6 +207,44 @@ namespace Xinge.Server.Data.Postgres.Migrations
                         .IsUnique();
 
                     b.ToTable("enterprises", (string)null);
+                });
+
+            modelBuilder.Entity("Xinge.Server.Features.Accounts.LicenceDocument", b =>
+                {
+                    b.Property<long>("EnterpriseId")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint")
+                        .HasColumnName("enterprise_id");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("EnterpriseId"));
+
+                    b.Property<byte[]>("Content")
+                        .IsRequired()
+                        .HasColumnType("bytea")
+                        .HasColumnName("content");
+
+                    b.Property<string>("ContentType")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("content_type");
+
+                    b.Property<string>("FileName")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("file_name");
+
+                    b.Property<long>("UploadedAt")
+                        .HasColumnType("bigint")
+                        .HasColumnName("uploaded_at");
+
+                    b.Property<string>("UploadedBy")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("uploaded_by");
+
+                    b.HasKey("EnterpriseId");
+
+                    b.ToTable("licence_documents", (string)null);
                 });
 
             modelBuilder.Entity("Xinge.Server.Features.Accounts.Revocation", b =>
