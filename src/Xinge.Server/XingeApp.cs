@@ -55,6 +55,8 @@ public static class XingeApp
 
         var database = new Database(config.GetConnectionString("Xinge")!);
         builder.Services.AddSingleton(database);
+        // Before every other service starts (the key ring of the portal's cookies is read at start): the schema.
+        builder.Services.Insert(0, ServiceDescriptor.Singleton<IHostedService, DatabaseMigrator>());
         builder.Services.AddHostedService<SqliteCheckpointer>();
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<PlatformTimeZone>();

@@ -229,8 +229,25 @@ public sealed class InteropTests(SqliteFixture fixture) : IClassFixture<SqliteFi
             Assert.Equal("8618612345678", Assert.Single(output.Events("submit_sm")).Str("dest"));
             Assert.Single((await server.Simulator.GetFromJsonAsync<JsonArray>("/api/v1/simulator/handsets/+8613812345678/messages"))!);
 
+            // Edited: the old binds leave, one bind comes with the new terms and the password kept.
+            var edited = await tenant.Admin.PutAsJsonAsync("/api/v1/admin/connectors/unicom",
+                new { host = "127.0.0.1", port, systemId = "xinge", prefixes = new[] { "+86186" }, windowSize = 20, binds = 1 });
+            Assert.Equal(System.Net.HttpStatusCode.OK, edited.StatusCode);
+            await Wait.Until(() => Task.FromResult(output.Events("unbind").Count == 2 && output.Events("bind").Count == 3), "the connector binds again", output.ToString);
+            Assert.Equal("secret", output.Events("bind")[2].Str("password"));
+            var view = (await tenant.Admin.GetFromJsonAsync<JsonArray>("/api/v1/admin/connectors"))!.Single(c => c.Str("name") == "unicom")!;
+            Assert.Equal((20, 1), (view["windowSize"]!.GetValue<int>(), view["binds"]!.GetValue<int>()));
+            var again = await tenant.SendAsync(new { to = "18612345679", signature = tenant.Signature, category = "notification", text = "改后再发" });
+            await tenant.WaitForStatusAsync(again["messages"]![0].Str("id"), "delivered");
+            Assert.Equal(System.Net.HttpStatusCode.Conflict, (await tenant.Admin.PutAsJsonAsync("/api/v1/admin/connectors/simulator",
+                new { host = "127.0.0.1", port, systemId = "x" })).StatusCode);
+            Assert.Equal(System.Net.HttpStatusCode.BadRequest, (await tenant.Admin.PutAsJsonAsync("/api/v1/admin/connectors/unicom",
+                new { name = "other", host = "127.0.0.1", port, systemId = "x" })).StatusCode);
+            Assert.Equal(System.Net.HttpStatusCode.NotFound, (await tenant.Admin.PutAsJsonAsync("/api/v1/admin/connectors/nosuch",
+                new { host = "127.0.0.1", port, systemId = "x" })).StatusCode);
+
             Assert.Equal(System.Net.HttpStatusCode.NoContent, (await tenant.Admin.DeleteAsync("/api/v1/admin/connectors/unicom")).StatusCode);
-            await Wait.Until(() => Task.FromResult(output.Events("unbind").Count == 2), "both binds unbind gracefully", output.ToString);
+            await Wait.Until(() => Task.FromResult(output.Events("unbind").Count == 3), "every bind unbinds gracefully", output.ToString);
             Assert.DoesNotContain((await tenant.Admin.GetFromJsonAsync<JsonArray>("/api/v1/admin/connectors"))!, c => c.Str("name") == "unicom");
             Assert.Equal(System.Net.HttpStatusCode.NotFound, (await tenant.Admin.DeleteAsync("/api/v1/admin/connectors/unicom")).StatusCode);
         }

@@ -161,3 +161,11 @@ public sealed class Database : IAsyncDisposable
         }
     }
 }
+
+/// <summary>Brings the schema up to date when the node starts, before any other service: one EF Core migration history for both providers.</summary>
+public sealed class DatabaseMigrator(Database database) : IHostedService
+{
+    public Task StartAsync(CancellationToken ct) => database.MigrateAsync(ct);
+
+    public Task StopAsync(CancellationToken ct) => Task.CompletedTask;
+}

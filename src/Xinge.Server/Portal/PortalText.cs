@@ -310,5 +310,12 @@ public static class PortalText
         ["The document is at most 5 MB."] = "文件最大 5 MB。",
         ["Upload the business licence (PDF, JPEG or PNG, at most 5 MB)"] = "上传营业执照（PDF、JPEG 或 PNG，最大 5 MB）",
         ["upload the enterprise's licence document"] = "上传本企业的营业执照",
+        ["Change connector"] = "修改通道",
+        ["Connector changed; it binds again with the new terms."] = "通道已修改，将按新参数重新连接。",
+        ["Edit"] = "编辑",
+        ["Integration keys"] = "集成密钥",
+        ["Issue a key"] = "签发密钥",
+        ["Keys for the switch and other systems that send call and subscriber events."] = "供交换机等系统推送呼叫和用户事件使用的密钥。",
+        ["Password (empty: unchanged)"] = "密码（留空不变）",
     };
 }

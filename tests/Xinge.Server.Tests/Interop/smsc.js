@@ -12,7 +12,7 @@ const stamp = () => new Date().toISOString().replace(/[-:T]/g, '').slice(2, 12);
 const server = smpp.createServer({}, (session) => {
   const ok = (pdu) => session.send(pdu.response());
   session.on('bind_transceiver', (pdu) => {
-    console.log(JSON.stringify({ event: 'bind', system_id: pdu.system_id }));
+    console.log(JSON.stringify({ event: 'bind', system_id: pdu.system_id, password: pdu.password }));
     session.send(pdu.response({ system_id: 'NODESMSC' }));
   });
   session.on('enquire_link', ok);

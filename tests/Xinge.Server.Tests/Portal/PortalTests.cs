@@ -121,10 +121,10 @@ public sealed class PortalTests(BrowserFixture browser) : IClassFixture<BrowserF
     }
 
     private static readonly string[] OperatorPages =
-        ["/", "/admin/enterprises", "/admin/users", "/admin/reviews", "/admin/connectors", "/admin/roles", "/admin/audit", "/admin/reports", "/simulator"];
+        ["/", "/admin/enterprises", "/admin/users", "/admin/integration-keys", "/admin/reviews", "/admin/connectors", "/admin/roles", "/admin/audit", "/admin/reports", "/simulator"];
 
     private static readonly string[] EnterprisePages =
-        ["/", "/send", "/jobs", "/messages", "/inbox", "/signatures", "/balance", "/api-keys", "/webhook", "/users", "/reports"];
+        ["/", "/send", "/jobs", "/messages", "/inbox", "/signatures", "/profile", "/balance", "/api-keys", "/webhook", "/users", "/reports"];
 
     /// <summary>A person of an enterprise with a password of their own (the issued one changed through the API).</summary>
     private static async Task<(string Username, string Password)> PersonAsync(XingeServer server, Tenant tenant, string role)
@@ -245,5 +245,25 @@ public sealed class PortalTests(BrowserFixture browser) : IClassFixture<BrowserF
         await Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("/signin"), new() { Timeout = 20_000 });
         await page.SignInAsync(username, password);
         await Expect(page.Locator(".plain-error")).ToBeVisibleAsync();
+    }
+
+    /// <summary>Signing in and reaching the send button take the keyboard alone.</summary>
+    [Fact]
+    public async Task The_portal_works_from_the_keyboard()
+    {
+        await using var server = await XingeServer.StartAsync(Store.Sqlite);
+        var tenant = await server.CreateTenantAsync();
+        var (username, password) = await PersonAsync(server, tenant, "enterprise_admin");
+        var page = await browser.NewPageAsync(server.BaseAddress);
+        await page.GotoAsync("/signin");
+        await page.Keyboard.TypeAsync(username);
+        await page.Keyboard.PressAsync("Tab");
+        await page.Keyboard.TypeAsync(password);
+        await page.Keyboard.PressAsync("Enter");
+        await Expect(page.Locator("#dashboard")).ToBeVisibleAsync();
+        await page.GotoAsync("/send");
+        await Expect(page.Locator("#send")).ToBeVisibleAsync();
+        for (var i = 0; i < 60 && await page.EvaluateAsync<string>("document.activeElement?.id ?? ''") != "send"; i++) await page.Keyboard.PressAsync("Tab");
+        Assert.Equal("send", await page.EvaluateAsync<string>("document.activeElement?.id ?? ''"));
     }
 }

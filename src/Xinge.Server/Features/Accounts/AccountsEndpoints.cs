@@ -621,12 +621,11 @@ public static class AccountsEndpoints
     }
 }
 
-/// <summary>On an empty database, creates the operator account <c>admin</c> (CONTRACT.md §1).</summary>
+/// <summary>On an empty database, creates the operator account <c>admin</c> (CONTRACT.md §1). The schema is there (<see cref="DatabaseMigrator"/>).</summary>
 public sealed class OperatorBootstrap(Database database, TokenService tokens, RoleRights rights, IConfiguration config, TimeProvider time, ILogger<OperatorBootstrap> logger) : IHostedService
 {
     public async Task StartAsync(CancellationToken ct)
     {
-        await database.MigrateAsync(ct);
         await tokens.InitializeAsync(database, ct);
         await rights.InitializeAsync(ct);
         await using var c = await database.OpenAsync(ct);

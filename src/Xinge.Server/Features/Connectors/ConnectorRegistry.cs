@@ -62,6 +62,10 @@ public sealed class ConnectorRegistry(IConfiguration config, Database database, 
         await base.StartAsync(ct);
     }
 
+    /// <summary>What a connector binds and sends with: a change of any of it needs a new connector.</summary>
+    private static string Terms(ConnectorOptions o) => string.Join("|", o.Host, o.Port, o.SystemId, o.Password, o.SystemType, o.BindMode, o.WindowSize, o.MaxTps, o.Binds,
+        o.OutbindPort, o.OutbindAddress, string.Join(",", o.Prefixes.Select(p => p.Trim().TrimStart('+')).Where(p => p.Length > 0)));
+
     private SmppConnector Create(ConnectorOptions options)
     {
         options.Prefixes = options.Prefixes.Select(p => p.Trim().TrimStart('+')).Where(p => p.Length > 0).ToList();
@@ -103,16 +107,11 @@ public sealed class ConnectorRegistry(IConfiguration config, Database database, 
             }
             var current = _connectors;
             var wanted = stored.ToDictionary(d => d.Name);
-            var removed = current.Where(c => _fromApi.Contains(c.Name) && !wanted.ContainsKey(c.Name)).ToList();
-            var added = stored.Where(d => current.All(c => c.Name != d.Name)).Select(d => Create(d.ToOptions())).ToList();
+            // An edited connector is replaced: the old one unbinds, the new one binds with the new terms.
+            var removed = current.Where(c => _fromApi.Contains(c.Name) && (!wanted.TryGetValue(c.Name, out var d) || Terms(d.ToOptions()) != Terms(c.Options))).ToList();
+            var added = stored.Where(d => current.All(c => c.Name != d.Name) || removed.Any(r => r.Name == d.Name)).Select(d => Create(d.ToOptions())).ToList();
             if (removed.Count == 0 && added.Count == 0) return;
-            foreach (var a in added)
-            {
-                _fromApi.Add(a.Name);
-                a.Start();
-                _logger.LogInformation("Connector {Connector} added", a.Name);
-            }
-            _connectors = current.Except(removed).Concat(added).ToArray();
+            _connectors = current.Except(removed).ToArray();
             foreach (var r in removed)
             {
                 _fromApi.Remove(r.Name);
@@ -120,6 +119,13 @@ public sealed class ConnectorRegistry(IConfiguration config, Database database, 
                 await r.DisposeAsync();
                 _logger.LogInformation("Connector {Connector} removed", r.Name);
             }
+            foreach (var a in added)
+            {
+                _fromApi.Add(a.Name);
+                a.Start();
+                _logger.LogInformation("Connector {Connector} added", a.Name);
+            }
+            _connectors = _connectors.Concat(added).ToArray();
         }
         finally
         {

@@ -31,6 +31,7 @@ public static partial class ConnectorsEndpoints
             c.Name, c.Options.Host, c.Options.Port, c.Options.SystemId, c.Options.BindMode, c.Options.WindowSize, c.Options.MaxTps,
             c.Options.Prefixes.Select(p => "+" + p).ToList(), c.Options.Binds, registry.SourceOf(c), c.IsBound, c.OutbindPort, dispatcher.InFlightOf(c.Name), c.SubmittedParts)).ToList()));
         admin.MapPost("", CreateAsync);
+        admin.MapPut("/{name}", UpdateAsync);
         admin.MapDelete("/{name}", DeleteAsync);
         return app;
     }
@@ -63,28 +64,62 @@ public static partial class ConnectorsEndpoints
             var inserted = await c.ExecuteAsync(
                 "INSERT INTO connectors (name, host, port, system_id, password, system_type, bind_mode, window_size, max_tps, prefixes, binds, outbind_port, outbind_address, created_at) " +
                 "VALUES (@Name, @Host, @Port, @SystemId, @Password, @SystemType, @BindMode, @WindowSize, @MaxTps, @Prefixes, @Binds, @OutbindPort, @OutbindAddress, @now) ON CONFLICT DO NOTHING",
-                new
-                {
-                    body.Name,
-                    Host = body.Host!.Trim(),
-                    body.Port,
-                    body.SystemId,
-                    Password = body.Password ?? "",
-                    SystemType = body.SystemType ?? "",
-                    BindMode = body.BindMode ?? "transceiver",
-                    WindowSize = body.WindowSize ?? 100,
-                    MaxTps = body.MaxTps ?? 0,
-                    Prefixes = string.Join(",", (body.Prefixes ?? []).Select(p => p.TrimStart('+'))),
-                    Binds = body.Binds ?? 1,
-                    OutbindPort = body.OutbindPort ?? 0,
-                    OutbindAddress = body.OutbindAddress ?? "127.0.0.1",
-                    now = time.GetUtcNow().ToUnixTimeMilliseconds(),
-                });
+                Columns(body, name: body.Name!, ("now", time.GetUtcNow().ToUnixTimeMilliseconds())));
             if (inserted == 0) return Problems.Conflict("connector-exists", $"a connector named {body.Name} exists");
         }
         await registry.RefreshAsync(default);
         await audit.RecordAsync(http, "connector.created", "connector:" + body.Name, detail: $"{body.Host!.Trim()}:{body.Port}");
         return TypedResults.Created($"/api/v1/admin/connectors/{body.Name}", new ConnectorCreated(body.Name!));
+    }
+
+    /// <summary>
+    /// Changes a connector the operator added: the whole definition, as on creation; a password left out stays as it
+    /// was (it is never shown). Every node rebinds it with the new terms within ten seconds, this one at once.
+    /// </summary>
+    private static async Task<Results<Ok<ConnectorCreated>, ProblemHttpResult>> UpdateAsync(string name, CreateConnector body, ConnectorRegistry registry, Database database,
+        AuditLog audit, HttpContext http)
+    {
+        if (body.Name is not null && body.Name != name) return Problems.Validation("name cannot change; remove the connector and add another");
+        var connector = registry.Connectors.FirstOrDefault(c => c.Name == name);
+        if (connector is not null && registry.SourceOf(connector) != "api")
+            return Problems.Conflict("connector-not-editable", $"{name} comes from {registry.SourceOf(connector)}; change the configuration to change it");
+        var keepPassword = string.IsNullOrEmpty(body.Password);
+        if (Validate(body with { Name = name, Password = keepPassword ? "" : body.Password }) is { } error) return Problems.Validation(error);
+        await using (var c = await database.OpenAsync())
+        {
+            var updated = await c.ExecuteAsync(
+                "UPDATE connectors SET host = @Host, port = @Port, system_id = @SystemId, password = CASE WHEN @keepPassword THEN password ELSE @Password END, " +
+                "system_type = @SystemType, bind_mode = @BindMode, window_size = @WindowSize, max_tps = @MaxTps, prefixes = @Prefixes, binds = @Binds, " +
+                "outbind_port = @OutbindPort, outbind_address = @OutbindAddress WHERE name = @Name",
+                Columns(body, name, ("keepPassword", keepPassword)));
+            if (updated == 0) return Problems.NotFound("connector");
+        }
+        await registry.RefreshAsync(default);
+        await audit.RecordAsync(http, "connector.updated", "connector:" + name, detail: $"{body.Host!.Trim()}:{body.Port}");
+        return TypedResults.Ok(new ConnectorCreated(name));
+    }
+
+    /// <summary>A definition's columns as the connectors table keeps them, with the defaults of what was left out.</summary>
+    private static DynamicParameters Columns(CreateConnector body, string name, params (string Name, object Value)[] more)
+    {
+        var p = new DynamicParameters(new
+        {
+            Name = name,
+            Host = body.Host!.Trim(),
+            body.Port,
+            body.SystemId,
+            Password = body.Password ?? "",
+            SystemType = body.SystemType ?? "",
+            BindMode = body.BindMode ?? "transceiver",
+            WindowSize = body.WindowSize ?? 100,
+            MaxTps = body.MaxTps ?? 0,
+            Prefixes = string.Join(",", (body.Prefixes ?? []).Select(x => x.TrimStart('+'))),
+            Binds = body.Binds ?? 1,
+            OutbindPort = body.OutbindPort ?? 0,
+            OutbindAddress = body.OutbindAddress ?? "127.0.0.1",
+        });
+        foreach (var (n, v) in more) p.Add(n, v);
+        return p;
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(string name, ConnectorRegistry registry, Database database, AuditLog audit, HttpContext http)
