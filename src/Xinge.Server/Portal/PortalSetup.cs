@@ -71,15 +71,21 @@ public static partial class PortalSetup
     public static ClaimsPrincipal PrincipalOf(Caller caller, string token) =>
         new(new ClaimsIdentity(caller.Claims().Append(new Claim(TokenClaim, token)), CookieScheme, ClaimTypes.Name, ClaimTypes.Role));
 
-    /// <summary><c>?lang=en</c> or <c>?lang=zh-CN</c> on any page switches the language and remembers it in a cookie.</summary>
+    /// <summary>
+    /// <c>?lang=en</c> or <c>?lang=zh-CN</c> on any page switches the language and remembers it: in a cookie for this
+    /// browser and, for a signed-in person, with them (it comes back at their next sign-in, in any browser).
+    /// </summary>
     public static IApplicationBuilder UsePortalLanguage(this IApplicationBuilder app)
     {
         app.Use(async (http, next) =>
         {
             if (http.Request.Query.TryGetValue("lang", out var lang) && Cultures.FirstOrDefault(c => c.Name.Equals(lang.ToString(), StringComparison.OrdinalIgnoreCase)) is { } culture)
             {
-                http.Response.Cookies.Append(CookieRequestCultureProvider.DefaultCookieName, CookieRequestCultureProvider.MakeCookieValue(new RequestCulture(culture)),
-                    new CookieOptions { MaxAge = TimeSpan.FromDays(365), HttpOnly = true, SameSite = SameSiteMode.Lax, IsEssential = true });
+                RememberLanguage(http, culture.Name);
+                // This runs before authentication: the person behind the cookie, if any, is read here.
+                var signedIn = http.Request.Path.StartsWithSegments("/api") ? null : await http.AuthenticateAsync(CookieScheme);
+                if (signedIn is { Succeeded: true } && signedIn.Principal.FindFirstValue(TokenClaim) is { } token)
+                    await http.RequestServices.GetRequiredService<PortalApi>().SendAsync<LanguageView>(HttpMethod.Put, "/api/v1/auth/language", new LanguageRequest(culture.Name), token, http);
             }
             await next(http);
         });
@@ -87,6 +93,11 @@ public static partial class PortalSetup
         options.RequestCultureProviders.Insert(0, new QueryStringRequestCultureProvider { QueryStringKey = "lang", UIQueryStringKey = "lang" });
         return app.UseRequestLocalization(options);
     }
+
+    /// <summary>This browser's language from now on (the cookie the request localization reads).</summary>
+    public static void RememberLanguage(HttpContext http, string culture) =>
+        http.Response.Cookies.Append(CookieRequestCultureProvider.DefaultCookieName, CookieRequestCultureProvider.MakeCookieValue(new RequestCulture(culture)),
+            new CookieOptions { MaxAge = TimeSpan.FromDays(365), HttpOnly = true, SameSite = SameSiteMode.Lax, IsEssential = true });
 
     public static WebApplication MapPortal(this WebApplication app)
     {

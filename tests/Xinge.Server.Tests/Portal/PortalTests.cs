@@ -170,9 +170,9 @@ public sealed class PortalTests(BrowserFixture browser) : IClassFixture<BrowserF
         }
     }
 
-    /// <summary>The language chosen with ?lang= stays for the next pages, and the switch in the bar changes it back.</summary>
+    /// <summary>The language chosen with ?lang= stays for the next pages, follows the person to another browser, and the switch in the bar changes it back.</summary>
     [Fact]
-    public async Task The_language_chosen_is_remembered()
+    public async Task The_language_chosen_is_remembered_for_the_browser_and_the_person()
     {
         await using var server = await XingeServer.StartAsync(Store.Sqlite);
         var page = await browser.NewPageAsync(server.BaseAddress);
@@ -182,6 +182,13 @@ public sealed class PortalTests(BrowserFixture browser) : IClassFixture<BrowserF
         await Expect(page.Locator("#dashboard")).ToHaveTextAsync("Dashboard");
         await page.GotoAsync("/admin/enterprises");
         await Expect(page.Locator(".mud-nav-link", new() { HasText = "Enterprises" })).ToBeVisibleAsync();
+        await page.GotoAsync("/admin/enterprises?lang=en");
+
+        // Another browser, Chinese by its own settings: the person's English comes with them.
+        var elsewhere = await browser.NewPageAsync(server.BaseAddress);
+        await elsewhere.SignInAsync("admin", XingeServer.AdminPassword);
+        await Expect(elsewhere.Locator("#dashboard")).ToHaveTextAsync("Dashboard");
+
         await page.ClickAsync("#switch-language");
         await Expect(page.Locator(".mud-nav-link", new() { HasText = "企业" })).ToBeVisibleAsync();
         await page.GotoAsync("/");

@@ -44,6 +44,8 @@ public sealed class User
     public string? DisabledBy { get; set; }
     /// <summary>The password was set by someone else (an operator): the first sign-in must change it.</summary>
     public bool MustChangePassword { get; set; }
+    /// <summary>The portal's language the person chose last (zh-CN or en); null until they choose.</summary>
+    public string? Language { get; set; }
 }
 
 /// <summary>A bearer secret for machines: enterprise API keys and the switch's integration keys. Only the SHA-256 is kept.</summary>

@@ -12,7 +12,9 @@ public sealed record ChangePassword(string? CurrentPassword, string? NewPassword
 public sealed record ResetPassword(string? Password);
 public sealed record RoleRightsRequest(string[]? Rights);
 
-public sealed record TokenView(string Token, DateTimeOffset ExpiresAt, string Role, long? EnterpriseId, bool MustChangePassword);
+public sealed record TokenView(string Token, DateTimeOffset ExpiresAt, string Role, long? EnterpriseId, bool MustChangePassword, string? Language = null);
+public sealed record LanguageRequest(string? Language);
+public sealed record LanguageView(string Language);
 public sealed record EnterpriseView(long Id, string Name, string LicenceNumber, bool Verified, long Balance, long Reserved, int UnitPrice, string Extension, bool Suspended);
 public sealed record UpdateEnterprise(bool? Suspended, int? UnitPrice, bool? ReviewExempt, int? MaxHotlines);
 public sealed record EnterpriseCreated(long Id, string Extension);
@@ -69,7 +71,8 @@ public static class AccountsEndpoints
     public static IApplicationBuilder UsePasswordChangeGate(this IApplicationBuilder app) => app.Use(async (http, next) =>
     {
         if (http.User.HasClaim(Caller.MustChangeClaim, "true") && http.Request.Path is var path
-            && !path.Equals("/api/v1/auth/password", StringComparison.OrdinalIgnoreCase) && !path.Equals("/api/v1/auth/logout", StringComparison.OrdinalIgnoreCase))
+            && !path.Equals("/api/v1/auth/password", StringComparison.OrdinalIgnoreCase) && !path.Equals("/api/v1/auth/logout", StringComparison.OrdinalIgnoreCase)
+            && !path.Equals("/api/v1/auth/language", StringComparison.OrdinalIgnoreCase))
         {
             if (path.StartsWithSegments("/api"))
             {
@@ -92,6 +95,7 @@ public static class AccountsEndpoints
         var api = app.MapGroup("/api/v1");
         api.MapPost("/auth/token", IssueTokenAsync).AllowAnonymous().WithTags("Auth").Produces<TokenView>().ProducesProblem(400).ProducesProblem(401).ProducesProblem(429);
         api.MapPost("/auth/logout", LogoutAsync).RequireAuthorization().WithTags("Auth").Produces(204).ProducesProblem(400);
+        api.MapPut("/auth/language", SetLanguageAsync).RequireAuthorization().WithTags("Auth").Produces<LanguageView>().ProducesProblem(400);
         api.MapPost("/auth/password", ChangePasswordAsync).RequireAuthorization().WithTags("Auth").Produces<TokenView>().ProducesProblem(400).ProducesProblem(422).ProducesProblem(429);
 
         // Platform staff: each call names its right (RoleRights), the role decides nothing by itself.
@@ -261,7 +265,17 @@ public static class AccountsEndpoints
         }
         var (token, expiresAt) = tokens.Issue(user, issuedAt);
         await audit.RecordAsync(actor, "auth.login", actor, source, Outcome.Success, null, user.EnterpriseId);
-        return Results.Ok(new TokenView(token, expiresAt, user.Role, user.EnterpriseId, user.MustChangePassword));
+        return Results.Ok(new TokenView(token, expiresAt, user.Role, user.EnterpriseId, user.MustChangePassword, user.Language));
+    }
+
+    /// <summary>A person's language in the portal (zh-CN or en), kept with them so that it follows them to any browser.</summary>
+    private static async Task<IResult> SetLanguageAsync(LanguageRequest body, ClaimsPrincipal principal, Database database)
+    {
+        if (Caller.From(principal).UserId is not { } userId) return Problems.Validation("an API key has no language; sign in as a person");
+        if (body.Language is not ("zh-CN" or "en")) return Problems.Validation("language is zh-CN or en");
+        await using var c = await database.OpenAsync();
+        await c.ExecuteAsync("UPDATE users SET language = @language WHERE id = @userId", new { language = body.Language, userId });
+        return Results.Ok(new LanguageView(body.Language));
     }
 
     /// <summary>Ends the session of the token presented, on every node.</summary>
@@ -306,7 +320,7 @@ public static class AccountsEndpoints
         user.MustChangePassword = false;
         var (token, expiresAt) = tokens.Issue(user);
         await audit.RecordAsync(http, "auth.password_changed", caller.Name);
-        return Results.Ok(new TokenView(token, expiresAt, user.Role, user.EnterpriseId, false));
+        return Results.Ok(new TokenView(token, expiresAt, user.Role, user.EnterpriseId, false, user.Language));
     }
 
     /// <summary>An operator sets a user's password: the user must change it at the next sign-in, and their sessions end.</summary>

@@ -357,6 +357,10 @@ namespace Xinge.Server.Data.Sqlite.Migrations
                         .HasColumnType("INTEGER")
                         .HasColumnName("enterprise_id");
 
+                    b.Property<string>("Language")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("language");
+
                     b.Property<bool>("MustChangePassword")
                         .HasColumnType("INTEGER")
                         .HasColumnName("must_change_password");

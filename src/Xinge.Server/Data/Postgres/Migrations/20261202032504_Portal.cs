@@ -15,6 +15,12 @@ namespace Xinge.Server.Data.Postgres.Migrations
                 name: "IX_ledger_enterprise_id",
                 table: "ledger");
 
+            migrationBuilder.AddColumn<string>(
+                name: "language",
+                table: "users",
+                type: "text",
+                nullable: true);
+
             migrationBuilder.AddColumn<bool>(
                 name: "suspended",
                 table: "enterprises",
@@ -93,6 +99,10 @@ namespace Xinge.Server.Data.Postgres.Migrations
             migrationBuilder.DropIndex(
                 name: "IX_ledger_enterprise_id_id",
                 table: "ledger");
+
+            migrationBuilder.DropColumn(
+                name: "language",
+                table: "users");
 
             migrationBuilder.DropColumn(
                 name: "suspended",

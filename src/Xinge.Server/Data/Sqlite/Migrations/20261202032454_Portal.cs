@@ -14,6 +14,12 @@ namespace Xinge.Server.Data.Sqlite.Migrations
                 name: "IX_ledger_enterprise_id",
                 table: "ledger");
 
+            migrationBuilder.AddColumn<string>(
+                name: "language",
+                table: "users",
+                type: "TEXT",
+                nullable: true);
+
             migrationBuilder.AddColumn<bool>(
                 name: "suspended",
                 table: "enterprises",
@@ -92,6 +98,10 @@ namespace Xinge.Server.Data.Sqlite.Migrations
             migrationBuilder.DropIndex(
                 name: "IX_ledger_enterprise_id_id",
                 table: "ledger");
+
+            migrationBuilder.DropColumn(
+                name: "language",
+                table: "users");
 
             migrationBuilder.DropColumn(
                 name: "suspended",
