@@ -215,7 +215,7 @@ public sealed class PortalTests(BrowserFixture browser) : IClassFixture<BrowserF
         var menu = page.Locator(".mud-navmenu");
         await Expect(menu).ToContainTextAsync("发送短信");
         foreach (var hidden in new[] { "用户", "API 密钥", "回调设置", "企业", "审核队列", "模拟手机" })
-            await Expect(menu.Locator(".mud-nav-link", new() { HasTextString = hidden })).ToHaveCountAsync(0);
+            await Expect(menu.Locator(".mud-nav-link", new() { HasTextRegex = new System.Text.RegularExpressions.Regex("^\\s*" + System.Text.RegularExpressions.Regex.Escape(hidden) + "\\s*$") })).ToHaveCountAsync(0);
         foreach (var path in new[] { "/users", "/api-keys", "/webhook", "/admin/enterprises", "/admin/reviews", "/admin/audit", "/simulator", "/admin/reports" })
         {
             await page.GotoAsync(path);
