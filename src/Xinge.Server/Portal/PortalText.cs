@@ -317,5 +317,8 @@ public static class PortalText
         ["Issue a key"] = "签发密钥",
         ["Keys for the switch and other systems that send call and subscriber events."] = "供交换机等系统推送呼叫和用户事件使用的密钥。",
         ["Password (empty: unchanged)"] = "密码（留空不变）",
+        ["SMPP accounts"] = "SMPP 账号",
+        ["any address"] = "任意地址",
+        ["SMPP account removed; its sessions close."] = "SMPP 账号已删除，其连接将关闭。",
     };
 }

@@ -235,4 +235,28 @@ public abstract class PortalApiTests(XingeServer server, string numberBase)
         Assert.Equal("application/problem+json", json.Content.Headers.ContentType!.MediaType);
         Assert.Contains("multipart", await json.Content.ReadAsStringAsync());
     }
+
+    [Fact]
+    public async Task A_removed_smpp_account_loses_its_sessions_on_every_node_and_binds_no_more()
+    {
+        var tenant = await server.CreateTenantAsync();
+        await using var second = await server.StartSecondNodeAsync();
+        var systemId = "rm" + Guid.NewGuid().ToString("N")[..8];
+        var created = await tenant.Admin.PostAsJsonAsync($"/api/v1/admin/enterprises/{tenant.Id}/smpp-accounts", new { systemId, password = "pw123456" });
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var id = (await created.Content.ReadFromJsonAsync<JsonObject>())!.Long("id");
+        var listed = (await tenant.Admin.GetFromJsonAsync<JsonObject>($"/api/v1/admin/enterprises/{tenant.Id}/smpp-accounts"))!["items"]!.AsArray();
+        Assert.Equal(systemId, Assert.Single(listed)!.Str("systemId"));
+
+        var here = await Xinge.Smpp.SmppClient.BindAsync("127.0.0.1", server.SmppPort, Xinge.Smpp.BindType.Transceiver, systemId, "pw123456", "", new Inbox(), null, default);
+        var there = await Xinge.Smpp.SmppClient.BindAsync("127.0.0.1", second.SmppPort, Xinge.Smpp.BindType.Transceiver, systemId, "pw123456", "", new Inbox(), null, default);
+        Assert.Equal(HttpStatusCode.NotFound, (await tenant.Admin.DeleteAsync($"/api/v1/admin/enterprises/{tenant.Id + 1000}/smpp-accounts/{id}")).StatusCode);
+        Assert.Equal(HttpStatusCode.NoContent, (await tenant.Admin.DeleteAsync($"/api/v1/admin/enterprises/{tenant.Id}/smpp-accounts/{id}")).StatusCode);
+        await here.Closed.WaitAsync(TimeSpan.FromSeconds(10));
+        await there.Closed.WaitAsync(TimeSpan.FromSeconds(10));
+        var refused = await Assert.ThrowsAsync<Xinge.Smpp.SmppRequestFailedException>(() =>
+            Xinge.Smpp.SmppClient.BindAsync("127.0.0.1", server.SmppPort, Xinge.Smpp.BindType.Transceiver, systemId, "pw123456", "", new Inbox(), null, default));
+        Assert.Equal(Xinge.Smpp.CommandStatus.EsmeRinvpaswd, refused.Status);
+        Assert.Empty((await tenant.Admin.GetFromJsonAsync<JsonObject>($"/api/v1/admin/enterprises/{tenant.Id}/smpp-accounts"))!["items"]!.AsArray());
+    }
 }

@@ -27,6 +27,7 @@ public sealed record UserCreated(long Id);
 public sealed record UserDisabled(long Id, bool Disabled);
 public sealed record PasswordReset(long Id, bool MustChangePassword);
 public sealed record SmppAccountCreated(long Id, string SystemId, IReadOnlyList<string> AllowedIps, int MaxBinds, int MaxTps);
+public sealed record SmppAccountView(long Id, string SystemId, IReadOnlyList<string> AllowedIps, int MaxBinds, int MaxTps, DateTimeOffset CreatedAt);
 public sealed record RoleView(string Role, string Scope, IReadOnlyList<string> Rights);
 public sealed record RightView(string Name, string Scope, string Description);
 public sealed record RolesView(IReadOnlyList<RoleView> Items, IReadOnlyList<RightView> Rights);
@@ -137,6 +138,13 @@ public static class AccountsEndpoints
             .Produces<PasswordReset>().ProducesProblem(400).ProducesProblem(404);
         admin.MapPost("/enterprises/{id:long}/smpp-accounts", CreateSmppAccountAsync).RequireAuthorization(Rights.SmppManage)
             .Produces<SmppAccountCreated>(201).ProducesProblem(400).ProducesProblem(404).ProducesProblem(409);
+        admin.MapGet("/enterprises/{id:long}/smpp-accounts", async (long id, XingeDb db) => await db.Enterprises.AnyAsync(e => e.Id == id)
+                ? Results.Ok(new Page<SmppAccountView>((await db.SmppAccounts.AsNoTracking().Where(a => a.EnterpriseId == id).OrderBy(a => a.Id).ToListAsync())
+                    .Select(a => new SmppAccountView(a.Id, a.SystemId, a.AllowedIps.Split(',', StringSplitOptions.RemoveEmptyEntries), a.MaxBinds, a.MaxTps,
+                        DateTimeOffset.FromUnixTimeMilliseconds(a.CreatedAt))).ToList(), null))
+                : Problems.NotFound("enterprise"))
+            .RequireAuthorization(Rights.SmppManage).Produces<Page<SmppAccountView>>().ProducesProblem(404);
+        admin.MapDelete("/enterprises/{id:long}/smpp-accounts/{accountId:long}", RemoveSmppAccountAsync).RequireAuthorization(Rights.SmppManage).Produces(204).ProducesProblem(404);
         admin.MapPost("/integration-keys", CreateIntegrationKeyAsync).RequireAuthorization(Rights.KeysManage).Produces<KeyCreated>(201).ProducesProblem(400);
         admin.MapGet("/integration-keys", async (XingeDb db) => Results.Ok(await ListKeysAsync(db, null))).RequireAuthorization(Rights.KeysManage).Produces<Page<ApiKeyView>>();
         admin.MapDelete("/integration-keys/{keyId:long}", (long keyId, Database database, Revocations revocations, AuditLog audit, TimeProvider time, HttpContext http) =>
@@ -167,6 +175,21 @@ public static class AccountsEndpoints
             ResetPasswordAsync(Caller.From(user).Enterprise, userId, body, db, database, revocations, audit, time, http)).RequireAuthorization(Rights.UsersOwn)
             .Produces<PasswordReset>().ProducesProblem(400).ProducesProblem(404);
         return app;
+    }
+
+    /// <summary>Removes an SMPP account: it binds no more, and its sessions close on every node within a second.</summary>
+    private static async Task<IResult> RemoveSmppAccountAsync(long id, long accountId, Database database, Revocations revocations, AuditLog audit, TimeProvider time, HttpContext http)
+    {
+        await using var c = await database.OpenAsync();
+        await using var tx = await c.BeginTransactionAsync();
+        var systemId = await c.QuerySingleOrDefaultAsync<string>(
+            "DELETE FROM smpp_accounts WHERE id = @accountId AND enterprise_id = @id RETURNING system_id", new { id, accountId }, tx);
+        if (systemId is null) return Problems.NotFound("SMPP account");
+        var r = await Revocations.WriteAsync(c, tx, RevocationKind.SmppAccount, systemId, time.GetUtcNow().ToUnixTimeMilliseconds());
+        await tx.CommitAsync();
+        revocations.Apply(r);
+        await audit.RecordAsync(http, "smpp_account.removed", "smpp:" + systemId, enterpriseId: id);
+        return Results.NoContent();
     }
 
     /// <summary>A page of enterprises, newest first, optionally those whose name or licence number contains <paramref name="q"/>.</summary>

@@ -14,6 +14,8 @@ public static class RevocationKind
     public const string Rights = "rights";
     /// <summary>Not a credential: an enterprise's terms changed (suspended, its price), and every node forgets what it cached of it.</summary>
     public const string Enterprise = "enterprise";
+    /// <summary>An enterprise's SMPP account was removed: every node closes the sessions bound with it.</summary>
+    public const string SmppAccount = "smpp_account";
 }
 
 /// <summary>
@@ -35,6 +37,9 @@ public sealed class Revocations(TimeProvider time)
 
     /// <summary>An enterprise's terms changed: those who cache them forget that enterprise.</summary>
     public event Action<long>? EnterpriseChanged;
+
+    /// <summary>An SMPP account (by system_id) was removed: the SMPP server closes its sessions.</summary>
+    public event Action<string>? SmppAccountRemoved;
 
     /// <summary>Set when a role's rights changed since the watcher last reloaded them.</summary>
     public volatile bool RightsChanged;
@@ -70,6 +75,9 @@ public sealed class Revocations(TimeProvider time)
                 break;
             case RevocationKind.Enterprise when long.TryParse(r.Subject, out var enterprise):
                 EnterpriseChanged?.Invoke(enterprise);
+                break;
+            case RevocationKind.SmppAccount:
+                SmppAccountRemoved?.Invoke(r.Subject);
                 break;
         }
         long seen;

@@ -29,7 +29,7 @@ public static class SmppServerSetup
 /// the <see cref="SmppOutboxWorker"/> to the enterprise's bound receivers.
 /// </summary>
 public sealed class SmppServerHost(IConfiguration config, Database database, MessagingService messaging, TimeProvider timeProvider, LoginGuard guard, AuditLog audit,
-    ILogger<SmppServerHost> logger) : IHostedService
+    Revocations revocations, ILogger<SmppServerHost> logger) : IHostedService
 {
     private static readonly TimeSpan PartPatience = TimeSpan.FromSeconds(60);
     private readonly ConcurrentDictionary<SmppSession, long> _receivers = new();
@@ -56,6 +56,7 @@ public sealed class SmppServerHost(IConfiguration config, Database database, Mes
         var address = IPAddress.Parse(config["Xinge:Smpp:Address"] ?? "127.0.0.1");
         _listener = new SmppListener(address, port, () => new EsmeSession(this), new SmppSessionOptions { WindowSize = 100, EnquireLinkInterval = TimeSpan.FromSeconds(60) });
         _listener.Start();
+        revocations.SmppAccountRemoved += CloseSessionsOf;
         logger.LogInformation("SMPP server listening on {Address}:{Port}", address, _listener.Port);
         return Task.CompletedTask;
     }
@@ -161,6 +162,16 @@ public sealed class SmppServerHost(IConfiguration config, Database database, Mes
             return (CommandStatus.EsmeRbindfail, 0);
         SetTps(bind.SystemId, row.MaxTps);
         return (CommandStatus.EsmeRok, row.EnterpriseId);
+    }
+
+    /// <summary>A removed account's sessions end: unbound, then closed.</summary>
+    private void CloseSessionsOf(string systemId)
+    {
+        foreach (var session in _listener?.Sessions.Where(s => s.BoundAs is not null && s.SystemId == systemId).ToList() ?? [])
+        {
+            logger.LogInformation("Closing the SMPP session of removed account {SystemId}", systemId);
+            _ = session.CloseAsync(graceful: true).ContinueWith(t => _ = t.Exception, TaskScheduler.Default);
+        }
     }
 
     /// <summary>The text an ESME submitted, the 【signature】 it starts with, and the rest.</summary>
