@@ -149,22 +149,13 @@ public sealed class MessageQueries(Database database, TimeProvider time)
         return rows.Select(r => new JobRejectionView(r.Line, r.Recipient, r.Reason)).ToList();
     }
 
-    public async Task<IReadOnlyList<InboundView>> InboundAsync(long enterpriseId, long after, int limit)
+    /// <summary>Replies oldest first after <paramref name="after"/>, or with <paramref name="newest"/> newest first below it (0: from the newest).</summary>
+    public async Task<IReadOnlyList<InboundView>> InboundAsync(long enterpriseId, long after, int limit, bool newest = false)
     {
         await using var c = await database.OpenAsync();
         var rows = await c.QueryAsync<InboundMessage>(
-            "SELECT id AS Id, sender AS Sender, recipient AS Recipient, text AS Text, received_at AS ReceivedAt FROM inbound_messages " +
-            "WHERE enterprise_id = @enterpriseId AND id > @after ORDER BY id LIMIT @limit", new { enterpriseId, after, limit });
-        return rows.Select(r => new InboundView(r.Id.ToString(), r.Sender, r.Recipient, r.Text, Iso(r.ReceivedAt))).ToList();
-    }
-
-    /// <summary>Newest first, below <paramref name="before"/> (0: from the newest).</summary>
-    public async Task<IReadOnlyList<InboundView>> InboundNewestAsync(long enterpriseId, long before, int limit)
-    {
-        await using var c = await database.OpenAsync();
-        var rows = await c.QueryAsync<InboundMessage>(
-            "SELECT id AS Id, sender AS Sender, recipient AS Recipient, text AS Text, received_at AS ReceivedAt FROM inbound_messages " +
-            "WHERE enterprise_id = @enterpriseId AND (@before = 0 OR id < @before) ORDER BY id DESC LIMIT @limit", new { enterpriseId, before, limit });
+            "SELECT id AS Id, sender AS Sender, recipient AS Recipient, text AS Text, received_at AS ReceivedAt FROM inbound_messages WHERE enterprise_id = @enterpriseId AND " +
+            (newest ? "(@after = 0 OR id < @after) ORDER BY id DESC" : "id > @after ORDER BY id") + " LIMIT @limit", new { enterpriseId, after, limit });
         return rows.Select(r => new InboundView(r.Id.ToString(), r.Sender, r.Recipient, r.Text, Iso(r.ReceivedAt))).ToList();
     }
 }

@@ -251,7 +251,7 @@ public static class MessagingEndpoints
         if (after is not null && before is not null) return Problems.Validation("give after or before, not both");
         var take = Math.Clamp(limit ?? 100, 1, MaxPage);
         var enterprise = Caller.From(user).Enterprise;
-        return TypedResults.Ok(before is null ? await queries.InboundAsync(enterprise, afterId, take) : await queries.InboundNewestAsync(enterprise, beforeId, take));
+        return TypedResults.Ok(before is null ? await queries.InboundAsync(enterprise, afterId, take) : await queries.InboundAsync(enterprise, beforeId, take, newest: true));
     }
 
     private static async Task<Results<Ok<WebhookView>, ProblemHttpResult>> PutWebhookAsync(WebhookRequest body, ClaimsPrincipal user, Database database, WebhookTargets targets,
