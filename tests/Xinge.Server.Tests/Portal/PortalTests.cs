@@ -113,6 +113,17 @@ public sealed class PortalTests(BrowserFixture browser) : IClassFixture<BrowserF
         await Expect(ent.Locator("#report-chart svg")).ToBeVisibleAsync();
         await ent.ShotAsync("flow-enterprise-dashboard");
 
+        // The search exports as a spreadsheet and the statistics as CSV, as downloads the browser shows.
+        await ent.GotoAsync("/messages");
+        await Expect(ent.Locator("#messages")).ToContainTextAsync("8613800138000");
+        var xlsx = await ent.RunAndWaitForDownloadAsync(() => ent.ClickAsync("#export-xlsx"));
+        Assert.Equal("messages.xlsx", xlsx.SuggestedFilename);
+        Assert.Equal("PK"u8.ToArray(), (await File.ReadAllBytesAsync((await xlsx.PathAsync())!))[..2]);
+        await ent.GotoAsync("/reports");
+        await Expect(ent.Locator("#report-rows")).ToBeVisibleAsync();
+        var csv = await ent.RunAndWaitForDownloadAsync(() => ent.ClickAsync("#report-export"));
+        Assert.Contains("total,1,1,0,1,5,1", await File.ReadAllTextAsync((await csv.PathAsync())!));
+
         // Signing out ends the session: the same cookie opens nothing afterwards.
         await ent.ClickAsync("#sign-out");
         await Expect(ent).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("/signin"));
@@ -272,5 +283,26 @@ public sealed class PortalTests(BrowserFixture browser) : IClassFixture<BrowserF
         await Expect(page.Locator("#send")).ToBeVisibleAsync();
         for (var i = 0; i < 60 && await page.EvaluateAsync<string>("document.activeElement?.id ?? ''") != "send"; i++) await page.Keyboard.PressAsync("Tab");
         Assert.Equal("send", await page.EvaluateAsync<string>("document.activeElement?.id ?? ''"));
+    }
+
+    /// <summary>Pasted numbers are checked before sending (valid, repeated, not numbers); the job then shows its progress to the end.</summary>
+    [Fact]
+    public async Task A_bulk_job_from_pasted_numbers_shows_its_summary_first_and_its_progress_after()
+    {
+        await using var server = await XingeServer.StartAsync(Store.Sqlite);
+        var tenant = await server.CreateTenantAsync();
+        var (username, password) = await PersonAsync(server, tenant, "enterprise_admin");
+        var page = await browser.NewPageAsync(server.BaseAddress);
+        await page.SignInAsync(username, password);
+        await page.GotoAsync("/send");
+        await page.FillAsync("#numbers", "13800138101, 13800138102\n+8613800138102 13800138103；12345 not-a-number");
+        await Expect(page.Locator("#numbers-summary")).ToContainTextAsync("有效: 3 · 已去重: 1 · 无效: 2");
+        await page.FillAsync("#text", "群发测试");
+        await Expect(page.Locator("#count-total")).ToHaveTextAsync("0.15");
+        await page.ClickAsync("#send");
+        await Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("/jobs"));
+        await Expect(page.Locator("#jobs .job-status").First).ToHaveTextAsync("已完成", new() { Timeout = 30_000 });
+        await Expect(page.Locator("#jobs .job-counts").First).ToContainTextAsync("成功 3");
+        await page.ShotAsync("flow-enterprise-jobs");
     }
 }
