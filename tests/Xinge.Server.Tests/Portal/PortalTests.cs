@@ -304,5 +304,22 @@ public sealed class PortalTests(BrowserFixture browser) : IClassFixture<BrowserF
         await Expect(page.Locator("#jobs .job-status").First).ToHaveTextAsync("已完成", new() { Timeout = 30_000 });
         await Expect(page.Locator("#jobs .job-counts").First).ToContainTextAsync("成功 3");
         await page.ShotAsync("flow-enterprise-jobs");
+
+        // A job that cannot finish yet (its phones are off) is paused, resumed and cancelled from the list.
+        foreach (var n in new[] { "8613800138201", "8613800138202" })
+            (await server.Simulator.PutAsJsonAsync($"/api/v1/simulator/handsets/{n}", new { reachable = false })).EnsureSuccessStatusCode();
+        await page.GotoAsync("/send");
+        await page.FillAsync("#numbers", "13800138201 13800138202");
+        await page.FillAsync("#text", "关机测试");
+        await page.ClickAsync("#send");
+        await Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("/jobs"));
+        var newest = page.Locator("#jobs tbody tr").First;
+        await Expect(newest.Locator(".job-status")).ToHaveTextAsync("发送中");
+        await newest.Locator("button[id^=pause-]").ClickAsync();
+        await Expect(newest.Locator(".job-status")).ToHaveTextAsync("已暂停");
+        await newest.Locator("button[id^=resume-]").ClickAsync();
+        await Expect(newest.Locator(".job-status")).ToHaveTextAsync("发送中");
+        await newest.Locator("button[id^=cancel-]").ClickAsync();
+        await Expect(newest.Locator(".job-status")).ToHaveTextAsync("已取消");
     }
 }
