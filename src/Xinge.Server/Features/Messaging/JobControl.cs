@@ -20,10 +20,12 @@ public sealed class JobControl(StatusWriter writer)
     public const string Cancelled = "cancelled";
     /// <summary>lease_owner of a parked message (node ids are 0–63).</summary>
     public const int ParkedOwner = -1;
+    /// <summary>lease_owner of a message held while the operator has suspended its enterprise's sending.</summary>
+    public const int SuspendedOwner = -2;
     /// <summary>lease_until of a parked message: never, until resumed.</summary>
     public const long Never = 253_402_300_799_999;
-    /// <summary>A waiting message no dispatcher holds: never claimed, deferred, or parked by a pause.</summary>
-    public const string Unheld = "(lease_owner IS NULL OR lease_owner = -1 OR lease_until < @now)";
+    /// <summary>A waiting message no dispatcher holds: never claimed, deferred, parked by a pause or held by a suspension.</summary>
+    public const string Unheld = "(lease_owner IS NULL OR lease_owner < 0 OR lease_until < @now)";
 
     /// <summary>A waiting message none of whose parts the SMSC has taken (a partly sent message is not withdrawn).</summary>
     public const string NoPartSent = "NOT EXISTS (SELECT 1 FROM message_parts p WHERE p.message_id = messages.id)";

@@ -52,18 +52,19 @@ public sealed record SendRefusal(SendError Error, string Detail, IReadOnlyList<R
 /// the services) sends through here.
 /// </summary>
 public sealed class MessagingService(Database database, MessageStore store, StatusWriter writer, Composer composer, IdGenerator ids, MessagingOptions options, ConnectorRegistry connectors,
-    IEnumerable<IAdmissionRule> admissionRules, Accounts.Revocations revocations, TimeProvider time, ILogger<MessagingService> logger)
+    IEnumerable<IAdmissionRule> admissionRules, TimeProvider time, ILogger<MessagingService> logger)
 {
     private readonly IAdmissionRule[] rules = admissionRules.OrderBy(r => r.Order).ToArray();
     public const int MaxRecipientsPerJob = 200_000;
-    private readonly ConcurrentDictionary<long, EnterpriseInfo> _verified = CachedEnterprises(revocations);
+    private readonly ConcurrentDictionary<long, EnterpriseInfo> _verified = new();
+    /// <summary>Bumped when an enterprise's terms change: a read that began before the change does not cache its old terms.</summary>
+    private long _termsGeneration;
 
-    /// <summary>Verified enterprises' terms, forgotten on every node when the operator changes them (suspends one, sets its price).</summary>
-    private static ConcurrentDictionary<long, EnterpriseInfo> CachedEnterprises(Accounts.Revocations revocations)
+    /// <summary>The operator changed the enterprise's terms (suspended it, set its price): the next message reads them afresh.</summary>
+    public void ForgetEnterprise(long id)
     {
-        var cache = new ConcurrentDictionary<long, EnterpriseInfo>();
-        revocations.EnterpriseChanged += id => cache.TryRemove(id, out _);
-        return cache;
+        Interlocked.Increment(ref _termsGeneration);
+        _verified.TryRemove(id, out _);
     }
 
     private sealed class EnterpriseInfo
@@ -80,12 +81,13 @@ public sealed class MessagingService(Database database, MessageStore store, Stat
     private async Task<EnterpriseInfo?> EnterpriseAsync(long id)
     {
         if (_verified.TryGetValue(id, out var cached)) return cached;
+        var generation = Interlocked.Read(ref _termsGeneration);
         await using var c = await database.OpenAsync();
         var e = await c.QuerySingleOrDefaultAsync<EnterpriseInfo>(
             "SELECT id AS Id, verified AS Verified, suspended AS Suspended, unit_price AS UnitPrice, extension AS Extension FROM enterprises WHERE id = @id", new { id });
         // Only verified enterprises are cached: verification never goes back, and a fresh one is seen at once; a change
-        // of terms is forgotten through the revocations every node reads.
-        if (e is { Verified: true }) _verified[id] = e;
+        // of terms is forgotten on every node (EnterpriseSuspension).
+        if (e is { Verified: true } && Interlocked.Read(ref _termsGeneration) == generation) _verified[id] = e;
         return e;
     }
 

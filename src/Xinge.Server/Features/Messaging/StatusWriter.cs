@@ -383,7 +383,12 @@ public sealed class StatusWriter(Database database, BillingService billing, Wake
             case JobAction.Resume:
                 if (job.State == JobControl.Cancelled) return JobChange.Conflict;
                 if (job.State is null) return JobChange.Done;
-                await c.ExecuteAsync("UPDATE messages SET lease_until = NULL, lease_owner = NULL WHERE job_id = @JobId AND lease_owner = @ParkedOwner", args, tx);
+                // Resumed while the operator has suspended the enterprise: its messages wait for the suspension to end instead.
+                var suspended = await c.ExecuteScalarAsync<bool>("SELECT suspended FROM enterprises WHERE id = @EnterpriseId", new { change.EnterpriseId }, tx);
+                await c.ExecuteAsync(suspended
+                    ? "UPDATE messages SET lease_owner = @SuspendedOwner WHERE job_id = @JobId AND lease_owner = @ParkedOwner"
+                    : "UPDATE messages SET lease_until = NULL, lease_owner = NULL WHERE job_id = @JobId AND lease_owner = @ParkedOwner",
+                    new { change.JobId, JobControl.ParkedOwner, JobControl.SuspendedOwner }, tx);
                 await c.ExecuteAsync("UPDATE jobs SET state = NULL WHERE id = @JobId", args, tx);
                 return JobChange.Done;
             default:
@@ -417,6 +422,10 @@ public sealed class StatusWriter(Database database, BillingService billing, Wake
         }
         foreach (var m in stopped.Where(m => m.State == JobControl.Cancelled && m.Parts == 0))
             ends.Add(new EndRequest(m.Id, MessageStatus.Queued, MessageStatus.Failed, "cancelled", now));
+        // Its enterprise suspended meanwhile: held until the operator lifts the suspension.
+        await c.ExecuteAsync(
+            $"UPDATE messages SET lease_until = @Never, lease_owner = @SuspendedOwner WHERE id {Database.InList(c, "ids")} AND status = 'queued' AND (lease_owner IS NULL OR lease_owner <> @ParkedOwner) " +
+            "AND enterprise_id IN (SELECT id FROM enterprises WHERE suspended = @yes)", new { ids, JobControl.Never, JobControl.SuspendedOwner, JobControl.ParkedOwner, yes = true }, tx);
     }
 
     private sealed class Replaceable
