@@ -8,7 +8,24 @@ namespace Xinge.Server;
 /// </summary>
 public sealed class PlatformTimeZone(IConfiguration config)
 {
-    public TimeZoneInfo Zone { get; } = TimeZoneInfo.FindSystemTimeZoneById(config["Xinge:TimeZone"] ?? "Asia/Shanghai");
+    public TimeZoneInfo Zone { get; } = ZoneOf(config["Xinge:TimeZone"] ?? "Asia/Shanghai");
+
+    /// <summary>
+    /// The zone named, if the platform can count in it: statistics are kept per hour, so a zone whose offset from UTC
+    /// is not a whole number of hours (India's, Nepal's) would split its days' first and last hours.
+    /// </summary>
+    private static TimeZoneInfo ZoneOf(string id)
+    {
+        if (!TimeZoneInfo.TryFindSystemTimeZoneById(id, out var zone)) throw new InvalidOperationException($"Xinge:TimeZone: '{id}' is not a time zone this machine knows");
+        var offsets = zone.GetAdjustmentRules().SelectMany(r => new[] { zone.BaseUtcOffset + r.DaylightDelta }).Append(zone.BaseUtcOffset);
+        if (offsets.Any(o => o.Ticks % TimeSpan.TicksPerHour != 0))
+            throw new InvalidOperationException($"Xinge:TimeZone: '{id}' is not a whole number of hours from UTC; statistics are kept per hour");
+        return zone;
+    }
+
+    /// <summary>A day as people enter it (yyyy-MM-dd), between the years 2000 and 2100.</summary>
+    public static bool TryDay(string? s, out DateOnly day) =>
+        DateOnly.TryParseExact(s, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out day) && day.Year is >= 2000 and <= 2100;
 
     public DateTimeOffset ToLocal(DateTimeOffset t) => TimeZoneInfo.ConvertTime(t, Zone);
 
@@ -21,12 +38,10 @@ public sealed class PlatformTimeZone(IConfiguration config)
     public DateOnly Today(TimeProvider time) => DateOnly.FromDateTime(ToLocal(time.GetUtcNow()).DateTime);
 
     /// <summary>The start of a local day given as yyyy-MM-dd, as ISO 8601 for the API; null when it is not a day.</summary>
-    public string? DayStart(string? day) =>
-        DateOnly.TryParseExact(day, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var d) ? Iso(StartOf(d)) : null;
+    public string? DayStart(string? day) => TryDay(day, out var d) ? Iso(StartOf(d)) : null;
 
     /// <summary>The last millisecond of a local day given as yyyy-MM-dd, as ISO 8601 for the API.</summary>
-    public string? DayEnd(string? day) =>
-        DateOnly.TryParseExact(day, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var d) ? Iso(StartOf(d.AddDays(1)) - 1) : null;
+    public string? DayEnd(string? day) => TryDay(day, out var d) ? Iso(StartOf(d.AddDays(1)) - 1) : null;
 
     private static string Iso(long ms) => DateTimeOffset.FromUnixTimeMilliseconds(ms).ToString("yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture);
 

@@ -59,7 +59,8 @@ public static class XingeApp
         builder.Services.Insert(0, ServiceDescriptor.Singleton<IHostedService, DatabaseMigrator>());
         builder.Services.AddHostedService<SqliteCheckpointer>();
         builder.Services.AddSingleton(TimeProvider.System);
-        builder.Services.AddSingleton<PlatformTimeZone>();
+        // Read now, so a time zone the platform cannot use stops the start with its reason.
+        builder.Services.AddSingleton(new PlatformTimeZone(config));
         builder.Services.AddScoped(_ => database.CreateContext());
         builder.Services.AddProblemDetails();
         builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);

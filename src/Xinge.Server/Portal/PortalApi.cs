@@ -22,7 +22,7 @@ public sealed record ApiResult<T>(T? Value, HttpStatusCode Status, string? Probl
 /// The portal's way to the platform: this node's own API over loopback, with the signed-in person's session token, and
 /// the browser's address in a header only this process can sign (<see cref="ClientAddress"/>).
 /// </summary>
-public sealed class PortalApi(IServer server, AuthenticationStateProvider authentication, NavigationManager navigation, IHttpContextAccessor accessor)
+public sealed class PortalApi(IServer server, IConfiguration config, AuthenticationStateProvider authentication, NavigationManager navigation, IHttpContextAccessor accessor)
 {
     private static readonly HttpClient Http = new(new SocketsHttpHandler { UseProxy = false, UseCookies = false, AllowAutoRedirect = false })
     {
@@ -35,6 +35,15 @@ public sealed class PortalApi(IServer server, AuthenticationStateProvider authen
 
     public Task<ApiResult<T>> GetAsync<T>(string path) => SendAsync<T>(HttpMethod.Get, path, null);
     public Task<ApiResult<T>> PostAsync<T>(string path, object? body = null) => SendAsync<T>(HttpMethod.Post, path, body);
+
+    /// <summary>A POST that the API answers as the first time when repeated with the same key (a double click, a retry).</summary>
+    public async Task<ApiResult<T>> PostOnceAsync<T>(string path, object body, string idempotencyKey)
+    {
+        var token = (await authentication.GetAuthenticationStateAsync()).User.FindFirstValue(PortalSetup.TokenClaim);
+        using var request = Request(HttpMethod.Post, path, body, token, _client);
+        request.Headers.Add("Idempotency-Key", idempotencyKey);
+        return await ReadAsync<T>(request, signedIn: token is not null);
+    }
     public Task<ApiResult<T>> PutAsync<T>(string path, object? body) => SendAsync<T>(HttpMethod.Put, path, body);
     public Task<ApiResult<JsonNode>> DeleteAsync(string path) => SendAsync<JsonNode>(HttpMethod.Delete, path, null);
 
@@ -101,6 +110,14 @@ public sealed class PortalApi(IServer server, AuthenticationStateProvider authen
         {
             return new(default, HttpStatusCode.ServiceUnavailable, "the platform did not answer: " + e.Message);
         }
+        catch (TaskCanceledException)
+        {
+            return new(default, HttpStatusCode.GatewayTimeout, "the platform did not answer in time");
+        }
+        catch (JsonException)
+        {
+            return new(default, HttpStatusCode.BadGateway, "the platform's answer could not be read");
+        }
     }
 
     private async Task<ApiResult<T>> ReadAsync<T>(HttpResponseMessage response, bool signedIn)
@@ -127,10 +144,14 @@ public sealed class PortalApi(IServer server, AuthenticationStateProvider authen
         return new(default, response.StatusCode, detail ?? $"{(int)response.StatusCode} {response.ReasonPhrase}", type);
     }
 
-    /// <summary>This node's own address: the first it listens on, with a wildcard host taken as loopback.</summary>
+    /// <summary>
+    /// This node's own address: <c>Xinge:Portal:ApiAddress</c> when set (a node that listens on HTTPS only, say), else
+    /// the first plain HTTP address it listens on, with a wildcard host taken as loopback.
+    /// </summary>
     private Uri Base()
     {
         if (_base is not null) return _base;
+        if (config["Xinge:Portal:ApiAddress"] is { Length: > 0 } configured) return _base = new Uri(configured);
         var address = server.Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault(a => a.StartsWith("http://", StringComparison.Ordinal))
             ?? server.Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault() ?? "http://127.0.0.1:5080";
         var uri = new UriBuilder(address.Replace("://+", "://127.0.0.1").Replace("://*", "://127.0.0.1"));

@@ -28,7 +28,8 @@ public static partial class PortalSetup
 
     public static IServiceCollection AddPortal(this IServiceCollection services)
     {
-        services.AddRazorComponents().AddInteractiveServerComponents();
+        // A page's messages to the server carry what a person typed: a pasted list of numbers is the largest.
+        services.AddRazorComponents().AddInteractiveServerComponents().AddHubOptions(o => o.MaximumReceiveMessageSize = 1024 * 1024);
         services.AddMudServices();
         services.AddCascadingAuthenticationState();
         services.AddScoped<AuthenticationStateProvider, PortalAuthenticationState>();
@@ -41,7 +42,8 @@ public static partial class PortalSetup
                 o.DefaultChallengeScheme = Selector;
             })
             .AddPolicyScheme(Selector, null, o => o.ForwardDefaultSelector = http =>
-                http.Request.Path.StartsWithSegments("/api") || http.Request.Headers.Authorization.Count > 0 ? BearerAuthentication.SchemeName : CookieScheme)
+                http.Request.Path.StartsWithSegments("/api") || http.Request.Headers.Authorization.ToString().StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
+                    ? BearerAuthentication.SchemeName : CookieScheme)
             .AddCookie(CookieScheme, o =>
             {
                 o.Cookie.Name = "xinge.portal";
@@ -72,27 +74,26 @@ public static partial class PortalSetup
         new(new ClaimsIdentity(caller.Claims().Append(new Claim(TokenClaim, token)), CookieScheme, ClaimTypes.Name, ClaimTypes.Role));
 
     /// <summary>
-    /// <c>?lang=en</c> or <c>?lang=zh-CN</c> on any page switches the language and remembers it: in a cookie for this
-    /// browser and, for a signed-in person, with them (it comes back at their next sign-in, in any browser).
+    /// <c>?lang=en</c> or <c>?lang=zh-CN</c> on any page switches this browser's language and remembers it. The switch in
+    /// the top bar (a form, <c>POST /language</c>) also keeps the choice with the signed-in person.
     /// </summary>
     public static IApplicationBuilder UsePortalLanguage(this IApplicationBuilder app)
     {
         app.Use(async (http, next) =>
         {
-            if (http.Request.Query.TryGetValue("lang", out var lang) && Cultures.FirstOrDefault(c => c.Name.Equals(lang.ToString(), StringComparison.OrdinalIgnoreCase)) is { } culture)
-            {
-                RememberLanguage(http, culture.Name);
-                // This runs before authentication: the person behind the cookie, if any, is read here.
-                var signedIn = http.Request.Path.StartsWithSegments("/api") ? null : await http.AuthenticateAsync(CookieScheme);
-                if (signedIn is { Succeeded: true } && signedIn.Principal.FindFirstValue(TokenClaim) is { } token)
-                    await http.RequestServices.GetRequiredService<PortalApi>().SendAsync<LanguageView>(HttpMethod.Put, "/api/v1/auth/language", new LanguageRequest(culture.Name), token, http);
-            }
+            if (http.Request.Query.TryGetValue("lang", out var lang) && CultureNamed(lang) is { } culture) RememberLanguage(http, culture);
             await next(http);
         });
         var options = new RequestLocalizationOptions { DefaultRequestCulture = new RequestCulture("zh-CN"), SupportedCultures = Cultures, SupportedUICultures = Cultures };
         options.RequestCultureProviders.Insert(0, new QueryStringRequestCultureProvider { QueryStringKey = "lang", UIQueryStringKey = "lang" });
         return app.UseRequestLocalization(options);
     }
+
+    private static string? CultureNamed(string? name) => Cultures.FirstOrDefault(c => c.Name.Equals(name, StringComparison.OrdinalIgnoreCase))?.Name;
+
+    /// <summary>Only a path on this site: a link that would send a person elsewhere (another host, a scheme, control characters) leads home.</summary>
+    public static string LocalPath(string? url) =>
+        url is { Length: > 1 } && url[0] == '/' && url[1] != '/' && url[1] != '\\' && !url.Contains("://") && !url.Any(char.IsControl) ? url : "/";
 
     /// <summary>This browser's language from now on (the cookie the request localization reads).</summary>
     public static void RememberLanguage(HttpContext http, string culture) =>
@@ -110,6 +111,17 @@ public static partial class PortalSetup
             if (http.User.FindFirstValue(TokenClaim) is { } token) await api.SignOutAsync(token, http);
             await http.SignOutAsync(CookieScheme);
             return Results.Redirect("/signin");
+        }).ExcludeFromDescription();
+        // The language switch: this browser's cookie, and the person's own choice, kept for their next sign-in anywhere.
+        app.MapPost("/language", async (HttpContext http, IAntiforgery antiforgery, PortalApi api) =>
+        {
+            if (!await antiforgery.IsRequestValidAsync(http)) return Results.BadRequest();
+            var form = await http.Request.ReadFormAsync();
+            if (CultureNamed(form["language"]) is not { } culture) return Results.BadRequest();
+            RememberLanguage(http, culture);
+            if (http.User.FindFirstValue(TokenClaim) is { } token)
+                await api.SendAsync<LanguageView>(HttpMethod.Put, "/api/v1/auth/language", new LanguageRequest(culture), token, http);
+            return Results.Redirect(LocalPath(form["returnUrl"]));
         }).ExcludeFromDescription();
         // Exports download straight from the API as the signed-in person, so the browser shows their progress. Only
         // reads that make files pass; the cookie opens nothing else of the API.

@@ -320,5 +320,6 @@ public static class PortalText
         ["SMPP accounts"] = "SMPP 账号",
         ["any address"] = "任意地址",
         ["SMPP account removed; its sessions close."] = "SMPP 账号已删除，其连接将关闭。",
+        ["At most 10,000 numbers pasted here."] = "此处最多粘贴 10,000 个号码。",
     };
 }

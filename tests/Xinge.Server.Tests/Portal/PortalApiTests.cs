@@ -51,10 +51,10 @@ public abstract class PortalApiTests(XingeServer server, string numberBase)
 
         var csv = await tenant.Client.GetAsync("/api/v1/reports?format=csv&by=category");
         Assert.Equal("text/csv", csv.Content.Headers.ContentType!.MediaType);
-        var lines = (await csv.Content.ReadAsStringAsync()).TrimStart('\uFEFF').Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var lines = (await csv.Content.ReadAsStringAsync()).TrimStart('\uFEFF').Split("\r\n", StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal(["category,messages,delivered,failed,segments,revenue_fen,delivery_rate", $"notification,3,2,1,3,{2 * price},0.6667", $"total,3,2,1,3,{2 * price},0.6667"], lines);
 
-        foreach (var bad in new[] { "by=week", "from=2026-13-01", "from=2026-12-10&to=2026-12-01", "from=2024-01-01&to=2026-01-01", "by=hour&from=2026-01-01&to=2026-03-01", "format=pdf" })
+        foreach (var bad in new[] { "by=week", "from=2026-13-01", "to=9999-12-31", "from=0001-01-01", "from=2026-12-10&to=2026-12-01", "from=2024-01-01&to=2026-01-01", "by=hour&from=2026-01-01&to=2026-03-01", "format=pdf" })
             Assert.Equal(HttpStatusCode.BadRequest, (await tenant.Client.GetAsync("/api/v1/reports?" + bad)).StatusCode);
     }
 
@@ -63,26 +63,30 @@ public abstract class PortalApiTests(XingeServer server, string numberBase)
     {
         var tenant = await server.CreateTenantAsync();
         var other = await server.CreateTenantAsync();
-        var job = (await tenant.SendAsync(new { to = new[] { NewNumber(), NewNumber(), NewNumber() }, signature = tenant.Signature, category = "notification", text = "导出测试" }))
-            .Str("jobId");
+        var job = (await tenant.SendAsync(new { to = new[] { NewNumber(), NewNumber(), NewNumber() }, signature = tenant.Signature, category = "notification", text = "导出测试",
+            clientRef = "=HYPERLINK(\"x\")" })).Str("jobId");
 
         var csv = await tenant.Client.GetAsync($"/api/v1/messages/export?format=csv&jobId={job}");
         Assert.Equal(HttpStatusCode.OK, csv.StatusCode);
         var bytes = await csv.Content.ReadAsByteArrayAsync();
         Assert.Equal([0xEF, 0xBB, 0xBF], bytes[..3]);
-        var lines = Encoding.UTF8.GetString(bytes[3..]).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var lines = Encoding.UTF8.GetString(bytes[3..]).Split("\r\n", StringSplitOptions.RemoveEmptyEntries);
         Assert.StartsWith("id,job_id,to,from,category,status", lines[0]);
         Assert.Equal(4, lines.Length);
         Assert.All(lines[1..], l => Assert.Contains(job, l));
+        // What the enterprise wrote stays text in a spreadsheet: a formula is defused.
+        Assert.All(lines[1..], l => Assert.EndsWith(",\"'=HYPERLINK(\"\"x\"\")\"", l));
 
         var xlsx = await tenant.Client.GetAsync($"/api/v1/messages/export?format=xlsx&jobId={job}");
         Assert.Equal("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", xlsx.Content.Headers.ContentType!.MediaType);
         using var zip = new System.IO.Compression.ZipArchive(new MemoryStream(await xlsx.Content.ReadAsByteArrayAsync()));
         var sheet = new StreamReader(zip.Entries.First(e => e.FullName.StartsWith("xl/worksheets/", StringComparison.Ordinal)).Open()).ReadToEnd();
         Assert.Equal(4, System.Text.RegularExpressions.Regex.Matches(sheet, "<x:row |<row ").Count);
+        Assert.DoesNotContain("<x:f>", sheet);
+        Assert.DoesNotContain("<f>", sheet);
 
         var foreign = await (await other.Client.GetAsync($"/api/v1/messages/export?format=csv&jobId={job}")).Content.ReadAsStringAsync();
-        Assert.Single(foreign.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Single(foreign.Split("\r\n", StringSplitOptions.RemoveEmptyEntries));
         Assert.Equal(HttpStatusCode.BadRequest, (await tenant.Client.GetAsync("/api/v1/messages/export?format=pdf")).StatusCode);
         Assert.Equal(HttpStatusCode.BadRequest, (await tenant.Client.GetAsync("/api/v1/messages/export?format=csv&to=not-a-number")).StatusCode);
     }
@@ -230,6 +234,9 @@ public abstract class PortalApiTests(XingeServer server, string numberBase)
 
         Assert.Equal(HttpStatusCode.BadRequest, (await UploadAsync("<html><script>alert(1)</script>"u8.ToArray(), "x.pdf", "application/pdf")).StatusCode);
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, (await UploadAsync([.. "%PDF-"u8, .. new byte[5 * 1024 * 1024]])).StatusCode);
+        var cut = new StringContent("--x\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.pdf\"\r\n\r\n%PDF-", Encoding.UTF8);
+        cut.Headers.ContentType = System.Net.Http.Headers.MediaTypeHeaderValue.Parse("multipart/form-data; boundary=x");
+        Assert.Equal(HttpStatusCode.BadRequest, (await tenant.Client.PutAsync("/api/v1/enterprise/licence-document", cut)).StatusCode);
         var json = await tenant.Client.PutAsync("/api/v1/enterprise/licence-document", new StringContent("{}", Encoding.UTF8, "application/json"));
         Assert.Equal(HttpStatusCode.UnsupportedMediaType, json.StatusCode);
         Assert.Equal("application/problem+json", json.Content.Headers.ContentType!.MediaType);

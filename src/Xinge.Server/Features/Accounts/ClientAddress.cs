@@ -18,7 +18,8 @@ public static class ClientAddress
     public static string Of(HttpContext http)
     {
         var remote = http.Connection.RemoteIpAddress;
-        if (remote is not null && IPAddress.IsLoopback(remote) && http.Request.Headers.TryGetValue(PortalHeader, out var secret)
+        // The secret is this process's and travels only from it to itself (loopback, or the node's own address).
+        if (http.Request.Headers.TryGetValue(PortalHeader, out var secret)
             && CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(secret.ToString()), Encoding.ASCII.GetBytes(PortalSecret))
             && IPAddress.TryParse(http.Request.Headers[ForHeader].ToString(), out var client))
             return client.ToString();

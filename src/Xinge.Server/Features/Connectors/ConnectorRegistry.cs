@@ -111,7 +111,9 @@ public sealed class ConnectorRegistry(IConfiguration config, Database database, 
             var removed = current.Where(c => _fromApi.Contains(c.Name) && (!wanted.TryGetValue(c.Name, out var d) || Terms(d.ToOptions()) != Terms(c.Options))).ToList();
             var added = stored.Where(d => current.All(c => c.Name != d.Name) || removed.Any(r => r.Name == d.Name)).Select(d => Create(d.ToOptions())).ToList();
             if (removed.Count == 0 && added.Count == 0) return;
-            _connectors = current.Except(removed).ToArray();
+            // One swap: an edited connector's prefixes never route elsewhere meanwhile. Its new self binds once the old
+            // one has unbound (an SMSC may allow the account one bind); a submit in between waits as for any unbound one.
+            _connectors = current.Except(removed).Concat(added).ToArray();
             foreach (var r in removed)
             {
                 _fromApi.Remove(r.Name);
@@ -125,7 +127,6 @@ public sealed class ConnectorRegistry(IConfiguration config, Database database, 
                 a.Start();
                 _logger.LogInformation("Connector {Connector} added", a.Name);
             }
-            _connectors = _connectors.Concat(added).ToArray();
         }
         finally
         {

@@ -73,8 +73,8 @@ public static partial class ConnectorsEndpoints
     }
 
     /// <summary>
-    /// Changes a connector the operator added: the whole definition, as on creation; a password left out stays as it
-    /// was (it is never shown). Every node rebinds it with the new terms within ten seconds, this one at once.
+    /// Changes a connector the operator added: what the body gives changes, what it leaves out stays (the password
+    /// too, which is never shown). Every node rebinds it with the new terms within ten seconds, this one at once.
     /// </summary>
     private static async Task<Results<Ok<ConnectorCreated>, ProblemHttpResult>> UpdateAsync(string name, CreateConnector body, ConnectorRegistry registry, Database database,
         AuditLog audit, HttpContext http)
@@ -83,19 +83,24 @@ public static partial class ConnectorsEndpoints
         var connector = registry.Connectors.FirstOrDefault(c => c.Name == name);
         if (connector is not null && registry.SourceOf(connector) != "api")
             return Problems.Conflict("connector-not-editable", $"{name} comes from {registry.SourceOf(connector)}; change the configuration to change it");
-        var keepPassword = string.IsNullOrEmpty(body.Password);
-        if (Validate(body with { Name = name, Password = keepPassword ? "" : body.Password }) is { } error) return Problems.Validation(error);
-        await using (var c = await database.OpenAsync())
-        {
-            var updated = await c.ExecuteAsync(
-                "UPDATE connectors SET host = @Host, port = @Port, system_id = @SystemId, password = CASE WHEN @keepPassword THEN password ELSE @Password END, " +
-                "system_type = @SystemType, bind_mode = @BindMode, window_size = @WindowSize, max_tps = @MaxTps, prefixes = @Prefixes, binds = @Binds, " +
-                "outbind_port = @OutbindPort, outbind_address = @OutbindAddress WHERE name = @Name",
-                Columns(body, name, ("keepPassword", keepPassword)));
-            if (updated == 0) return Problems.NotFound("connector");
-        }
+        await using var c = await database.OpenAsync();
+        var stored = await c.QuerySingleOrDefaultAsync<ConnectorDefinition>(
+            "SELECT name AS Name, host AS Host, port AS Port, system_id AS SystemId, password AS Password, system_type AS SystemType, bind_mode AS BindMode, " +
+            "window_size AS WindowSize, max_tps AS MaxTps, prefixes AS Prefixes, binds AS Binds, outbind_port AS OutbindPort, outbind_address AS OutbindAddress " +
+            "FROM connectors WHERE name = @name", new { name });
+        if (stored is null) return Problems.NotFound("connector");
+        var merged = new CreateConnector(name, body.Host ?? stored.Host, body.Port ?? stored.Port, body.SystemId ?? stored.SystemId,
+            string.IsNullOrEmpty(body.Password) ? stored.Password : body.Password, body.SystemType ?? stored.SystemType, body.BindMode ?? stored.BindMode,
+            body.WindowSize ?? stored.WindowSize, body.MaxTps ?? stored.MaxTps,
+            body.Prefixes ?? stored.Prefixes.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(p => "+" + p).ToList(),
+            body.Binds ?? stored.Binds, body.OutbindPort ?? stored.OutbindPort, body.OutbindAddress ?? stored.OutbindAddress);
+        if (Validate(merged) is { } error) return Problems.Validation(error);
+        await c.ExecuteAsync(
+            "UPDATE connectors SET host = @Host, port = @Port, system_id = @SystemId, password = @Password, system_type = @SystemType, bind_mode = @BindMode, " +
+            "window_size = @WindowSize, max_tps = @MaxTps, prefixes = @Prefixes, binds = @Binds, outbind_port = @OutbindPort, outbind_address = @OutbindAddress WHERE name = @Name",
+            Columns(merged, name));
         await registry.RefreshAsync(default);
-        await audit.RecordAsync(http, "connector.updated", "connector:" + name, detail: $"{body.Host!.Trim()}:{body.Port}");
+        await audit.RecordAsync(http, "connector.updated", "connector:" + name, detail: $"{merged.Host!.Trim()}:{merged.Port}");
         return TypedResults.Ok(new ConnectorCreated(name));
     }
 

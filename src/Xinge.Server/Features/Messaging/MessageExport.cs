@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Runtime.CompilerServices;
-using CsvHelper;
 using MiniExcelLibs;
 
 namespace Xinge.Server.Features.Messaging;
@@ -29,7 +28,7 @@ public static class MessageExport
             foreach (var m in page.Items)
             {
                 yield return new MessageExportRow(m.Id, m.JobId, m.To, m.From, m.Category, m.Status, m.Error ?? "", m.Segments, m.Price / 100m,
-                    zone.Local(m.CreatedAt), zone.Local(m.SubmittedAt), zone.Local(m.DoneAt), Defuse(m.ClientRef ?? ""));
+                    zone.Local(m.CreatedAt), zone.Local(m.SubmittedAt), zone.Local(m.DoneAt), m.ClientRef ?? "");
                 if (++written == MaxRows) yield break;
             }
             if (page.Next is null || !Cursor.TryRead(page.Next, out var before)) yield break;
@@ -39,19 +38,18 @@ public static class MessageExport
 
     private static readonly string[] Header = ["id", "job_id", "to", "from", "category", "status", "error", "segments", "price_yuan", "created_at", "submitted_at", "done_at", "client_ref"];
 
-    /// <summary>UTF-8 with a byte order mark, so that spreadsheet programs read the Chinese as such.</summary>
-    public static IResult Csv(IAsyncEnumerable<MessageExportRow> rows) => Results.Stream(async body =>
+    /// <summary>UTF-8 with a byte order mark, so that spreadsheet programs read the Chinese as such; text that looks like a formula stays text.</summary>
+    public static IResult Csv(IAsyncEnumerable<MessageExportRow> rows) => Results.Stream(body => Spreadsheet.WriteCsvAsync(body, Header, Fields(rows)),
+        "text/csv; charset=utf-8", "messages.csv");
+
+    private static async IAsyncEnumerable<string?[]> Fields(IAsyncEnumerable<MessageExportRow> rows)
     {
-        await body.WriteAsync("\uFEFF"u8.ToArray());
-        await using var csv = CsvWriter.Create(body, CsvWriterOptions.Default, leaveOpen: true);
-        await csv.WriteRecordAsync(Header);
         await foreach (var r in rows)
         {
-            await csv.WriteRecordAsync([r.Id, r.JobId, r.To, r.From, r.Category, r.Status, r.Error, r.Segments.ToString(CultureInfo.InvariantCulture),
-                r.Price.ToString("0.00", CultureInfo.InvariantCulture), r.CreatedAt, r.SubmittedAt, r.DoneAt, r.ClientRef]);
+            yield return [r.Id, r.JobId, r.To, r.From, r.Category, r.Status, r.Error, r.Segments.ToString(CultureInfo.InvariantCulture),
+                r.Price.ToString("0.00", CultureInfo.InvariantCulture), r.CreatedAt, r.SubmittedAt, r.DoneAt, r.ClientRef];
         }
-        await csv.FlushAsync();
-    }, "text/csv; charset=utf-8", "messages.csv");
+    }
 
     /// <summary>An XLSX is a zip, finished only at its end: it is written to a temporary file, then sent.</summary>
     public static async Task<IResult> XlsxAsync(IAsyncEnumerable<MessageExportRow> rows)
@@ -65,6 +63,4 @@ public static class MessageExport
         return Results.File(read, XlsxType, "messages.xlsx");
     }
 
-    /// <summary>A value a spreadsheet would run as a formula (=, +, -, @ first) is kept as text.</summary>
-    private static string Defuse(string s) => s.Length > 0 && s[0] is '=' or '+' or '-' or '@' ? "'" + s : s;
 }

@@ -23,7 +23,11 @@ public sealed class ReportCounter : IMessagingObserver
             {
                 hour = g.Key.Hour, enterprise = g.Key.EnterpriseId, connector = g.Key.Connector, category = g.Key.Category, outcome = g.Key.Outcome, reason = g.Key.Reason,
                 messages = (long)g.Count(), segments = g.Sum(e => (long)e.Segments), revenue = g.Key.Outcome == ReportOutcome.Delivered ? g.Sum(e => e.Price) : 0,
-            });
+            })
+            // In the key's order, so that two nodes' status writers that touch the same rows lock them in the same order
+            // (PostgreSQL would otherwise answer one of them with a deadlock).
+            .OrderBy(r => r.hour).ThenBy(r => r.enterprise).ThenBy(r => r.connector, StringComparer.Ordinal).ThenBy(r => r.category, StringComparer.Ordinal)
+            .ThenBy(r => r.outcome, StringComparer.Ordinal).ThenBy(r => r.reason, StringComparer.Ordinal);
         await c.ExecuteAsync(
             "INSERT INTO report_hours (hour, enterprise_id, connector, category, outcome, reason, messages, segments, revenue) " +
             "VALUES (@hour, @enterprise, @connector, @category, @outcome, @reason, @messages, @segments, @revenue) " +
