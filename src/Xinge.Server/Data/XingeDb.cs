@@ -42,6 +42,7 @@ public abstract class XingeDb(DbContextOptions options) : DbContext(options), ID
     public DbSet<ConnectorDefinition> Connectors => Set<ConnectorDefinition>();
     public DbSet<ReportHour> ReportHours => Set<ReportHour>();
     public DbSet<LicenceDocument> LicenceDocuments => Set<LicenceDocument>();
+    public DbSet<BlacklistEntry> Blacklist => Set<BlacklistEntry>();
     /// <summary>The portal's cookie and antiforgery keys, shared by every node and kept over restarts.</summary>
     public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
 
@@ -168,6 +169,11 @@ public abstract class XingeDb(DbContextOptions options) : DbContext(options), ID
             e.HasKey(x => new { x.Hour, x.EnterpriseId, x.Connector, x.Category, x.Outcome, x.Reason });
         });
         b.Entity<DataProtectionKey>(e => e.ToTable("data_protection_keys"));
+        b.Entity<BlacklistEntry>(e =>
+        {
+            e.ToTable("blacklist");
+            e.HasKey(x => x.Msisdn);
+        });
         b.Entity<LicenceDocument>(e =>
         {
             e.ToTable("licence_documents");

@@ -13,7 +13,7 @@ public sealed class PostgresPortalApiTests(PostgresFixture fixture) : PortalApiT
 /// <summary>The API the portal's pages stand on: statistics, exports, the statement, the inbox browsed newest first, the webhook test.</summary>
 public abstract class PortalApiTests(XingeServer server, string numberBase)
 {
-    private int _next;
+    private static int _next;
     private string NewNumber() => numberBase + Interlocked.Increment(ref _next).ToString("D4");
 
     [Fact]

@@ -132,7 +132,7 @@ public sealed class PortalTests(BrowserFixture browser) : IClassFixture<BrowserF
     }
 
     private static readonly string[] OperatorPages =
-        ["/", "/admin/enterprises", "/admin/users", "/admin/integration-keys", "/admin/reviews", "/admin/connectors", "/admin/roles", "/admin/audit", "/admin/reports", "/simulator"];
+        ["/", "/admin/enterprises", "/admin/users", "/admin/integration-keys", "/admin/blacklist", "/admin/reviews", "/admin/connectors", "/admin/roles", "/admin/audit", "/admin/reports", "/simulator"];
 
     private static readonly string[] EnterprisePages =
         ["/", "/send", "/jobs", "/messages", "/inbox", "/signatures", "/profile", "/balance", "/api-keys", "/webhook", "/users", "/reports"];
@@ -331,5 +331,33 @@ public sealed class PortalTests(BrowserFixture browser) : IClassFixture<BrowserF
         await Expect(newest.Locator(".job-status")).ToHaveTextAsync("发送中");
         await newest.Locator("button[id^=cancel-]").ClickAsync();
         await Expect(newest.Locator(".job-status")).ToHaveTextAsync("已取消");
+    }
+
+    /// <summary>The operator keeps the platform blacklist in the portal: numbers typed in, a file imported with its bad rows shown, the whole list exported.</summary>
+    [Fact]
+    public async Task The_operator_keeps_the_platform_blacklist_in_the_portal()
+    {
+        await using var server = await XingeServer.StartAsync(Store.Sqlite);
+        var page = await browser.NewPageAsync(server.BaseAddress);
+        await page.SignInAsync("admin", XingeServer.AdminPassword);
+        await page.GotoAsync("/admin/blacklist");
+        await page.FillAsync("#blacklist-numbers", "13900139001");
+        await page.EnterAsync("#blacklist-reason", "用户投诉");
+        await page.ClickAsync("#blacklist-add");
+        await Expect(page.Locator("#blacklist")).ToContainTextAsync("+8613900139001");
+        await page.Locator(".blacklist-input").SetInputFilesAsync(new FilePayload
+        {
+            Name = "黑名单.csv",
+            MimeType = "text/csv",
+            Buffer = Encoding.UTF8.GetBytes("号码,范围,原因\n13900139002,marketing,营销投诉\nabc,all,\n"),
+        });
+        await Expect(page.Locator("#blacklist-problems")).ToContainTextAsync("abc");
+        await Expect(page.Locator("#blacklist")).ToContainTextAsync("+8613900139002");
+        await Expect(page.Locator("#blacklist")).ToContainTextAsync("仅营销");
+        var export = await page.RunAndWaitForDownloadAsync(() => page.ClickAsync("#blacklist-export"));
+        var text = await File.ReadAllTextAsync((await export.PathAsync())!);
+        Assert.Contains("+8613900139001,all,用户投诉", text);
+        Assert.Contains("+8613900139002,marketing,营销投诉", text);
+        await page.ShotAsync("operator-admin-blacklist-flow");
     }
 }

@@ -16,6 +16,8 @@ public static class RevocationKind
     public const string Enterprise = "enterprise";
     /// <summary>An enterprise's SMPP account was removed: every node closes the sessions bound with it.</summary>
     public const string SmppAccount = "smpp_account";
+    /// <summary>Not a credential: the platform blacklist changed, and every node reads it again.</summary>
+    public const string Blacklist = "blacklist";
 }
 
 /// <summary>
@@ -40,6 +42,9 @@ public sealed class Revocations(TimeProvider time)
 
     /// <summary>An SMPP account (by system_id) was removed: the SMPP server closes its sessions.</summary>
     public event Action<string>? SmppAccountRemoved;
+
+    /// <summary>The platform blacklist changed: the nodes' copies are read again.</summary>
+    public event Action? BlacklistChanged;
 
     /// <summary>Set when a role's rights changed since the watcher last reloaded them.</summary>
     public volatile bool RightsChanged;
@@ -78,6 +83,9 @@ public sealed class Revocations(TimeProvider time)
                 break;
             case RevocationKind.SmppAccount:
                 SmppAccountRemoved?.Invoke(r.Subject);
+                break;
+            case RevocationKind.Blacklist:
+                BlacklistChanged?.Invoke();
                 break;
         }
         long seen;

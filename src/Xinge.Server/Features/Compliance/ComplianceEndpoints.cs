@@ -22,6 +22,9 @@ public static class ComplianceEndpoints
     public static IServiceCollection AddCompliance(this IServiceCollection services)
     {
         services.AddSingleton<IAdmissionRule, ApprovedSignatureRule>();
+        services.AddSingleton<PlatformBlacklist>();
+        services.AddHostedService(sp => sp.GetRequiredService<PlatformBlacklist>());
+        services.AddSingleton<IAdmissionRule, BlacklistRule>();
         services.AddSingleton<IAdmissionRule, OptOutRule>();
         services.AddSingleton<IMessagingObserver, OptOutKeywords>();
         return services;
@@ -39,6 +42,7 @@ public static class ComplianceEndpoints
             return TypedResults.Ok(list.Select(s => new SignatureView(s.Id, s.Text, s.Status, s.Reason)).ToList());
         }).RequireAuthorization(Rights.MessagesRead);
 
+        app.MapBlacklist();
         var admin = api.MapGroup("/admin/reviews").RequireAuthorization(Rights.ReviewsDecide).WithTags("Operator");
         admin.MapGet("", async (XingeDb db, string? status, int? limit) =>
         {

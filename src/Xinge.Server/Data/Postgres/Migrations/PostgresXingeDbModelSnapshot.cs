@@ -450,6 +450,35 @@ namespace Xinge.Server.Data.Postgres.Migrations
                     b.ToTable("ledger", (string)null);
                 });
 
+            modelBuilder.Entity("Xinge.Server.Features.Compliance.BlacklistEntry", b =>
+                {
+                    b.Property<string>("Msisdn")
+                        .HasColumnType("text")
+                        .HasColumnName("msisdn");
+
+                    b.Property<long>("AddedAt")
+                        .HasColumnType("bigint")
+                        .HasColumnName("added_at");
+
+                    b.Property<string>("AddedBy")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("added_by");
+
+                    b.Property<string>("Reason")
+                        .HasColumnType("text")
+                        .HasColumnName("reason");
+
+                    b.Property<string>("Scope")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("scope");
+
+                    b.HasKey("Msisdn");
+
+                    b.ToTable("blacklist", (string)null);
+                });
+
             modelBuilder.Entity("Xinge.Server.Features.Compliance.OptOut", b =>
                 {
                     b.Property<long>("EnterpriseId")

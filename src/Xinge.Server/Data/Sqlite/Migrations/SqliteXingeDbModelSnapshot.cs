@@ -427,6 +427,35 @@ namespace Xinge.Server.Data.Sqlite.Migrations
                     b.ToTable("ledger", (string)null);
                 });
 
+            modelBuilder.Entity("Xinge.Server.Features.Compliance.BlacklistEntry", b =>
+                {
+                    b.Property<string>("Msisdn")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("msisdn");
+
+                    b.Property<long>("AddedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("added_at");
+
+                    b.Property<string>("AddedBy")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("added_by");
+
+                    b.Property<string>("Reason")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("reason");
+
+                    b.Property<string>("Scope")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("scope");
+
+                    b.HasKey("Msisdn");
+
+                    b.ToTable("blacklist", (string)null);
+                });
+
             modelBuilder.Entity("Xinge.Server.Features.Compliance.OptOut", b =>
                 {
                     b.Property<long>("EnterpriseId")

@@ -1,0 +1,180 @@
+using System.Security.Claims;
+using CsvHelper;
+using Dapper;
+using Xinge.Server.Data;
+using Xinge.Server.Features.Accounts;
+using Xinge.Server.Features.Messaging;
+
+namespace Xinge.Server.Features.Compliance;
+
+public sealed record BlacklistAdd(List<string>? Numbers, string? Scope, string? Reason);
+public sealed record BlacklistEntryView(string Msisdn, string Scope, string? Reason, DateTimeOffset AddedAt, string AddedBy);
+public sealed record BlacklistRowProblem(int Line, string Value, string Reason);
+public sealed record BlacklistChange(int Added, IReadOnlyList<BlacklistRowProblem> Invalid);
+
+/// <summary>The operator's platform blacklist (R-S1-16): add, remove, search, import and export.</summary>
+public static class BlacklistEndpoints
+{
+    public const int MaxImportRows = 1_000_000;
+    private const int Chunk = 1000;
+
+    public static IEndpointRouteBuilder MapBlacklist(this IEndpointRouteBuilder app)
+    {
+        var admin = app.MapGroup("/api/v1/admin/blacklist").RequireAuthorization(Rights.BlacklistManage).WithTags("Operator");
+        admin.MapGet("", ListAsync).Produces<Page<BlacklistEntryView>>().ProducesProblem(400);
+        admin.MapPost("", AddAsync).Produces<BlacklistChange>().ProducesProblem(400);
+        admin.MapDelete("/{msisdn}", RemoveAsync).Produces(204).ProducesProblem(404);
+        // A bearer call, never a browser's cookie: no antiforgery token to ask for.
+        admin.MapPut("/import", ImportAsync).DisableAntiforgery().Produces<BlacklistChange>().ProducesProblem(400).ProducesProblem(415);
+        admin.MapGet("/export", Export).Produces(200, contentType: "text/csv");
+        return app;
+    }
+
+    /// <summary>Newest numbers first would need another index; the list is in number order, a page at a time, or the one number asked for.</summary>
+    private static async Task<IResult> ListAsync(string? q, string? after, int? limit, Database database)
+    {
+        if (limit is < 1 or > 1000) return Problems.Validation("limit is 1 to 1000");
+        if (q is { Length: > 0 } && Messaging.PhoneNumbers.ToE164(q) is null) return Problems.Validation("q is a phone number");
+        if (after is { Length: > 20 }) return Problems.Validation("after is a number from the previous page");
+        var take = limit ?? 100;
+        await using var c = await database.OpenAsync();
+        var rows = (await c.QueryAsync<BlacklistEntry>(
+            "SELECT msisdn AS Msisdn, scope AS Scope, reason AS Reason, added_at AS AddedAt, added_by AS AddedBy FROM blacklist " +
+            (q is { Length: > 0 } ? "WHERE msisdn = @number " : "WHERE msisdn > @after ") + "ORDER BY msisdn LIMIT @take",
+            new { number = q is { Length: > 0 } ? Messaging.PhoneNumbers.ToE164(q) : null, after = after ?? "", take = take + 1 })).ToList();
+        var more = rows.Count > take;
+        if (more) rows.RemoveAt(take);
+        return Results.Ok(new Page<BlacklistEntryView>(rows.Select(View).ToList(), more ? rows[^1].Msisdn : null));
+    }
+
+    private static BlacklistEntryView View(BlacklistEntry e) => new(e.Msisdn, e.Scope, e.Reason, DateTimeOffset.FromUnixTimeMilliseconds(e.AddedAt), e.AddedBy);
+
+    private static async Task<IResult> AddAsync(BlacklistAdd body, ClaimsPrincipal user, Database database, Revocations revocations, AuditLog audit, TimeProvider time,
+        HttpContext http)
+    {
+        if (body.Numbers is not { Count: > 0 and <= 10_000 } numbers) return Problems.Validation("numbers: 1 to 10,000 phone numbers");
+        var scope = body.Scope ?? BlacklistScope.All;
+        if (!BlacklistScope.IsValid(scope)) return Problems.Validation("scope is all or marketing");
+        if (ReasonProblem(body.Reason) is { } problem) return Problems.Validation(problem);
+        var rows = numbers.Select((n, i) => (Line: i + 1, Value: n ?? "", Scope: scope, Reason: body.Reason?.Trim())).ToList();
+        var change = await StoreAsync(ToStore(rows, out var invalid), Caller.From(user).Name, database, revocations, time);
+        await audit.RecordAsync(http, "blacklist.added", $"{change} numbers", detail: body.Reason);
+        return Results.Ok(new BlacklistChange(change, invalid));
+    }
+
+    private static string? ReasonProblem(string? reason) =>
+        reason is { Length: > 200 } || reason is not null && Input.HasHiddenCharacters(reason) ? "reason is at most 200 characters, without control characters" : null;
+
+    private static List<(string Msisdn, string Scope, string? Reason)> ToStore(IEnumerable<(int Line, string Value, string Scope, string? Reason)> rows, out List<BlacklistRowProblem> invalid)
+    {
+        invalid = [];
+        var valid = new Dictionary<string, (string, string, string?)>();
+        foreach (var r in rows)
+        {
+            if (Messaging.PhoneNumbers.ToE164(r.Value) is not { } e164) invalid.Add(new BlacklistRowProblem(r.Line, r.Value.Length > 40 ? r.Value[..40] : r.Value, "invalid_number"));
+            else valid[e164] = (e164, r.Scope, r.Reason);
+        }
+        return valid.Values.ToList();
+    }
+
+    /// <summary>Inserts or updates in chunks, then tells every node (one revocation for the whole change).</summary>
+    private static async Task<int> StoreAsync(List<(string Msisdn, string Scope, string? Reason)> rows, string by, Database database, Revocations revocations, TimeProvider time)
+    {
+        if (rows.Count == 0) return 0;
+        var at = time.GetUtcNow().ToUnixTimeMilliseconds();
+        await using var c = await database.OpenAsync();
+        await using var tx = await c.BeginTransactionAsync();
+        foreach (var chunk in rows.Chunk(Chunk))
+        {
+            await c.ExecuteAsync(
+                "INSERT INTO blacklist (msisdn, scope, reason, added_at, added_by) VALUES (@Msisdn, @Scope, @Reason, @at, @by) " +
+                "ON CONFLICT (msisdn) DO UPDATE SET scope = excluded.scope, reason = excluded.reason, added_at = excluded.added_at, added_by = excluded.added_by",
+                chunk.Select(r => new { r.Msisdn, r.Scope, r.Reason, at, by }), tx);
+        }
+        var revocation = await Revocations.WriteAsync(c, tx, RevocationKind.Blacklist, "", at);
+        await tx.CommitAsync();
+        revocations.Apply(revocation);
+        return rows.Count;
+    }
+
+    private static async Task<IResult> RemoveAsync(string msisdn, Database database, Revocations revocations, AuditLog audit, TimeProvider time, HttpContext http)
+    {
+        if (Messaging.PhoneNumbers.ToE164(msisdn) is not { } e164) return Problems.NotFound("number on the blacklist");
+        await using var c = await database.OpenAsync();
+        await using var tx = await c.BeginTransactionAsync();
+        if (await c.ExecuteAsync("DELETE FROM blacklist WHERE msisdn = @e164", new { e164 }, tx) == 0) return Problems.NotFound("number on the blacklist");
+        var revocation = await Revocations.WriteAsync(c, tx, RevocationKind.Blacklist, "", time.GetUtcNow().ToUnixTimeMilliseconds());
+        await tx.CommitAsync();
+        revocations.Apply(revocation);
+        await audit.RecordAsync(http, "blacklist.removed", e164);
+        return Results.NoContent();
+    }
+
+    /// <summary>
+    /// A CSV file (multipart <c>file</c>): a number per row, then optionally its scope and a reason; a first row that
+    /// is not a number is a header. Read as it comes, stored in chunks; rows that are not numbers come back by line.
+    /// </summary>
+    private static async Task<IResult> ImportAsync(ClaimsPrincipal user, Database database, Revocations revocations, AuditLog audit, TimeProvider time, HttpContext http)
+    {
+        if (!http.Request.HasFormContentType)
+            return Problems.Of(415, "unsupported-media-type", "Unsupported media type", "send the file as multipart/form-data, in a field named file");
+        IFormFile? file;
+        try
+        {
+            file = (await http.Request.ReadFormAsync(http.RequestAborted)).Files.GetFile("file");
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException)
+        {
+            return Problems.Validation("the multipart body cannot be read: " + e.Message);
+        }
+        if (file is null || file.Length == 0) return Problems.Validation("send the list as a multipart form field named file");
+        var rows = new List<(int Line, string Value, string Scope, string? Reason)>();
+        var invalid = new List<BlacklistRowProblem>();
+        await using (var stream = file.OpenReadStream())
+        await using (var csv = CsvReader.Create(stream, new CsvReaderOptions { HasHeader = false, TrackLineNumbers = true }, leaveOpen: true))
+        {
+            var line = 0;
+            while (await csv.ReadAsync(http.RequestAborted))
+            {
+                line++;
+                if (csv.FieldCount == 0) continue;
+                var value = csv.GetString(0).Trim().TrimStart('\uFEFF');
+                var scope = csv.FieldCount > 1 && csv.GetString(1).Trim() is { Length: > 0 } s ? s.ToLowerInvariant() : BlacklistScope.All;
+                var reason = csv.FieldCount > 2 && csv.GetString(2).Trim() is { Length: > 0 } r ? r : null;
+                if (line == 1 && Messaging.PhoneNumbers.ToE164(value) is null) continue;
+                if (rows.Count + invalid.Count >= MaxImportRows) return Problems.Validation($"a file is at most {MaxImportRows:N0} rows");
+                if (!BlacklistScope.IsValid(scope)) invalid.Add(new BlacklistRowProblem(line, scope.Length > 40 ? scope[..40] : scope, "scope is all or marketing"));
+                else if (ReasonProblem(reason) is { } problem) invalid.Add(new BlacklistRowProblem(line, value, problem));
+                else rows.Add((line, value, scope, reason));
+            }
+        }
+        var stored = ToStore(rows, out var badNumbers);
+        var added = await StoreAsync(stored, Caller.From(user).Name, database, revocations, time);
+        var problems = invalid.Concat(badNumbers).OrderBy(p => p.Line).ToList();
+        await audit.RecordAsync(http, "blacklist.imported", $"{added} numbers", detail: $"{problems.Count} rows refused");
+        return Results.Ok(new BlacklistChange(added, problems.Take(1000).ToList()));
+    }
+
+    /// <summary>The whole list as CSV (number, scope, reason, added at, by), read a thousand numbers at a time.</summary>
+    private static IResult Export(Database database, PlatformTimeZone zone) =>
+        Results.Stream(body => Spreadsheet.WriteCsvAsync(body, ["number", "scope", "reason", "added_at", "added_by"], RowsAsync(database, zone)),
+            "text/csv; charset=utf-8", "blacklist.csv");
+
+    private static async IAsyncEnumerable<string?[]> RowsAsync(Database database, PlatformTimeZone zone)
+    {
+        var after = "";
+        while (true)
+        {
+            List<BlacklistEntry> page;
+            await using (var c = await database.OpenAsync())
+            {
+                page = (await c.QueryAsync<BlacklistEntry>(
+                    "SELECT msisdn AS Msisdn, scope AS Scope, reason AS Reason, added_at AS AddedAt, added_by AS AddedBy FROM blacklist WHERE msisdn > @after ORDER BY msisdn LIMIT @Chunk",
+                    new { after, Chunk })).ToList();
+            }
+            foreach (var e in page) yield return [e.Msisdn, e.Scope, e.Reason, zone.Local(DateTimeOffset.FromUnixTimeMilliseconds(e.AddedAt)), e.AddedBy];
+            if (page.Count < Chunk) yield break;
+            after = page[^1].Msisdn;
+        }
+    }
+}
