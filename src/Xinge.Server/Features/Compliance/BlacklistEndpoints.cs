@@ -1,5 +1,4 @@
 using System.Security.Claims;
-using CsvHelper;
 using Dapper;
 using Xinge.Server.Data;
 using Xinge.Server.Features.Accounts;
@@ -9,13 +8,11 @@ namespace Xinge.Server.Features.Compliance;
 
 public sealed record BlacklistAdd(List<string>? Numbers, string? Scope, string? Reason);
 public sealed record BlacklistEntryView(string Msisdn, string Scope, string? Reason, DateTimeOffset AddedAt, string AddedBy);
-public sealed record BlacklistRowProblem(int Line, string Value, string Reason);
-public sealed record BlacklistChange(int Added, IReadOnlyList<BlacklistRowProblem> Invalid);
+public sealed record BlacklistChange(int Added, IReadOnlyList<NumberListProblem> Invalid);
 
 /// <summary>The operator's platform blacklist (R-S1-16): add, remove, search, import and export.</summary>
 public static class BlacklistEndpoints
 {
-    public const int MaxImportRows = 1_000_000;
     private const int Chunk = 1000;
 
     public static IEndpointRouteBuilder MapBlacklist(this IEndpointRouteBuilder app)
@@ -56,8 +53,9 @@ public static class BlacklistEndpoints
         var scope = body.Scope ?? BlacklistScope.All;
         if (!BlacklistScope.IsValid(scope)) return Problems.Validation("scope is all or marketing");
         if (ReasonProblem(body.Reason) is { } problem) return Problems.Validation(problem);
-        var rows = numbers.Select((n, i) => (Line: i + 1, Value: n ?? "", Scope: scope, Reason: body.Reason?.Trim())).ToList();
-        var change = await StoreAsync(ToStore(rows, out var invalid), Caller.From(user).Name, database, revocations, time);
+        var invalid = new List<NumberListProblem>();
+        var rows = NumberListFile.Valid(numbers.Select((n, i) => (i + 1, n ?? "", (Scope: scope, Reason: body.Reason?.Trim()))), invalid);
+        var change = await StoreAsync(rows, Caller.From(user).Name, database, revocations, time);
         await audit.RecordAsync(http, "blacklist.added", $"{change} numbers", detail: body.Reason);
         return Results.Ok(new BlacklistChange(change, invalid));
     }
@@ -65,20 +63,8 @@ public static class BlacklistEndpoints
     private static string? ReasonProblem(string? reason) =>
         reason is { Length: > 200 } || reason is not null && Input.HasHiddenCharacters(reason) ? "reason is at most 200 characters, without control characters" : null;
 
-    private static List<(string Msisdn, string Scope, string? Reason)> ToStore(IEnumerable<(int Line, string Value, string Scope, string? Reason)> rows, out List<BlacklistRowProblem> invalid)
-    {
-        invalid = [];
-        var valid = new Dictionary<string, (string, string, string?)>();
-        foreach (var r in rows)
-        {
-            if (Messaging.PhoneNumbers.ToE164(r.Value) is not { } e164) invalid.Add(new BlacklistRowProblem(r.Line, r.Value.Length > 40 ? r.Value[..40] : r.Value, "invalid_number"));
-            else valid[e164] = (e164, r.Scope, r.Reason);
-        }
-        return valid.Values.ToList();
-    }
-
     /// <summary>Inserts or updates in chunks, then tells every node (one revocation for the whole change).</summary>
-    private static async Task<int> StoreAsync(List<(string Msisdn, string Scope, string? Reason)> rows, string by, Database database, Revocations revocations, TimeProvider time)
+    private static async Task<int> StoreAsync(List<(string Msisdn, (string Scope, string? Reason) Row)> rows, string by, Database database, Revocations revocations, TimeProvider time)
     {
         if (rows.Count == 0) return 0;
         var at = time.GetUtcNow().ToUnixTimeMilliseconds();
@@ -89,7 +75,7 @@ public static class BlacklistEndpoints
             await c.ExecuteAsync(
                 "INSERT INTO blacklist (msisdn, scope, reason, added_at, added_by) VALUES (@Msisdn, @Scope, @Reason, @at, @by) " +
                 "ON CONFLICT (msisdn) DO UPDATE SET scope = excluded.scope, reason = excluded.reason, added_at = excluded.added_at, added_by = excluded.added_by",
-                chunk.Select(r => new { r.Msisdn, r.Scope, r.Reason, at, by }), tx);
+                chunk.Select(r => new { r.Msisdn, r.Row.Scope, r.Row.Reason, at, by }), tx);
         }
         var revocation = await Revocations.WriteAsync(c, tx, RevocationKind.Blacklist, "", at);
         await tx.CommitAsync();
@@ -110,49 +96,24 @@ public static class BlacklistEndpoints
         return Results.NoContent();
     }
 
-    /// <summary>
-    /// A CSV file (multipart <c>file</c>): a number per row, then optionally its scope and a reason; a first row that
-    /// is not a number is a header. Read as it comes, stored in chunks; rows that are not numbers come back by line.
-    /// </summary>
+    /// <summary>A CSV file (<see cref="NumberListFile"/>): a number per row, then optionally its scope and a reason; rows not taken come back by line.</summary>
     private static async Task<IResult> ImportAsync(ClaimsPrincipal user, Database database, Revocations revocations, AuditLog audit, TimeProvider time, HttpContext http)
     {
-        if (!http.Request.HasFormContentType)
-            return Problems.Of(415, "unsupported-media-type", "Unsupported media type", "send the file as multipart/form-data, in a field named file");
-        IFormFile? file;
-        try
+        var (file, problem) = await NumberListFile.ReadAsync(http);
+        if (file is null) return problem!;
+        var invalid = new List<NumberListProblem>();
+        var rows = new List<(int, string, (string Scope, string? Reason))>();
+        foreach (var row in file)
         {
-            file = (await http.Request.ReadFormAsync(http.RequestAborted)).Files.GetFile("file");
+            var scope = row.Rest is [{ Length: > 0 } s, ..] ? s.ToLowerInvariant() : BlacklistScope.All;
+            var reason = row.Rest is [_, { Length: > 0 } r, ..] ? r : null;
+            if (!BlacklistScope.IsValid(scope)) invalid.Add(new NumberListProblem(row.Line, scope.Length > 40 ? scope[..40] : scope, "scope is all or marketing"));
+            else if (ReasonProblem(reason) is { } why) invalid.Add(new NumberListProblem(row.Line, row.Value, why));
+            else rows.Add((row.Line, row.Value, (scope, reason)));
         }
-        catch (Exception e) when (e is InvalidDataException or IOException)
-        {
-            return Problems.Validation("the multipart body cannot be read: " + e.Message);
-        }
-        if (file is null || file.Length == 0) return Problems.Validation("send the list as a multipart form field named file");
-        var rows = new List<(int Line, string Value, string Scope, string? Reason)>();
-        var invalid = new List<BlacklistRowProblem>();
-        await using (var stream = file.OpenReadStream())
-        await using (var csv = CsvReader.Create(stream, new CsvReaderOptions { HasHeader = false, TrackLineNumbers = true }, leaveOpen: true))
-        {
-            var line = 0;
-            while (await csv.ReadAsync(http.RequestAborted))
-            {
-                line++;
-                if (csv.FieldCount == 0) continue;
-                var value = csv.GetString(0).Trim().TrimStart('\uFEFF');
-                var scope = csv.FieldCount > 1 && csv.GetString(1).Trim() is { Length: > 0 } s ? s.ToLowerInvariant() : BlacklistScope.All;
-                var reason = csv.FieldCount > 2 && csv.GetString(2).Trim() is { Length: > 0 } r ? r : null;
-                if (line == 1 && Messaging.PhoneNumbers.ToE164(value) is null) continue;
-                if (rows.Count + invalid.Count >= MaxImportRows) return Problems.Validation($"a file is at most {MaxImportRows:N0} rows");
-                if (!BlacklistScope.IsValid(scope)) invalid.Add(new BlacklistRowProblem(line, scope.Length > 40 ? scope[..40] : scope, "scope is all or marketing"));
-                else if (ReasonProblem(reason) is { } problem) invalid.Add(new BlacklistRowProblem(line, value, problem));
-                else rows.Add((line, value, scope, reason));
-            }
-        }
-        var stored = ToStore(rows, out var badNumbers);
-        var added = await StoreAsync(stored, Caller.From(user).Name, database, revocations, time);
-        var problems = invalid.Concat(badNumbers).OrderBy(p => p.Line).ToList();
-        await audit.RecordAsync(http, "blacklist.imported", $"{added} numbers", detail: $"{problems.Count} rows refused");
-        return Results.Ok(new BlacklistChange(added, problems.Take(1000).ToList()));
+        var added = await StoreAsync(NumberListFile.Valid(rows, invalid), Caller.From(user).Name, database, revocations, time);
+        await audit.RecordAsync(http, "blacklist.imported", $"{added} numbers", detail: $"{invalid.Count} rows refused");
+        return Results.Ok(new BlacklistChange(added, invalid.OrderBy(p => p.Line).Take(1000).ToList()));
     }
 
     /// <summary>The whole list as CSV (number, scope, reason, added at, by), read a thousand numbers at a time.</summary>
