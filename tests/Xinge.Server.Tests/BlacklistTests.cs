@@ -77,4 +77,47 @@ public abstract class BlacklistTests(XingeServer server, string numberBase)
         Assert.Contains(lines, l => l.StartsWith($"'+86{b},marketing,,", StringComparison.Ordinal));
         Assert.Equal(HttpStatusCode.UnsupportedMediaType, (await admin.PutAsJsonAsync("/api/v1/admin/blacklist/import", new { })).StatusCode);
     }
+
+    [Fact]
+    public async Task Replies_opt_out_and_back_in_whatever_the_keyboard_did_and_the_list_imports_and_exports()
+    {
+        var tenant = await server.CreateTenantAsync();
+        var n = NewNumber();
+        var first = await tenant.SendAsync(new { to = n, signature = tenant.Signature, category = "notification", text = "欢迎" });
+        var from = (await tenant.WaitForStatusAsync(first["messages"]![0].Str("id"), "delivered")).Str("from");
+        async Task ReplyAsync(string text, int count)
+        {
+            (await server.Simulator.PostAsJsonAsync($"/api/v1/simulator/handsets/86{n}/messages", new { to = from, text })).EnsureSuccessStatusCode();
+            await Wait.Until(async () => (await tenant.Client.GetFromJsonAsync<JsonArray>("/api/v1/inbound"))!.Count == count, $"reply {text} arrives");
+        }
+        async Task<string?> MarketingRefusalAsync() =>
+            (await SendAsync(tenant.Client, tenant, n, "marketing"))["rejected"]!.AsArray().FirstOrDefault()?.Str("reason");
+
+        await ReplyAsync(" ＴＤ。", 1);
+        Assert.Equal("opted_out", await MarketingRefusalAsync());
+        Assert.Empty((await SendAsync(tenant.Client, tenant, n, "notification"))["rejected"]!.AsArray());
+        Assert.Equal("+86" + n, (await tenant.Client.GetFromJsonAsync<JsonObject>($"/api/v1/opt-outs?q={n}"))!["items"]![0].Str("msisdn"));
+        await ReplyAsync("start!", 2);
+        Assert.Null(await MarketingRefusalAsync());
+        await ReplyAsync("【退订】", 3);
+        Assert.Equal("opted_out", await MarketingRefusalAsync());
+        await ReplyAsync("订阅", 4);
+        Assert.Null(await MarketingRefusalAsync());
+
+        // Numbers that opted out elsewhere come in as a file; the list goes out as one.
+        var other = NewNumber();
+        var file = new ByteArrayContent(Encoding.UTF8.GetBytes($"手机号\r\n{other}\r\nnope\r\n"));
+        var imported = await tenant.Client.PutAsync("/api/v1/opt-outs/import", new MultipartFormDataContent { { file, "file", "opt-outs.csv" } });
+        var change = (await imported.Content.ReadFromJsonAsync<JsonObject>())!;
+        Assert.Equal(1, change["added"]!.GetValue<int>());
+        Assert.Equal(3, change["invalid"]![0]!["line"]!.GetValue<int>());
+        Assert.Equal("opted_out", (await SendAsync(tenant.Client, tenant, other, "marketing"))["rejected"]![0].Str("reason"));
+        var export = await (await tenant.Client.GetAsync("/api/v1/opt-outs/export")).Content.ReadAsStringAsync();
+        Assert.Contains($"'+86{other},", export);
+        Assert.DoesNotContain($"+86{n},", export);
+        // Another enterprise's list is its own.
+        var stranger = await server.CreateTenantAsync();
+        Assert.Empty((await stranger.Client.GetFromJsonAsync<JsonObject>("/api/v1/opt-outs"))!["items"]!.AsArray());
+        Assert.Null((await SendAsync(stranger.Client, stranger, other, "marketing"))["rejected"]!.AsArray().FirstOrDefault());
+    }
 }

@@ -335,5 +335,8 @@ public static class PortalText
         ["A file is at most 50 MB."] = "文件最大 50 MB。",
         ["Removed."] = "已删除。",
         ["keep the platform blacklist: add, remove, import and export numbers"] = "维护平台黑名单：添加、删除、导入和导出号码",
+        ["Opt-outs"] = "退订名单",
+        ["Numbers that replied T, TD, R, STOP, 退订 or UNSUBSCRIBE get none of your marketing; notifications and codes still go. Only the subscriber takes a number off, by replying START or 订阅."] = "回复 T、TD、R、STOP、退订或 UNSUBSCRIBE 的号码不再收到您的营销短信；通知和验证码照常发送。只有用户本人回复 START 或订阅才能移出名单。",
+        ["Numbers that opted out elsewhere"] = "在其他渠道退订的号码",
     };
 }

@@ -135,7 +135,7 @@ public sealed class PortalTests(BrowserFixture browser) : IClassFixture<BrowserF
         ["/", "/admin/enterprises", "/admin/users", "/admin/integration-keys", "/admin/blacklist", "/admin/reviews", "/admin/connectors", "/admin/roles", "/admin/audit", "/admin/reports", "/simulator"];
 
     private static readonly string[] EnterprisePages =
-        ["/", "/send", "/jobs", "/messages", "/inbox", "/signatures", "/profile", "/balance", "/api-keys", "/webhook", "/users", "/reports"];
+        ["/", "/send", "/jobs", "/messages", "/inbox", "/signatures", "/opt-outs", "/profile", "/balance", "/api-keys", "/webhook", "/users", "/reports"];
 
     /// <summary>A person of an enterprise with a password of their own (the issued one changed through the API).</summary>
     private static async Task<(string Username, string Password)> PersonAsync(XingeServer server, Tenant tenant, string role)
@@ -351,7 +351,7 @@ public sealed class PortalTests(BrowserFixture browser) : IClassFixture<BrowserF
             MimeType = "text/csv",
             Buffer = Encoding.UTF8.GetBytes("号码,范围,原因\n13900139002,marketing,营销投诉\nabc,all,\n"),
         });
-        await Expect(page.Locator("#blacklist-problems")).ToContainTextAsync("abc");
+        await Expect(page.Locator("#upload-problems")).ToContainTextAsync("abc");
         await Expect(page.Locator("#blacklist")).ToContainTextAsync("+8613900139002");
         await Expect(page.Locator("#blacklist")).ToContainTextAsync("仅营销");
         var export = await page.RunAndWaitForDownloadAsync(() => page.ClickAsync("#blacklist-export"));

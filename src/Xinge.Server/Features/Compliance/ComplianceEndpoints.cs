@@ -43,6 +43,7 @@ public static class ComplianceEndpoints
         }).RequireAuthorization(Rights.MessagesRead);
 
         app.MapBlacklist();
+        app.MapOptOuts();
         var admin = api.MapGroup("/admin/reviews").RequireAuthorization(Rights.ReviewsDecide).WithTags("Operator");
         admin.MapGet("", async (XingeDb db, string? status, int? limit) =>
         {

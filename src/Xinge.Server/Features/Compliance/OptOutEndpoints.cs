@@ -1,0 +1,101 @@
+using System.Security.Claims;
+using Dapper;
+using Xinge.Server.Data;
+using Xinge.Server.Features.Accounts;
+using Xinge.Server.Features.Messaging;
+
+namespace Xinge.Server.Features.Compliance;
+
+public sealed record OptOutAdd(List<string>? Numbers);
+public sealed record OptOutView(string Msisdn, DateTimeOffset At);
+public sealed record OptOutChange(int Added, IReadOnlyList<NumberListProblem> Invalid);
+
+/// <summary>
+/// An enterprise's opt-out list (R-S1-10): the numbers that replied an unsubscribe keyword, and those it brings from
+/// elsewhere (import). Only the subscriber takes a number off it, by replying START or 订阅.
+/// </summary>
+public static class OptOutEndpoints
+{
+    private const int Chunk = 1000;
+
+    public static IEndpointRouteBuilder MapOptOuts(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/api/v1/opt-outs").RequireAuthorization("enterprise").WithTags("Enterprise");
+        api.MapGet("", ListAsync).RequireAuthorization(Rights.MessagesRead).Produces<Page<OptOutView>>().ProducesProblem(400);
+        api.MapPost("", AddAsync).RequireAuthorization(Rights.MessagesSend).Produces<OptOutChange>().ProducesProblem(400);
+        // A bearer call, never a browser's cookie: no antiforgery token to ask for.
+        api.MapPut("/import", ImportAsync).RequireAuthorization(Rights.MessagesSend).DisableAntiforgery().Produces<OptOutChange>().ProducesProblem(400).ProducesProblem(415);
+        api.MapGet("/export", (ClaimsPrincipal user, Database database, PlatformTimeZone zone) =>
+                Results.Stream(body => Spreadsheet.WriteCsvAsync(body, ["number", "opted_out_at"], RowsAsync(Caller.From(user).Enterprise, database, zone)),
+                    "text/csv; charset=utf-8", "opt-outs.csv"))
+            .RequireAuthorization(Rights.MessagesRead).Produces(200, contentType: "text/csv");
+        return app;
+    }
+
+    private static async Task<IResult> ListAsync(string? q, string? after, int? limit, ClaimsPrincipal user, Database database)
+    {
+        if (limit is < 1 or > 1000) return Problems.Validation("limit is 1 to 1000");
+        if (q is { Length: > 0 } && Messaging.PhoneNumbers.ToE164(q) is null) return Problems.Validation("q is a phone number");
+        if (after is { Length: > 20 }) return Problems.Validation("after is a number from the previous page");
+        var take = limit ?? 100;
+        await using var c = await database.OpenAsync();
+        var rows = (await c.QueryAsync<OptOut>(
+            "SELECT msisdn AS Msisdn, at AS At FROM opt_outs WHERE enterprise_id = @enterprise AND " +
+            (q is { Length: > 0 } ? "msisdn = @number " : "msisdn > @after ") + "ORDER BY msisdn LIMIT @take",
+            new { enterprise = Caller.From(user).Enterprise, number = q is { Length: > 0 } ? Messaging.PhoneNumbers.ToE164(q) : null, after = after ?? "", take = take + 1 })).ToList();
+        var more = rows.Count > take;
+        if (more) rows.RemoveAt(take);
+        return Results.Ok(new Page<OptOutView>(rows.Select(r => new OptOutView(r.Msisdn, DateTimeOffset.FromUnixTimeMilliseconds(r.At))).ToList(), more ? rows[^1].Msisdn : null));
+    }
+
+    private static async Task<IResult> AddAsync(OptOutAdd body, ClaimsPrincipal user, Database database, AuditLog audit, TimeProvider time, HttpContext http)
+    {
+        if (body.Numbers is not { Count: > 0 and <= 10_000 } numbers) return Problems.Validation("numbers: 1 to 10,000 phone numbers");
+        var invalid = new List<NumberListProblem>();
+        var added = await StoreAsync(Caller.From(user).Enterprise, NumberListFile.Valid(numbers.Select((n, i) => (i + 1, n ?? "", 0)), invalid), database, time);
+        await audit.RecordAsync(http, "opt_out.added", $"{added} numbers");
+        return Results.Ok(new OptOutChange(added, invalid));
+    }
+
+    private static async Task<IResult> ImportAsync(ClaimsPrincipal user, Database database, AuditLog audit, TimeProvider time, HttpContext http)
+    {
+        var (file, problem) = await NumberListFile.ReadAsync(http);
+        if (file is null) return problem!;
+        var invalid = new List<NumberListProblem>();
+        var added = await StoreAsync(Caller.From(user).Enterprise, NumberListFile.Valid(file.Select(r => (r.Line, r.Value, 0)), invalid), database, time);
+        await audit.RecordAsync(http, "opt_out.imported", $"{added} numbers", detail: $"{invalid.Count} rows refused");
+        return Results.Ok(new OptOutChange(added, invalid.Take(1000).ToList()));
+    }
+
+    private static async Task<int> StoreAsync(long enterprise, List<(string Msisdn, int Row)> rows, Database database, TimeProvider time)
+    {
+        if (rows.Count == 0) return 0;
+        var at = time.GetUtcNow().ToUnixTimeMilliseconds();
+        await using var c = await database.OpenAsync();
+        await using var tx = await c.BeginTransactionAsync();
+        foreach (var chunk in rows.Chunk(Chunk))
+        {
+            await c.ExecuteAsync("INSERT INTO opt_outs (enterprise_id, msisdn, at) VALUES (@enterprise, @Msisdn, @at) ON CONFLICT DO NOTHING",
+                chunk.Select(r => new { enterprise, r.Msisdn, at }), tx);
+        }
+        await tx.CommitAsync();
+        return rows.Count;
+    }
+
+    private static async IAsyncEnumerable<string?[]> RowsAsync(long enterprise, Database database, PlatformTimeZone zone)
+    {
+        var after = "";
+        while (true)
+        {
+            List<OptOut> page;
+            await using (var c = await database.OpenAsync())
+            {
+                page = (await c.QueryAsync<OptOut>("SELECT msisdn AS Msisdn, at AS At FROM opt_outs WHERE enterprise_id = @enterprise AND msisdn > @after ORDER BY msisdn LIMIT @Chunk",
+                    new { enterprise, after, Chunk })).ToList();
+            }
+            foreach (var o in page) yield return [o.Msisdn, zone.Local(DateTimeOffset.FromUnixTimeMilliseconds(o.At))];
+            if (page.Count < Chunk) yield break;
+            after = page[^1].Msisdn;
+        }
+    }
+}
