@@ -27,22 +27,11 @@ public static class BlacklistEndpoints
         return app;
     }
 
-    /// <summary>Newest numbers first would need another index; the list is in number order, a page at a time, or the one number asked for.</summary>
-    private static async Task<IResult> ListAsync(string? q, string? after, int? limit, Database database)
-    {
-        if (limit is < 1 or > 1000) return Problems.Validation("limit is 1 to 1000");
-        if (q is { Length: > 0 } && Messaging.PhoneNumbers.ToE164(q) is null) return Problems.Validation("q is a phone number");
-        if (after is { Length: > 20 }) return Problems.Validation("after is a number from the previous page");
-        var take = limit ?? 100;
-        await using var c = await database.OpenAsync();
-        var rows = (await c.QueryAsync<BlacklistEntry>(
-            "SELECT msisdn AS Msisdn, scope AS Scope, reason AS Reason, added_at AS AddedAt, added_by AS AddedBy FROM blacklist " +
-            (q is { Length: > 0 } ? "WHERE msisdn = @number " : "WHERE msisdn > @after ") + "ORDER BY msisdn LIMIT @take",
-            new { number = q is { Length: > 0 } ? Messaging.PhoneNumbers.ToE164(q) : null, after = after ?? "", take = take + 1 })).ToList();
-        var more = rows.Count > take;
-        if (more) rows.RemoveAt(take);
-        return Results.Ok(new Page<BlacklistEntryView>(rows.Select(View).ToList(), more ? rows[^1].Msisdn : null));
-    }
+    private const string Select = "SELECT msisdn AS Msisdn, scope AS Scope, reason AS Reason, added_at AS AddedAt, added_by AS AddedBy FROM blacklist WHERE 1 = 1";
+
+    /// <summary>In number order, a page at a time, or the one number asked for.</summary>
+    private static Task<IResult> ListAsync(string? q, string? after, int? limit, Database database) =>
+        NumberListQueries.PageAsync<BlacklistEntry, BlacklistEntryView>(database, Select, new { }, q, after, limit, e => e.Msisdn, View);
 
     private static BlacklistEntryView View(BlacklistEntry e) => new(e.Msisdn, e.Scope, e.Reason, DateTimeOffset.FromUnixTimeMilliseconds(e.AddedAt), e.AddedBy);
 
@@ -118,24 +107,8 @@ public static class BlacklistEndpoints
 
     /// <summary>The whole list as CSV (number, scope, reason, added at, by), read a thousand numbers at a time.</summary>
     private static IResult Export(Database database, PlatformTimeZone zone) =>
-        Results.Stream(body => Spreadsheet.WriteCsvAsync(body, ["number", "scope", "reason", "added_at", "added_by"], RowsAsync(database, zone)),
+        Results.Stream(body => Spreadsheet.WriteCsvAsync(body, ["number", "scope", "reason", "added_at", "added_by"],
+            NumberListQueries.AllAsync<BlacklistEntry>(database, Select, new { }, e => e.Msisdn,
+                e => [e.Msisdn, e.Scope, e.Reason, zone.Local(DateTimeOffset.FromUnixTimeMilliseconds(e.AddedAt)), e.AddedBy])),
             "text/csv; charset=utf-8", "blacklist.csv");
-
-    private static async IAsyncEnumerable<string?[]> RowsAsync(Database database, PlatformTimeZone zone)
-    {
-        var after = "";
-        while (true)
-        {
-            List<BlacklistEntry> page;
-            await using (var c = await database.OpenAsync())
-            {
-                page = (await c.QueryAsync<BlacklistEntry>(
-                    "SELECT msisdn AS Msisdn, scope AS Scope, reason AS Reason, added_at AS AddedAt, added_by AS AddedBy FROM blacklist WHERE msisdn > @after ORDER BY msisdn LIMIT @Chunk",
-                    new { after, Chunk })).ToList();
-            }
-            foreach (var e in page) yield return [e.Msisdn, e.Scope, e.Reason, zone.Local(DateTimeOffset.FromUnixTimeMilliseconds(e.AddedAt)), e.AddedBy];
-            if (page.Count < Chunk) yield break;
-            after = page[^1].Msisdn;
-        }
-    }
 }

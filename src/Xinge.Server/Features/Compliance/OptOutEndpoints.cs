@@ -26,27 +26,19 @@ public static class OptOutEndpoints
         // A bearer call, never a browser's cookie: no antiforgery token to ask for.
         api.MapPut("/import", ImportAsync).RequireAuthorization(Rights.MessagesSend).DisableAntiforgery().Produces<OptOutChange>().ProducesProblem(400).ProducesProblem(415);
         api.MapGet("/export", (ClaimsPrincipal user, Database database, PlatformTimeZone zone) =>
-                Results.Stream(body => Spreadsheet.WriteCsvAsync(body, ["number", "opted_out_at"], RowsAsync(Caller.From(user).Enterprise, database, zone)),
+                Results.Stream(body => Spreadsheet.WriteCsvAsync(body, ["number", "opted_out_at"],
+                        NumberListQueries.AllAsync<OptOut>(database, Select, new { enterprise = Caller.From(user).Enterprise }, o => o.Msisdn,
+                            o => [o.Msisdn, zone.Local(DateTimeOffset.FromUnixTimeMilliseconds(o.At))])),
                     "text/csv; charset=utf-8", "opt-outs.csv"))
             .RequireAuthorization(Rights.MessagesRead).Produces(200, contentType: "text/csv");
         return app;
     }
 
-    private static async Task<IResult> ListAsync(string? q, string? after, int? limit, ClaimsPrincipal user, Database database)
-    {
-        if (limit is < 1 or > 1000) return Problems.Validation("limit is 1 to 1000");
-        if (q is { Length: > 0 } && Messaging.PhoneNumbers.ToE164(q) is null) return Problems.Validation("q is a phone number");
-        if (after is { Length: > 20 }) return Problems.Validation("after is a number from the previous page");
-        var take = limit ?? 100;
-        await using var c = await database.OpenAsync();
-        var rows = (await c.QueryAsync<OptOut>(
-            "SELECT msisdn AS Msisdn, at AS At FROM opt_outs WHERE enterprise_id = @enterprise AND " +
-            (q is { Length: > 0 } ? "msisdn = @number " : "msisdn > @after ") + "ORDER BY msisdn LIMIT @take",
-            new { enterprise = Caller.From(user).Enterprise, number = q is { Length: > 0 } ? Messaging.PhoneNumbers.ToE164(q) : null, after = after ?? "", take = take + 1 })).ToList();
-        var more = rows.Count > take;
-        if (more) rows.RemoveAt(take);
-        return Results.Ok(new Page<OptOutView>(rows.Select(r => new OptOutView(r.Msisdn, DateTimeOffset.FromUnixTimeMilliseconds(r.At))).ToList(), more ? rows[^1].Msisdn : null));
-    }
+    private const string Select = "SELECT msisdn AS Msisdn, at AS At FROM opt_outs WHERE enterprise_id = @enterprise";
+
+    private static Task<IResult> ListAsync(string? q, string? after, int? limit, ClaimsPrincipal user, Database database) =>
+        NumberListQueries.PageAsync<OptOut, OptOutView>(database, Select, new { enterprise = Caller.From(user).Enterprise }, q, after, limit, o => o.Msisdn,
+            o => new OptOutView(o.Msisdn, DateTimeOffset.FromUnixTimeMilliseconds(o.At)));
 
     private static async Task<IResult> AddAsync(OptOutAdd body, ClaimsPrincipal user, Database database, AuditLog audit, TimeProvider time, HttpContext http)
     {
@@ -80,22 +72,5 @@ public static class OptOutEndpoints
         }
         await tx.CommitAsync();
         return rows.Count;
-    }
-
-    private static async IAsyncEnumerable<string?[]> RowsAsync(long enterprise, Database database, PlatformTimeZone zone)
-    {
-        var after = "";
-        while (true)
-        {
-            List<OptOut> page;
-            await using (var c = await database.OpenAsync())
-            {
-                page = (await c.QueryAsync<OptOut>("SELECT msisdn AS Msisdn, at AS At FROM opt_outs WHERE enterprise_id = @enterprise AND msisdn > @after ORDER BY msisdn LIMIT @Chunk",
-                    new { enterprise, after, Chunk })).ToList();
-            }
-            foreach (var o in page) yield return [o.Msisdn, zone.Local(DateTimeOffset.FromUnixTimeMilliseconds(o.At))];
-            if (page.Count < Chunk) yield break;
-            after = page[^1].Msisdn;
-        }
     }
 }
