@@ -5,6 +5,7 @@ using Xinge.Bench;
 // smpp: sustained submit_sm rate of SMPP binds against the simulator over loopback.
 // kannel: Kannel 1.4.5 and Xinge (SQLite, PostgreSQL) against one bare SMPP acker, loaded by wrk; rates and ratios.
 // codec: BenchmarkDotNet micro-benchmarks of the SMPP and SMS text codecs.
+// words: the sensitive-word matcher, 10,000 words over a million messages.
 var mode = args.FirstOrDefault() ?? "e2e";
 switch (mode)
 {
@@ -17,11 +18,14 @@ switch (mode)
     case "kannel":
         await KannelComparison.RunAsync(args.Skip(1).ToArray());
         break;
+    case "words":
+        SensitiveWordThroughput.Run(args.Skip(1).ToArray());
+        break;
     case "codec":
         BenchmarkSwitcher.FromTypes([typeof(CodecBenchmarks)]).Run(args.Skip(1).ToArray());
         break;
     default:
-        Console.Error.WriteLine("usage: Xinge.Bench e2e [--recipients N] [--runs N] [--postgres CONNSTR] | smpp [--messages N] [--binds N] [--window N] [--runs N] | kannel [--runs N] [--requests N] [--connections N] [--big-job N] [--otps N] [--stores kannel,sqlite,postgres] [--postgres ADMINCONNSTR] | codec [BenchmarkDotNet args]");
+        Console.Error.WriteLine("usage: Xinge.Bench e2e [--recipients N] [--runs N] [--postgres CONNSTR] | smpp [--messages N] [--binds N] [--window N] [--runs N] | kannel [--runs N] [--requests N] [--connections N] [--big-job N] [--otps N] [--stores kannel,sqlite,postgres] [--postgres ADMINCONNSTR] | words [--words N] [--messages N] [--runs N] | codec [BenchmarkDotNet args]");
         return 2;
 }
 return 0;

@@ -43,6 +43,7 @@ public abstract class XingeDb(DbContextOptions options) : DbContext(options), ID
     public DbSet<ReportHour> ReportHours => Set<ReportHour>();
     public DbSet<LicenceDocument> LicenceDocuments => Set<LicenceDocument>();
     public DbSet<BlacklistEntry> Blacklist => Set<BlacklistEntry>();
+    public DbSet<SensitiveWord> SensitiveWords => Set<SensitiveWord>();
     /// <summary>The portal's cookie and antiforgery keys, shared by every node and kept over restarts.</summary>
     public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
 
@@ -173,6 +174,11 @@ public abstract class XingeDb(DbContextOptions options) : DbContext(options), ID
         {
             e.ToTable("blacklist");
             e.HasKey(x => x.Msisdn);
+        });
+        b.Entity<SensitiveWord>(e =>
+        {
+            e.ToTable("sensitive_words");
+            e.HasIndex(x => x.Word).IsUnique();
         });
         b.Entity<LicenceDocument>(e =>
         {

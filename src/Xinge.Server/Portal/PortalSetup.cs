@@ -137,7 +137,7 @@ public static partial class PortalSetup
         return app;
     }
 
-    private static readonly HashSet<string> Downloads = ["api/v1/messages/export", "api/v1/reports", "api/v1/admin/reports", "api/v1/admin/blacklist/export", "api/v1/opt-outs/export"];
+    private static readonly HashSet<string> Downloads = ["api/v1/messages/export", "api/v1/reports", "api/v1/admin/reports", "api/v1/admin/blacklist/export", "api/v1/opt-outs/export", "api/v1/admin/sensitive-words/export"];
 
     [System.Text.RegularExpressions.GeneratedRegex("^api/v1/admin/enterprises/[0-9]{1,18}/licence-document$")]
     private static partial System.Text.RegularExpressions.Regex LicenceDocument();

@@ -10,7 +10,7 @@ public sealed class UploadState
     public const long MaxBytes = 50L * 1024 * 1024;
     public double? Progress { get; private set; }
     public bool Busy => Progress is not null;
-    public IReadOnlyList<NumberListProblem> Problems { get; private set; } = [];
+    public IReadOnlyList<ListProblem> Problems { get; private set; } = [];
 
     public async Task<T?> SendAsync<T>(IBrowserFile? file, string path, PortalApi api, ISnackbar snackbar, Action changed) where T : class
     {
@@ -43,7 +43,7 @@ public sealed class UploadState
         }
     }
 
-    public void Show(int added, IReadOnlyList<NumberListProblem> problems, ISnackbar snackbar)
+    public void Show(int added, IReadOnlyList<ListProblem> problems, ISnackbar snackbar)
     {
         snackbar.Add($"{PortalText.T("Added")}: {added}", Severity.Success);
         Problems = problems;

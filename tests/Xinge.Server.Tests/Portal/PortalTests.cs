@@ -132,7 +132,7 @@ public sealed class PortalTests(BrowserFixture browser) : IClassFixture<BrowserF
     }
 
     private static readonly string[] OperatorPages =
-        ["/", "/admin/enterprises", "/admin/users", "/admin/integration-keys", "/admin/blacklist", "/admin/reviews", "/admin/connectors", "/admin/roles", "/admin/audit", "/admin/reports", "/simulator"];
+        ["/", "/admin/enterprises", "/admin/users", "/admin/integration-keys", "/admin/blacklist", "/admin/sensitive-words", "/admin/reviews", "/admin/connectors", "/admin/roles", "/admin/audit", "/admin/reports", "/simulator"];
 
     private static readonly string[] EnterprisePages =
         ["/", "/send", "/jobs", "/messages", "/inbox", "/signatures", "/opt-outs", "/profile", "/balance", "/api-keys", "/webhook", "/users", "/reports"];

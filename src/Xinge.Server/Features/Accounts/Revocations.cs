@@ -18,6 +18,8 @@ public static class RevocationKind
     public const string SmppAccount = "smpp_account";
     /// <summary>Not a credential: the platform blacklist changed, and every node reads it again.</summary>
     public const string Blacklist = "blacklist";
+    /// <summary>Not a credential: the sensitive-word list changed, and every node compiles it again.</summary>
+    public const string Words = "words";
 }
 
 /// <summary>
@@ -45,6 +47,9 @@ public sealed class Revocations(TimeProvider time)
 
     /// <summary>The platform blacklist changed: the nodes' copies are read again.</summary>
     public event Action? BlacklistChanged;
+
+    /// <summary>The sensitive-word list changed.</summary>
+    public event Action? WordsChanged;
 
     /// <summary>Set when a role's rights changed since the watcher last reloaded them.</summary>
     public volatile bool RightsChanged;
@@ -86,6 +91,9 @@ public sealed class Revocations(TimeProvider time)
                 break;
             case RevocationKind.Blacklist:
                 BlacklistChanged?.Invoke();
+                break;
+            case RevocationKind.Words:
+                WordsChanged?.Invoke();
                 break;
         }
         long seen;

@@ -37,6 +37,7 @@ public static class Rights
     public const string MetricsRead = "metrics.read";
     public const string ReportsRead = "reports.read";
     public const string BlacklistManage = "blacklist.manage";
+    public const string WordsManage = "words.manage";
     public const string MessagesSend = "messages.send";
     public const string MessagesRead = "messages.read";
     public const string SignaturesManage = "signatures.manage";
@@ -63,6 +64,7 @@ public static class Rights
         new(MetricsRead, Scope.Platform, "read /metrics from anywhere"),
         new(ReportsRead, Scope.Platform, "see statistics of every enterprise and connector"),
         new(BlacklistManage, Scope.Platform, "keep the platform blacklist: add, remove, import and export numbers"),
+        new(WordsManage, Scope.Platform, "keep the sensitive-word list: add, remove, import and export words"),
         new(MessagesSend, Scope.Enterprise, "send messages and jobs, pause, resume and cancel them"),
         new(MessagesRead, Scope.Enterprise, "see the enterprise's messages, jobs, replies and signatures"),
         new(SignaturesManage, Scope.Enterprise, "apply for signatures"),

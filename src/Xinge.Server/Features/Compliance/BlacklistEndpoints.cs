@@ -8,7 +8,7 @@ namespace Xinge.Server.Features.Compliance;
 
 public sealed record BlacklistAdd(List<string>? Numbers, string? Scope, string? Reason);
 public sealed record BlacklistEntryView(string Msisdn, string Scope, string? Reason, DateTimeOffset AddedAt, string AddedBy);
-public sealed record BlacklistChange(int Added, IReadOnlyList<NumberListProblem> Invalid);
+public sealed record BlacklistChange(int Added, IReadOnlyList<ListProblem> Invalid);
 
 /// <summary>The operator's platform blacklist (R-S1-16): add, remove, search, import and export.</summary>
 public static class BlacklistEndpoints
@@ -42,8 +42,8 @@ public static class BlacklistEndpoints
         var scope = body.Scope ?? BlacklistScope.All;
         if (!BlacklistScope.IsValid(scope)) return Problems.Validation("scope is all or marketing");
         if (ReasonProblem(body.Reason) is { } problem) return Problems.Validation(problem);
-        var invalid = new List<NumberListProblem>();
-        var rows = NumberListFile.Valid(numbers.Select((n, i) => (i + 1, n ?? "", (Scope: scope, Reason: body.Reason?.Trim()))), invalid);
+        var invalid = new List<ListProblem>();
+        var rows = ListFile.ValidNumbers(numbers.Select((n, i) => (i + 1, n ?? "", (Scope: scope, Reason: body.Reason?.Trim()))), invalid);
         var change = await StoreAsync(rows, Caller.From(user).Name, database, revocations, time);
         await audit.RecordAsync(http, "blacklist.added", $"{change} numbers", detail: body.Reason);
         return Results.Ok(new BlacklistChange(change, invalid));
@@ -85,22 +85,22 @@ public static class BlacklistEndpoints
         return Results.NoContent();
     }
 
-    /// <summary>A CSV file (<see cref="NumberListFile"/>): a number per row, then optionally its scope and a reason; rows not taken come back by line.</summary>
+    /// <summary>A CSV file (<see cref="ListFile"/>): a number per row, then optionally its scope and a reason; rows not taken come back by line.</summary>
     private static async Task<IResult> ImportAsync(ClaimsPrincipal user, Database database, Revocations revocations, AuditLog audit, TimeProvider time, HttpContext http)
     {
-        var (file, problem) = await NumberListFile.ReadAsync(http);
+        var (file, problem) = await ListFile.ReadAsync(http);
         if (file is null) return problem!;
-        var invalid = new List<NumberListProblem>();
+        var invalid = new List<ListProblem>();
         var rows = new List<(int, string, (string Scope, string? Reason))>();
         foreach (var row in file)
         {
             var scope = row.Rest is [{ Length: > 0 } s, ..] ? s.ToLowerInvariant() : BlacklistScope.All;
             var reason = row.Rest is [_, { Length: > 0 } r, ..] ? r : null;
-            if (!BlacklistScope.IsValid(scope)) invalid.Add(new NumberListProblem(row.Line, scope.Length > 40 ? scope[..40] : scope, "scope is all or marketing"));
-            else if (ReasonProblem(reason) is { } why) invalid.Add(new NumberListProblem(row.Line, row.Value, why));
+            if (!BlacklistScope.IsValid(scope)) invalid.Add(new ListProblem(row.Line, scope.Length > 40 ? scope[..40] : scope, "scope is all or marketing"));
+            else if (ReasonProblem(reason) is { } why) invalid.Add(new ListProblem(row.Line, row.Value, why));
             else rows.Add((row.Line, row.Value, (scope, reason)));
         }
-        var added = await StoreAsync(NumberListFile.Valid(rows, invalid), Caller.From(user).Name, database, revocations, time);
+        var added = await StoreAsync(ListFile.ValidNumbers(rows, invalid), Caller.From(user).Name, database, revocations, time);
         await audit.RecordAsync(http, "blacklist.imported", $"{added} numbers", detail: $"{invalid.Count} rows refused");
         return Results.Ok(new BlacklistChange(added, invalid.OrderBy(p => p.Line).Take(1000).ToList()));
     }

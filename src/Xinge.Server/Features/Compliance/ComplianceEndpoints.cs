@@ -25,6 +25,9 @@ public static class ComplianceEndpoints
         services.AddSingleton<PlatformBlacklist>();
         services.AddHostedService(sp => sp.GetRequiredService<PlatformBlacklist>());
         services.AddSingleton<IAdmissionRule, BlacklistRule>();
+        services.AddSingleton<SensitiveWords>();
+        services.AddHostedService(sp => sp.GetRequiredService<SensitiveWords>());
+        services.AddSingleton<IAdmissionRule, SensitiveWordRule>();
         services.AddSingleton<IAdmissionRule, OptOutRule>();
         services.AddSingleton<IMessagingObserver, OptOutKeywords>();
         return services;
@@ -44,6 +47,7 @@ public static class ComplianceEndpoints
 
         app.MapBlacklist();
         app.MapOptOuts();
+        app.MapSensitiveWords();
         var admin = api.MapGroup("/admin/reviews").RequireAuthorization(Rights.ReviewsDecide).WithTags("Operator");
         admin.MapGet("", async (XingeDb db, string? status, int? limit) =>
         {

@@ -8,7 +8,7 @@ namespace Xinge.Server.Features.Compliance;
 
 public sealed record OptOutAdd(List<string>? Numbers);
 public sealed record OptOutView(string Msisdn, DateTimeOffset At);
-public sealed record OptOutChange(int Added, IReadOnlyList<NumberListProblem> Invalid);
+public sealed record OptOutChange(int Added, IReadOnlyList<ListProblem> Invalid);
 
 /// <summary>
 /// An enterprise's opt-out list (R-S1-10): the numbers that replied an unsubscribe keyword, and those it brings from
@@ -43,18 +43,18 @@ public static class OptOutEndpoints
     private static async Task<IResult> AddAsync(OptOutAdd body, ClaimsPrincipal user, Database database, AuditLog audit, TimeProvider time, HttpContext http)
     {
         if (body.Numbers is not { Count: > 0 and <= 10_000 } numbers) return Problems.Validation("numbers: 1 to 10,000 phone numbers");
-        var invalid = new List<NumberListProblem>();
-        var added = await StoreAsync(Caller.From(user).Enterprise, NumberListFile.Valid(numbers.Select((n, i) => (i + 1, n ?? "", 0)), invalid), database, time);
+        var invalid = new List<ListProblem>();
+        var added = await StoreAsync(Caller.From(user).Enterprise, ListFile.ValidNumbers(numbers.Select((n, i) => (i + 1, n ?? "", 0)), invalid), database, time);
         await audit.RecordAsync(http, "opt_out.added", $"{added} numbers");
         return Results.Ok(new OptOutChange(added, invalid));
     }
 
     private static async Task<IResult> ImportAsync(ClaimsPrincipal user, Database database, AuditLog audit, TimeProvider time, HttpContext http)
     {
-        var (file, problem) = await NumberListFile.ReadAsync(http);
+        var (file, problem) = await ListFile.ReadAsync(http);
         if (file is null) return problem!;
-        var invalid = new List<NumberListProblem>();
-        var added = await StoreAsync(Caller.From(user).Enterprise, NumberListFile.Valid(file.Select(r => (r.Line, r.Value, 0)), invalid), database, time);
+        var invalid = new List<ListProblem>();
+        var added = await StoreAsync(Caller.From(user).Enterprise, ListFile.ValidNumbers(file.Select(r => (r.Line, r.Value, 0)), invalid), database, time);
         await audit.RecordAsync(http, "opt_out.imported", $"{added} numbers", detail: $"{invalid.Count} rows refused");
         return Results.Ok(new OptOutChange(added, invalid.Take(1000).ToList()));
     }

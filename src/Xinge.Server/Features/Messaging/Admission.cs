@@ -8,7 +8,8 @@ public readonly record struct Candidate(int Line, string Recipient);
 /// category. A rule refuses a candidate with a reason (CONTRACT.md's reasons: <c>opted_out</c>, <c>blacklisted</c>,
 /// <c>rate_limited:…</c>, <c>content_rejected:…</c>) or the whole request; the first refusal stands.
 /// </summary>
-public sealed class AdmissionBatch(long enterpriseId, string signature, string category, IReadOnlyList<Candidate> candidates)
+public sealed class AdmissionBatch(long enterpriseId, string signature, string category, IReadOnlyList<Candidate> candidates, string body = "",
+    IReadOnlyList<Recipient>? recipients = null)
 {
     private readonly string?[] _reasons = new string?[candidates.Count];
 
@@ -16,6 +17,11 @@ public sealed class AdmissionBatch(long enterpriseId, string signature, string c
     public string Signature { get; } = signature;
     public string Category { get; } = category;
     public IReadOnlyList<Candidate> Candidates { get; } = candidates;
+    /// <summary>The text as the enterprise wrote it, without signature or suffix; with <c>${name}</c> placeholders when it is a template.</summary>
+    public string Body { get; } = body;
+
+    /// <summary>The values the candidate at <paramref name="index"/> puts in the body's placeholders, if any.</summary>
+    public IReadOnlyDictionary<string, string>? ParamsOf(int index) => recipients?[Candidates[index].Line - 1].Params;
 
     /// <summary>Set when a rule refuses the whole request (an unapproved signature).</summary>
     public SendRefusal? Refusal { get; private set; }

@@ -2,23 +2,25 @@ using CsvHelper;
 
 namespace Xinge.Server.Features.Compliance;
 
-/// <summary>One row of an uploaded list of numbers: its line in the file, the number as written, and the fields after it.</summary>
-public sealed record NumberListRow(int Line, string Value, IReadOnlyList<string> Rest);
+/// <summary>One row of an uploaded list: its line in the file, the first field (a number, a word), and the fields after it.</summary>
+public sealed record ListRow(int Line, string Value, IReadOnlyList<string> Rest);
 
 /// <summary>A row of a list that was not taken, by line.</summary>
-public sealed record NumberListProblem(int Line, string Value, string Reason);
+public sealed record ListProblem(int Line, string Value, string Reason);
 
 /// <summary>
-/// Lists of numbers the operator or an enterprise uploads (multipart <c>file</c>, CSV): a number per row, then fields
-/// of the list's own; a first row that is not a number is a header. Read as it comes, row by row.
+/// Lists the operator or an enterprise uploads (multipart <c>file</c>, CSV): a number or a word per row, then fields
+/// of the list's own; a first row that is a header is left out. Read as it comes, row by row.
 /// </summary>
-public static class NumberListFile
+public static class ListFile
 {
     public const int MaxRows = 1_000_000;
 
     /// <summary>The rows of the uploaded file, or the problem with the upload itself.</summary>
-    public static async Task<(List<NumberListRow>? Rows, IResult? Problem)> ReadAsync(HttpContext http)
+    /// <param name="isHeader">Whether a first row's first field is a header; by default, when it is not a phone number.</param>
+    public static async Task<(List<ListRow>? Rows, IResult? Problem)> ReadAsync(HttpContext http, Func<string, bool>? isHeader = null)
     {
+        isHeader ??= value => Messaging.PhoneNumbers.ToE164(value) is null;
         if (!http.Request.HasFormContentType)
             return (null, Problems.Of(415, "unsupported-media-type", "Unsupported media type", "send the file as multipart/form-data, in a field named file"));
         IFormFile? file;
@@ -31,7 +33,7 @@ public static class NumberListFile
             return (null, Problems.Validation("the multipart body cannot be read: " + e.Message));
         }
         if (file is null || file.Length == 0) return (null, Problems.Validation("send the list as a multipart form field named file"));
-        var rows = new List<NumberListRow>();
+        var rows = new List<ListRow>();
         await using var stream = file.OpenReadStream();
         await using var csv = CsvReader.Create(stream, new CsvReaderOptions { HasHeader = false, TrackLineNumbers = true }, leaveOpen: true);
         var line = 0;
@@ -40,20 +42,20 @@ public static class NumberListFile
             line++;
             if (csv.FieldCount == 0) continue;
             var value = csv.GetString(0).Trim().TrimStart('\uFEFF');
-            if (line == 1 && Messaging.PhoneNumbers.ToE164(value) is null) continue;
+            if (line == 1 && isHeader(value)) continue;
             if (rows.Count >= MaxRows) return (null, Problems.Validation($"a file is at most {MaxRows:N0} rows"));
-            rows.Add(new NumberListRow(line, value, Enumerable.Range(1, csv.FieldCount - 1).Select(i => csv.GetString(i).Trim()).ToList()));
+            rows.Add(new ListRow(line, value, Enumerable.Range(1, csv.FieldCount - 1).Select(i => csv.GetString(i).Trim()).ToList()));
         }
         return (rows, null);
     }
 
     /// <summary>The distinct valid numbers (E.164, the last row of a number wins), and the rows that are not numbers.</summary>
-    public static List<(string Msisdn, T Row)> Valid<T>(IEnumerable<(int Line, string Value, T Row)> rows, List<NumberListProblem> problems)
+    public static List<(string Msisdn, T Row)> ValidNumbers<T>(IEnumerable<(int Line, string Value, T Row)> rows, List<ListProblem> problems)
     {
         var valid = new Dictionary<string, (string, T)>();
         foreach (var (line, value, row) in rows)
         {
-            if (Messaging.PhoneNumbers.ToE164(value) is not { } e164) problems.Add(new NumberListProblem(line, value.Length > 40 ? value[..40] : value, "invalid_number"));
+            if (Messaging.PhoneNumbers.ToE164(value) is not { } e164) problems.Add(new ListProblem(line, value.Length > 40 ? value[..40] : value, "invalid_number"));
             else valid[e164] = (e164, row);
         }
         return valid.Values.ToList();

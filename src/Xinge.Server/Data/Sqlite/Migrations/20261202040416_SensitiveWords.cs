@@ -1,0 +1,43 @@
+﻿using Microsoft.EntityFrameworkCore.Migrations;
+
+#nullable disable
+
+namespace Xinge.Server.Data.Sqlite.Migrations
+{
+    /// <inheritdoc />
+    public partial class SensitiveWords : Migration
+    {
+        /// <inheritdoc />
+        protected override void Up(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.CreateTable(
+                name: "sensitive_words",
+                columns: table => new
+                {
+                    id = table.Column<long>(type: "INTEGER", nullable: false)
+                        .Annotation("Sqlite:Autoincrement", true),
+                    word = table.Column<string>(type: "TEXT", nullable: false),
+                    action = table.Column<string>(type: "TEXT", nullable: false),
+                    added_at = table.Column<long>(type: "INTEGER", nullable: false),
+                    added_by = table.Column<string>(type: "TEXT", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_sensitive_words", x => x.id);
+                });
+
+            migrationBuilder.CreateIndex(
+                name: "IX_sensitive_words_word",
+                table: "sensitive_words",
+                column: "word",
+                unique: true);
+        }
+
+        /// <inheritdoc />
+        protected override void Down(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.DropTable(
+                name: "sensitive_words");
+        }
+    }
+}

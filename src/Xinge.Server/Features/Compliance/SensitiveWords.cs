@@ -1,0 +1,104 @@
+using Dapper;
+using Xinge.Server.Data;
+using Xinge.Server.Features.Accounts;
+using Xinge.Server.Features.Messaging;
+
+namespace Xinge.Server.Features.Compliance;
+
+/// <summary>A word the operator does not let through (R-S1-6): refused, naming it, or held for review.</summary>
+public sealed class SensitiveWord
+{
+    public long Id { get; set; }
+    /// <summary>As it is matched: compatibility-folded (<see cref="SensitiveWordMatcher.Fold"/>).</summary>
+    public string Word { get; set; } = "";
+    public string Action { get; set; } = WordAction.Refuse;
+    public long AddedAt { get; set; }
+    public string AddedBy { get; set; } = "";
+}
+
+/// <summary>
+/// The sensitive-word list as every node holds it, compiled for matching: read at start, and again on every node
+/// within a second of a change (a revocation of kind <c>words</c>). Admission reads no table for it.
+/// </summary>
+public sealed class SensitiveWords(Database database, Revocations revocations, ILogger<SensitiveWords> logger) : IHostedService
+{
+    private volatile SensitiveWordMatcher _matcher = SensitiveWordMatcher.Empty;
+    private readonly SemaphoreSlim _loading = new(1, 1);
+    private int _pending;
+
+    public SensitiveWordMatcher Matcher => _matcher;
+
+    public async Task StartAsync(CancellationToken ct)
+    {
+        revocations.WordsChanged += Changed;
+        await LoadAsync(ct);
+    }
+
+    public Task StopAsync(CancellationToken ct)
+    {
+        revocations.WordsChanged -= Changed;
+        return Task.CompletedTask;
+    }
+
+    private void Changed() => _ = ReloadAsync();
+
+    /// <summary>One load at a time; a change that lands during one is read by another right after.</summary>
+    private async Task ReloadAsync()
+    {
+        Interlocked.Exchange(ref _pending, 1);
+        if (!await _loading.WaitAsync(0)) return;
+        try
+        {
+            while (Interlocked.Exchange(ref _pending, 0) == 1) await LoadAsync(CancellationToken.None);
+        }
+        catch (Exception e)
+        {
+            logger.LogError(e, "Reading the sensitive words failed; the previous list stays until the next change");
+        }
+        finally
+        {
+            _loading.Release();
+        }
+        if (Volatile.Read(ref _pending) == 1) await ReloadAsync();
+    }
+
+    public async Task LoadAsync(CancellationToken ct)
+    {
+        await using var c = await database.OpenAsync(ct);
+        var rows = await c.QueryAsync<(string Word, string Action)>("SELECT word, action FROM sensitive_words");
+        _matcher = new SensitiveWordMatcher(rows);
+    }
+}
+
+/// <summary>
+/// R-S1-6: no message with a word the operator refuses. The text the enterprise wrote is searched once for the whole
+/// batch, and each recipient's template values with it; a refusal names the word (<c>content_rejected:WORD</c>).
+/// </summary>
+public sealed class SensitiveWordRule(SensitiveWords words) : IAdmissionRule
+{
+    public int Order => 20;
+
+    public ValueTask CheckAsync(AdmissionBatch batch, CancellationToken ct)
+    {
+        var matcher = words.Matcher;
+        if (matcher.Count == 0) return ValueTask.CompletedTask;
+        if (matcher.Find(batch.Body) is { Action: WordAction.Refuse } inBody)
+        {
+            for (var i = 0; i < batch.Candidates.Count; i++) batch.Refuse(i, "content_rejected:" + inBody.Word);
+            return ValueTask.CompletedTask;
+        }
+        for (var i = 0; i < batch.Candidates.Count; i++)
+        {
+            if (batch.ParamsOf(i) is not { Count: > 0 } values) continue;
+            foreach (var value in values.Values)
+            {
+                if (matcher.Find(value) is { Action: WordAction.Refuse } hit)
+                {
+                    batch.Refuse(i, "content_rejected:" + hit.Word);
+                    break;
+                }
+            }
+        }
+        return ValueTask.CompletedTask;
+    }
+}
