@@ -84,7 +84,7 @@ public abstract class SensitiveWordTests(XingeServer server)
         Assert.Null(await RefusalAsync(tenant.Client, $"含有{word}的短信"));
         await Wait.Until(async () => await RefusalAsync(there, $"含有{word}的短信") is null, "the other node lets it go again", seconds: 10);
 
-        Assert.Equal(HttpStatusCode.BadRequest, (await tenant.Admin.PostAsJsonAsync("/api/v1/admin/sensitive-words", new { words = new[] { "x" }, action = "hold" })).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await tenant.Admin.PostAsJsonAsync("/api/v1/admin/sensitive-words", new { words = new[] { "x" }, action = "later" })).StatusCode);
         Assert.Equal(HttpStatusCode.BadRequest, (await tenant.Admin.PostAsJsonAsync("/api/v1/admin/sensitive-words", new { words = Array.Empty<string>() })).StatusCode);
         Assert.Equal(HttpStatusCode.Forbidden, (await tenant.Client.GetAsync("/api/v1/admin/sensitive-words")).StatusCode);
     }
@@ -94,7 +94,7 @@ public abstract class SensitiveWordTests(XingeServer server)
     {
         var admin = server.Client(await server.AdminTokenAsync());
         var tag = Guid.NewGuid().ToString("N")[..4];
-        var file = new ByteArrayContent(Encoding.UTF8.GetBytes($"\uFEFF敏感词,动作\r\n赌博{tag},refuse\r\n\"=cmd{tag}\",\r\n,refuse\r\n代开{tag},hold\r\n"));
+        var file = new ByteArrayContent(Encoding.UTF8.GetBytes($"\uFEFF敏感词,动作\r\n赌博{tag},refuse\r\n\"=cmd{tag}\",\r\n,refuse\r\n代开{tag},maybe\r\n"));
         var imported = await admin.PutAsync("/api/v1/admin/sensitive-words/import", new MultipartFormDataContent { { file, "file", "words.csv" } });
         Assert.True(imported.IsSuccessStatusCode, await imported.Content.ReadAsStringAsync());
         var change = (await imported.Content.ReadFromJsonAsync<JsonObject>())!;
@@ -103,5 +103,38 @@ public abstract class SensitiveWordTests(XingeServer server)
         var export = await (await admin.GetAsync("/api/v1/admin/sensitive-words/export")).Content.ReadAsStringAsync();
         Assert.Contains($"赌博{tag},refuse,", export);
         Assert.Contains($"'=cmd{tag},refuse,", export);
+    }
+
+    [Fact]
+    public async Task A_word_to_hold_keeps_the_request_held_until_the_operator_approves_or_rejects_it()
+    {
+        var tenant = await server.CreateTenantAsync();
+        var word = "贷款" + Guid.NewGuid().ToString("N")[..4];
+        (await tenant.Admin.PostAsJsonAsync("/api/v1/admin/sensitive-words", new { words = new[] { word }, action = "hold" })).EnsureSuccessStatusCode();
+        var (before, _) = await tenant.BalanceAsync();
+
+        var approved = await tenant.SendAsync(new { to = new[] { "13500135101", "13500135102" }, signature = tenant.Signature, category = "notification", text = $"低息{word}，欢迎咨询" });
+        var rejected = await tenant.SendAsync(new { to = "13500135103", signature = tenant.Signature, category = "notification", text = $"{word}，速来" });
+        var ids = approved["messages"]!.AsArray().Select(m => m.Str("id")).ToList();
+        var rejectedId = rejected["messages"]![0].Str("id");
+        foreach (var id in ids.Append(rejectedId)) Assert.Equal("held", (await tenant.GetAsync($"/api/v1/messages/{id}")).Str("status"));
+        await Task.Delay(500);
+        Assert.Empty((await server.Simulator.GetFromJsonAsync<JsonArray>("/api/v1/simulator/handsets/8613500135101/messages"))!);
+
+        var reviews = (await tenant.Admin.GetFromJsonAsync<JsonArray>("/api/v1/admin/reviews?limit=1000"))!.Where(r => r!.Long("enterpriseId") == tenant.Id && r.Str("kind") == "held").ToList();
+        Assert.Equal(2, reviews.Count);
+        var first = reviews.Single(r => r.Long("subjectId").ToString() == approved.Str("jobId"))!;
+        Assert.Contains($"content_held:{word}", first.Str("content"));
+        (await tenant.Admin.PostAsync($"/api/v1/admin/reviews/{first.Long("id")}/approve", null)).EnsureSuccessStatusCode();
+        foreach (var id in ids) await tenant.WaitForStatusAsync(id, "delivered");
+
+        var second = reviews.Single(r => r.Long("subjectId").ToString() == rejected.Str("jobId"))!;
+        (await tenant.Admin.PostAsJsonAsync($"/api/v1/admin/reviews/{second.Long("id")}/reject", new { reason = "金融营销须另行报备" })).EnsureSuccessStatusCode();
+        var ended = await tenant.WaitForStatusAsync(rejectedId, "failed");
+        Assert.Equal("content_rejected:金融营销须另行报备", ended.Str("error"));
+        // Charged for the two delivered, the rejected one refunded.
+        await Wait.Until(async () => (await tenant.BalanceAsync()) == (before - 2 * approved["messages"]![0].Long("price"), 0L), "the rejected message is refunded");
+        Assert.Equal(HttpStatusCode.Conflict, (await tenant.Admin.PostAsync($"/api/v1/admin/reviews/{second.Long("id")}/approve", null)).StatusCode);
+        await tenant.AssertLedgerReconcilesAsync();
     }
 }

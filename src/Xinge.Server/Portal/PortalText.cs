@@ -339,12 +339,12 @@ public static class PortalText
         ["Numbers that replied T, TD, R, STOP, 退订 or UNSUBSCRIBE get none of your marketing; notifications and codes still go. Only the subscriber takes a number off, by replying START or 订阅."] = "回复 T、TD、R、STOP、退订或 UNSUBSCRIBE 的号码不再收到您的营销短信；通知和验证码照常发送。只有用户本人回复 START 或订阅才能移出名单。",
         ["Numbers that opted out elsewhere"] = "在其他渠道退订的号码",
         ["Sensitive words"] = "敏感词",
-        ["A message with one of these words is refused, and the refusal names the word. Full-width and half-width, upper and lower case are the same word."] = "含有这些词的短信将被拒绝，拒绝原因会注明该词。全角与半角、大写与小写视为同一个词。",
         ["Words, one a line or separated by commas"] = "词语，每行一个或用逗号分隔",
         ["Find a word"] = "查找词语",
         ["Word"] = "词语",
         ["refuse"] = "拒绝",
         ["hold"] = "待审核",
         ["keep the sensitive-word list: add, remove, import and export words"] = "维护敏感词列表：添加、删除、导入和导出",
+        ["A message with a word to refuse is refused, and the refusal names the word; one with a word to hold waits in the review queue. Full-width and half-width, upper and lower case are the same word."] = "含有“拒绝”类词语的短信将被拒绝，并注明该词；含有“待审核”类词语的短信进入审核队列等待。全角与半角、大写与小写视为同一个词。",
     };
 }

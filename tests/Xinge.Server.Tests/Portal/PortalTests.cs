@@ -360,4 +360,31 @@ public sealed class PortalTests(BrowserFixture browser) : IClassFixture<BrowserF
         Assert.Contains("+8613900139002,marketing,营销投诉", text);
         await page.ShotAsync("operator-admin-blacklist-flow");
     }
+
+    /// <summary>A word listed to hold in the portal holds the message that has it; the operator approves it from the review queue and it reaches the phone.</summary>
+    [Fact]
+    public async Task A_held_message_is_approved_from_the_review_queue_and_reaches_the_phone()
+    {
+        await using var server = await XingeServer.StartAsync(Store.Sqlite);
+        var tenant = await server.CreateTenantAsync();
+        var page = await browser.NewPageAsync(server.BaseAddress);
+        await page.SignInAsync("admin", XingeServer.AdminPassword);
+        await page.GotoAsync("/admin/sensitive-words");
+        await page.FillAsync("#words-new", "贷款");
+        await page.Locator("div.mud-select:has(#words-action)").First.ClickAsync();
+        await page.Locator(".mud-popover-open .mud-list-item", new() { HasText = "待审核" }).ClickAsync();
+        await page.ClickAsync("#words-add");
+        await Expect(page.Locator("#words")).ToContainTextAsync("贷款");
+
+        var sent = await tenant.SendAsync(new { to = "13600136001", signature = tenant.Signature, category = "notification", text = "低息贷款，当天放款" });
+        var id = sent["messages"]![0].Str("id");
+        Assert.Equal("held", (await tenant.GetAsync($"/api/v1/messages/{id}")).Str("status"));
+        await page.GotoAsync("/admin/reviews");
+        await Expect(page.Locator("#reviews")).ToContainTextAsync("content_held:贷款");
+        await page.ShotAsync("operator-admin-reviews-held");
+        await page.Locator("#reviews button[id^=approve-]").First.ClickAsync();
+        await tenant.WaitForStatusAsync(id, "delivered");
+        await page.GotoAsync("/simulator");
+        await Expect(page.Locator("#phone-8613600136001")).ToContainTextAsync("低息贷款，当天放款");
+    }
 }

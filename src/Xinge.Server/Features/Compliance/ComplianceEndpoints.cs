@@ -17,6 +17,8 @@ public sealed record ReviewDecision(long Id, string Status);
 public static class ComplianceEndpoints
 {
     public const string SignatureKind = "signature";
+    /// <summary>A request held for review (a word to hold in its text): its messages wait, status <c>held</c>.</summary>
+    public const string HeldKind = "held";
 
     /// <summary>Compliance's admission rules (ARCHITECTURE.md, the seams): Messaging asks them about every batch.</summary>
     public static IServiceCollection AddCompliance(this IServiceCollection services)
@@ -28,6 +30,7 @@ public static class ComplianceEndpoints
         services.AddSingleton<SensitiveWords>();
         services.AddHostedService(sp => sp.GetRequiredService<SensitiveWords>());
         services.AddSingleton<IAdmissionRule, SensitiveWordRule>();
+        services.AddSingleton<IHeldReview, HeldReviewRecorder>();
         services.AddSingleton<IAdmissionRule, OptOutRule>();
         services.AddSingleton<IMessagingObserver, OptOutKeywords>();
         return services;
@@ -56,12 +59,12 @@ public static class ComplianceEndpoints
             return TypedResults.Ok(list.Select(r => new ReviewView(r.Id, r.Kind, r.SubjectId, r.EnterpriseId, r.Content, r.Status, r.Reason,
                 DateTimeOffset.FromUnixTimeMilliseconds(r.CreatedAt))).ToList());
         });
-        admin.MapPost("/{id:long}/approve", (long id, XingeDb db, TimeProvider time, AuditLog audit, HttpContext http) =>
-            DecideAsync(id, ReviewStatus.Approved, null, db, time, audit, http));
-        admin.MapPost("/{id:long}/reject", (long id, RejectReview? body, XingeDb db, TimeProvider time, AuditLog audit, HttpContext http) =>
+        admin.MapPost("/{id:long}/approve", (long id, XingeDb db, HeldMessages held, TimeProvider time, AuditLog audit, HttpContext http) =>
+            DecideAsync(id, ReviewStatus.Approved, null, db, held, time, audit, http));
+        admin.MapPost("/{id:long}/reject", (long id, RejectReview? body, XingeDb db, HeldMessages held, TimeProvider time, AuditLog audit, HttpContext http) =>
             string.IsNullOrWhiteSpace(body?.Reason) || body.Reason.Length > 500 || Input.HasHiddenCharacters(body.Reason, lineBreaks: true)
                 ? Task.FromResult<Results<Ok<ReviewDecision>, ProblemHttpResult>>(Problems.Validation("reason is required: at most 500 characters, no control characters"))
-                : DecideAsync(id, ReviewStatus.Rejected, body.Reason.Trim(), db, time, audit, http));
+                : DecideAsync(id, ReviewStatus.Rejected, body.Reason.Trim(), db, held, time, audit, http));
         return app;
     }
 
@@ -95,12 +98,16 @@ public static class ComplianceEndpoints
         return TypedResults.Created($"/api/v1/signatures/{signature.Id}", new SignatureCreated(signature.Id, signature.Status));
     }
 
-    private static async Task<Results<Ok<ReviewDecision>, ProblemHttpResult>> DecideAsync(long id, string decision, string? reason, XingeDb db, TimeProvider time,
-        AuditLog audit, HttpContext http)
+    private static async Task<Results<Ok<ReviewDecision>, ProblemHttpResult>> DecideAsync(long id, string decision, string? reason, XingeDb db, HeldMessages held,
+        TimeProvider time, AuditLog audit, HttpContext http)
     {
         var review = await db.Reviews.FindAsync(id);
         if (review is null) return Problems.NotFound("review");
         if (review.Status != ReviewStatus.Pending) return Problems.Conflict("already-decided", $"this review was already {review.Status}");
+        // The held messages first, then the review: after a crash between the two the review is still pending, and
+        // deciding it again finds the messages already decided.
+        if (review.Kind == HeldKind)
+            await held.DecideAsync(review.EnterpriseId, review.SubjectId, decision == ReviewStatus.Approved, reason is null ? null : "content_rejected:" + reason);
         await using var tx = await db.Database.BeginTransactionAsync();
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         var changed = await db.Reviews.Where(r => r.Id == id && r.Status == ReviewStatus.Pending)

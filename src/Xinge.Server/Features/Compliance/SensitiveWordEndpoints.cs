@@ -37,12 +37,7 @@ public static class SensitiveWordEndpoints
     private static string? WordProblem(string word) =>
         word.Length == 0 ? "empty" : word.Length > MaxWordLength ? $"longer than {MaxWordLength} characters" : Input.HasHiddenCharacters(word) ? "control characters" : null;
 
-    /// <summary>
-    /// Only <c>refuse</c> for now: a held message needs the review of held messages, which the review queue does not
-    /// take yet; a word listed to hold would be let through meanwhile, so it is not taken.
-    /// </summary>
-    private static string? ActionProblem(string action) =>
-        action == WordAction.Refuse ? null : action == WordAction.Hold ? "hold is not available yet (held messages are not reviewed yet); list the word as refuse" : "action is refuse";
+    private static string? ActionProblem(string action) => action is WordAction.Refuse or WordAction.Hold ? null : "action is refuse or hold";
 
     private static async Task<IResult> ListAsync(string? q, string? cursor, int? limit, Database database)
     {

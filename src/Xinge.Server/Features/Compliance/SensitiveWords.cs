@@ -71,8 +71,9 @@ public sealed class SensitiveWords(Database database, Revocations revocations, I
 }
 
 /// <summary>
-/// R-S1-6: no message with a word the operator refuses. The text the enterprise wrote is searched once for the whole
-/// batch, and each recipient's template values with it; a refusal names the word (<c>content_rejected:WORD</c>).
+/// R-S1-6: no message with a word the operator refuses, and none with a word to hold until the operator has seen it.
+/// The text the enterprise wrote is searched once for the whole batch, and each recipient's template values with it;
+/// a refusal names the word (<c>content_rejected:WORD</c>); a word to hold holds the whole request for review.
 /// </summary>
 public sealed class SensitiveWordRule(SensitiveWords words) : IAdmissionRule
 {
@@ -82,23 +83,50 @@ public sealed class SensitiveWordRule(SensitiveWords words) : IAdmissionRule
     {
         var matcher = words.Matcher;
         if (matcher.Count == 0) return ValueTask.CompletedTask;
-        if (matcher.Find(batch.Body) is { Action: WordAction.Refuse } inBody)
+        if (matcher.Find(batch.Body) is { } inBody)
         {
-            for (var i = 0; i < batch.Candidates.Count; i++) batch.Refuse(i, "content_rejected:" + inBody.Word);
-            return ValueTask.CompletedTask;
+            if (inBody.Action == WordAction.Hold)
+            {
+                batch.HoldAll("content_held:" + inBody.Word);
+            }
+            else
+            {
+                for (var i = 0; i < batch.Candidates.Count; i++) batch.Refuse(i, "content_rejected:" + inBody.Word);
+                return ValueTask.CompletedTask;
+            }
         }
         for (var i = 0; i < batch.Candidates.Count; i++)
         {
             if (batch.ParamsOf(i) is not { Count: > 0 } values) continue;
             foreach (var value in values.Values)
             {
-                if (matcher.Find(value) is { Action: WordAction.Refuse } hit)
+                if (matcher.Find(value) is not { } hit) continue;
+                if (hit.Action == WordAction.Hold)
                 {
-                    batch.Refuse(i, "content_rejected:" + hit.Word);
-                    break;
+                    batch.HoldAll("content_held:" + hit.Word);
+                    continue;
                 }
+                batch.Refuse(i, "content_rejected:" + hit.Word);
+                break;
             }
         }
         return ValueTask.CompletedTask;
     }
+}
+
+/// <summary>A held request becomes an item of the operator's review queue, written with its messages.</summary>
+public sealed class HeldReviewRecorder(TimeProvider time) : IHeldReview
+{
+    public Task RecordAsync(System.Data.Common.DbConnection c, System.Data.Common.DbTransaction tx, HeldRequest held, CancellationToken ct) =>
+        c.ExecuteAsync(
+            "INSERT INTO reviews (kind, subject_id, enterprise_id, content, status, created_at) VALUES (@kind, @JobId, @EnterpriseId, @content, @status, @at)",
+            new
+            {
+                kind = ComplianceEndpoints.HeldKind,
+                held.JobId,
+                held.EnterpriseId,
+                content = $"{held.Text} ({held.Reason}; {held.Messages})",
+                status = ReviewStatus.Pending,
+                at = time.GetUtcNow().ToUnixTimeMilliseconds(),
+            }, tx);
 }

@@ -1,3 +1,5 @@
+using System.Data.Common;
+
 namespace Xinge.Server.Features.Messaging;
 
 /// <summary>One message on its way in, as the admission rules see it: its line in the request and its number (E.164).</summary>
@@ -30,6 +32,11 @@ public sealed class AdmissionBatch(long enterpriseId, string signature, string c
 
     public void RefuseAll(SendError error, string detail) => Refusal ??= new SendRefusal(error, detail);
 
+    /// <summary>Set when a rule holds the request for an operator's review: its messages are stored <c>held</c>, and go when approved.</summary>
+    public string? HoldReason { get; private set; }
+
+    public void HoldAll(string reason) => HoldReason ??= reason;
+
     /// <summary>Why the candidate at <paramref name="index"/> was refused; null when every rule let it pass.</summary>
     public string? ReasonOf(int index) => _reasons[index];
 }
@@ -42,4 +49,28 @@ public interface IAdmissionRule
 {
     int Order { get; }
     ValueTask CheckAsync(AdmissionBatch batch, CancellationToken ct);
+}
+
+/// <summary>A request held for review (<see cref="AdmissionBatch.HoldAll"/>), as the review queue sees it.</summary>
+public sealed record HeldRequest(long EnterpriseId, long JobId, string Text, string Reason, int Messages);
+
+/// <summary>
+/// The review seam: the feature that reviews held requests records one, in the transaction that stores its messages,
+/// so a held message is never without its review item; its decision comes back through <see cref="HeldMessages"/>.
+/// </summary>
+public interface IHeldReview
+{
+    Task RecordAsync(DbConnection c, DbTransaction tx, HeldRequest held, CancellationToken ct);
+}
+
+/// <summary>The operator's decision on a held request, carried out by the engine's status writer.</summary>
+public sealed class HeldMessages(StatusWriter writer)
+{
+    /// <summary>How many messages the decision changed (none when decided before).</summary>
+    public Task<int> DecideAsync(long enterpriseId, long jobId, bool approved, string? reason)
+    {
+        var decision = new HeldDecided(enterpriseId, jobId, approved, reason);
+        writer.Post(decision);
+        return decision.Result.Task;
+    }
 }

@@ -40,6 +40,8 @@ public sealed class StoreRequest
     /// <summary>The fingerprint kept with the key when another request stored it first.</summary>
     public string? PreviousFingerprint { get; set; }
     public long TotalPrice => Messages.Sum(m => m.Price);
+    /// <summary>What another feature writes with this request, in its transaction (a held request's review item).</summary>
+    public IReadOnlyList<Func<DbConnection, DbTransaction, CancellationToken, Task>> AlsoWrite { get; init; } = [];
     internal TaskCompletionSource<StoreOutcome> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 }
 
@@ -170,7 +172,7 @@ public sealed class MessageStore(Database database, BillingService billing, Time
         var outcomes = new Dictionary<StoreRequest, StoreOutcome>();
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         using var turn = await database.WriteTurnAsync(ct);
-        if (database.IsPostgres && batch.All(r => r.EnterpriseId == batch[0].EnterpriseId && r.IdempotencyKey is null)
+        if (database.IsPostgres && batch.All(r => r.EnterpriseId == batch[0].EnterpriseId && r.IdempotencyKey is null && r.AlsoWrite.Count == 0)
             && await WriteWholeAsync(batch, lease, now, ct))
         {
             foreach (var r in batch) outcomes[r] = StoreOutcome.Stored;
@@ -220,6 +222,10 @@ public sealed class MessageStore(Database database, BillingService billing, Time
         }
         if (database.IsPostgres) await WritePostgresAsync((NpgsqlConnection)c, jobs, messages, rejections, lease, now, ct);
         else InsertSqlite((SqliteConnection)c, (SqliteTransaction)tx, jobs, messages, rejections, lease, now);
+        foreach (var r in jobs)
+        {
+            foreach (var write in r.AlsoWrite) await write(c, tx, ct);
+        }
         await tx.CommitAsync(ct);
         return outcomes;
     }

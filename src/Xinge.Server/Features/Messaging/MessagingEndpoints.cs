@@ -36,6 +36,7 @@ public static class MessagingEndpoints
         services.AddHostedService(sp => sp.GetRequiredService<Dispatcher>());
         services.AddHostedService<WebhookWorker>();
         services.AddHostedService<EnterpriseSuspension>();
+        services.AddSingleton<HeldMessages>();
         services.AddSingleton<WebhookTargets>();
         services.AddHttpClient("webhooks", c => c.Timeout = TimeSpan.FromSeconds(10))
             .ConfigurePrimaryHttpMessageHandler(sp => new SocketsHttpHandler

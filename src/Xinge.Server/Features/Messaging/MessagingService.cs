@@ -1,3 +1,4 @@
+using System.Data.Common;
 using System.Collections.Concurrent;
 using System.Text.Json;
 using Dapper;
@@ -52,7 +53,7 @@ public sealed record SendRefusal(SendError Error, string Detail, IReadOnlyList<R
 /// the services) sends through here.
 /// </summary>
 public sealed class MessagingService(Database database, MessageStore store, StatusWriter writer, Composer composer, IdGenerator ids, MessagingOptions options, ConnectorRegistry connectors,
-    IEnumerable<IAdmissionRule> admissionRules, TimeProvider time, ILogger<MessagingService> logger)
+    IEnumerable<IAdmissionRule> admissionRules, IEnumerable<IHeldReview> heldReviews, TimeProvider time, ILogger<MessagingService> logger)
 {
     private readonly IAdmissionRule[] rules = admissionRules.OrderBy(r => r.Order).ToArray();
     public const int MaxRecipientsPerJob = 200_000;
@@ -200,7 +201,8 @@ public sealed class MessagingService(Database database, MessageStore store, Stat
             JobId = jobId,
             Category = category,
             Sender = SenderOf(enterprise.Extension),
-            Status = scheduled ? MessageStatus.Scheduled : MessageStatus.Queued,
+            // Held for review: nothing goes until the operator approves (the review item is written with the messages).
+            Status = admission.HoldReason is not null ? MessageStatus.Held : scheduled ? MessageStatus.Scheduled : MessageStatus.Queued,
             SendAt = scheduled ? cmd.SendAt!.Value.ToUnixTimeMilliseconds() : null,
             ExpiresAt = expiresAt,
             ClientRef = cmd.ClientRef,
@@ -212,6 +214,10 @@ public sealed class MessagingService(Database database, MessageStore store, Stat
             IdempotentResponse = cmd.IdempotencyKey is null ? null : JsonSerializer.Serialize(
                 cmd.Kind == SendKind.Job ? result with { Messages = [], Rejected = [] } : result, JsonSerializerOptions.Web),
             Fingerprint = fingerprint,
+            AlsoWrite = admission.HoldReason is { } hold
+                ? heldReviews.Select(review => (Func<DbConnection, DbTransaction, CancellationToken, Task>)((c, tx, ct) =>
+                    review.RecordAsync(c, tx, new HeldRequest(enterprise.Id, jobId, accepted[0].Text, hold, accepted.Count), ct))).ToList()
+                : [],
         };
         var validated = clock.ElapsedMilliseconds;
         var outcome = await store.StoreAsync(request);

@@ -50,6 +50,15 @@ public sealed record JobChangeRequested(long EnterpriseId, long JobId, JobAction
     public TaskCompletionSource<JobChange> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 }
 
+/// <summary>
+/// The operator decided a held job: approved, its held messages go (queued, or scheduled for their time); rejected,
+/// they end failed with the reason (<c>content_rejected:…</c>), refunded. <see cref="Result"/>: how many it changed.
+/// </summary>
+public sealed record HeldDecided(long EnterpriseId, long JobId, bool Approved, string? Reason) : EngineEvent
+{
+    public TaskCompletionSource<int> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+}
+
 public sealed record MoReceived(string Connector, string Sender, string Recipient, string Text, long At) : EngineEvent;
 
 /// <summary>
@@ -94,6 +103,7 @@ public sealed class StatusWriter(Database database, BillingService billing, Wake
         CancelRequested c => c.Result.TrySetException(error),
         ReplaceRequested r => r.Result.TrySetException(error),
         JobChangeRequested j => j.Result.TrySetException(error),
+        HeldDecided h => h.Result.TrySetException(error),
         _ => false,
     };
     private long _nextSweep;
@@ -222,6 +232,8 @@ public sealed class StatusWriter(Database database, BillingService billing, Wake
         }
         var jobChanges = new List<(JobChangeRequested Request, JobChange Change)>();
         foreach (var change in batch.OfType<JobChangeRequested>()) jobChanges.Add((change, await ChangeJobAsync(c, tx, change, ends, now)));
+        var heldDecisions = new List<(HeldDecided Decision, int Changed)>();
+        foreach (var decision in batch.OfType<HeldDecided>()) heldDecisions.Add((decision, await DecideHeldAsync(c, tx, decision, ends, now)));
 
         // 2. Receipts: mark the part, then end the message when its last part has reported.
         var firstSeen = new Dictionary<ReceiptReceived, long>(ReferenceEqualityComparer.Instance);
@@ -350,6 +362,8 @@ public sealed class StatusWriter(Database database, BillingService billing, Wake
         var endedIds = ended.Select(e => e.MessageId).ToHashSet();
         foreach (var cancel in cancels) cancel.Result.TrySetResult(endedIds.Contains(cancel.MessageId));
         foreach (var (request, change) in jobChanges) request.Result.TrySetResult(change);
+        foreach (var (decision, changed) in heldDecisions) decision.Result.TrySetResult(changed);
+        if (heldDecisions.Any(h => h.Decision.Approved && h.Changed > 0)) dispatch.Set();
         if (jobChanges.Any(j => j.Request.Action == JobAction.Resume && j.Change == JobChange.Done)) dispatch.Set();
         foreach (var (request, done) in replaced) request.Result.TrySetResult(done);
         foreach (var o in observers) o.AfterCommit();
@@ -361,6 +375,20 @@ public sealed class StatusWriter(Database database, BillingService billing, Wake
         public string? State { get; set; }
         public int Accepted { get; set; }
         public int Ended { get; set; }
+    }
+
+    private async Task<int> DecideHeldAsync(DbConnection c, DbTransaction tx, HeldDecided decision, List<EndRequest> ends, long now)
+    {
+        if (decision.Approved)
+        {
+            return await c.ExecuteAsync(
+                "UPDATE messages SET status = CASE WHEN send_at IS NOT NULL AND send_at > @now THEN 'scheduled' ELSE 'queued' END " +
+                "WHERE job_id = @JobId AND enterprise_id = @EnterpriseId AND status = 'held'", new { decision.JobId, decision.EnterpriseId, now }, tx);
+        }
+        var held = (await c.QueryAsync<long>("SELECT id FROM messages WHERE job_id = @JobId AND enterprise_id = @EnterpriseId AND status = 'held'",
+            new { decision.JobId, decision.EnterpriseId }, tx)).ToList();
+        foreach (var id in held) ends.Add(new EndRequest(id, MessageStatus.Held, MessageStatus.Failed, decision.Reason ?? "content_rejected", now));
+        return held.Count;
     }
 
     private async Task<JobChange> ChangeJobAsync(DbConnection c, DbTransaction tx, JobChangeRequested change, List<EndRequest> ends, long now)
