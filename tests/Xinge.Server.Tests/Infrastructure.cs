@@ -162,6 +162,9 @@ public sealed class XingeServer : IAsyncDisposable
             "--Urls=http://127.0.0.1:0",
             $"--ConnectionStrings:Xinge={connectionString}",
             $"--Xinge:Bootstrap:AdminPassword={AdminPassword}",
+            // Marketing at any hour, so that a test's outcome does not depend on when it runs; the hours' own test sets them.
+            "--Xinge:Compliance:MarketingHours:From=00:00",
+            "--Xinge:Compliance:MarketingHours:To=00:00",
             $"--Xinge:Smpp:Port={smppPort}",
             $"--Xinge:Simulator:Port={Ports.Free()}",
             "--Logging:LogLevel:Default=Warning",

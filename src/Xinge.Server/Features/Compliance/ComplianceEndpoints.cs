@@ -31,6 +31,7 @@ public static class ComplianceEndpoints
         services.AddHostedService(sp => sp.GetRequiredService<SensitiveWords>());
         services.AddSingleton<IAdmissionRule, SensitiveWordRule>();
         services.AddSingleton<IHeldReview, HeldReviewRecorder>();
+        services.AddSingleton<IAdmissionRule, MarketingHoursRule>();
         services.AddSingleton<IAdmissionRule, OptOutRule>();
         services.AddSingleton<IMessagingObserver, OptOutKeywords>();
         return services;

@@ -37,6 +37,11 @@ public sealed class AdmissionBatch(long enterpriseId, string signature, string c
 
     public void HoldAll(string reason) => HoldReason ??= reason;
 
+    /// <summary>Set when a rule lets the request go only from then (Unix ms): its messages wait, scheduled, until that time.</summary>
+    public long? NotBefore { get; private set; }
+
+    public void Defer(long until) => NotBefore = Math.Max(NotBefore ?? 0, until);
+
     /// <summary>Why the candidate at <paramref name="index"/> was refused; null when every rule let it pass.</summary>
     public string? ReasonOf(int index) => _reasons[index];
 }

@@ -169,6 +169,10 @@ public sealed class MessagingService(Database database, MessageStore store, Stat
         foreach (var rule in rules) await rule.CheckAsync(admission, CancellationToken.None);
         if (admission.Refusal is { } refusal) return (null, refusal);
 
+        // A rule may let the request go only later (marketing outside its hours): then it waits as scheduled.
+        var sendAt = scheduled ? cmd.SendAt!.Value.ToUnixTimeMilliseconds() : (long?)null;
+        if (admission.NotBefore is { } notBefore && notBefore > (sendAt ?? now.ToUnixTimeMilliseconds())) sendAt = notBefore;
+
         var accepted = new List<NewMessage>(candidates.Count);
         for (var j = 0; j < candidates.Count; j++)
         {
@@ -202,8 +206,8 @@ public sealed class MessagingService(Database database, MessageStore store, Stat
             Category = category,
             Sender = SenderOf(enterprise.Extension),
             // Held for review: nothing goes until the operator approves (the review item is written with the messages).
-            Status = admission.HoldReason is not null ? MessageStatus.Held : scheduled ? MessageStatus.Scheduled : MessageStatus.Queued,
-            SendAt = scheduled ? cmd.SendAt!.Value.ToUnixTimeMilliseconds() : null,
+            Status = admission.HoldReason is not null ? MessageStatus.Held : sendAt is not null ? MessageStatus.Scheduled : MessageStatus.Queued,
+            SendAt = sendAt,
             ExpiresAt = expiresAt,
             ClientRef = cmd.ClientRef,
             Origin = cmd.Origin,
