@@ -32,4 +32,19 @@ public sealed class MarketingHoursTests
         await tenant.WaitForStatusAsync(marketing, "delivered");
         Assert.Single((await server.Simulator.GetFromJsonAsync<JsonArray>("/api/v1/simulator/handsets/8613400134001/messages"))!);
     }
+
+    /// <summary>The operator sets how long a signature may be; 2 to 8 characters unless set.</summary>
+    [Fact]
+    public async Task The_signature_length_is_the_operators_setting()
+    {
+        await using var server = await XingeServer.StartAsync(Store.Sqlite, "--Xinge:Compliance:SignatureLength:Min=3", "--Xinge:Compliance:SignatureLength:Max=4");
+        var tenant = await server.CreateTenantAsync("四字签名");
+        foreach (var text in new[] { "两字", "五个字签名" })
+        {
+            var refused = await tenant.Client.PostAsJsonAsync("/api/v1/signatures", new { text });
+            Assert.Equal(System.Net.HttpStatusCode.BadRequest, refused.StatusCode);
+            Assert.Contains("3 to 4 characters", await refused.Content.ReadAsStringAsync());
+        }
+        Assert.Equal(System.Net.HttpStatusCode.Created, (await tenant.Client.PostAsJsonAsync("/api/v1/signatures", new { text = "三个字" })).StatusCode);
+    }
 }

@@ -69,21 +69,26 @@ public static class ComplianceEndpoints
         return app;
     }
 
-    /// <summary>R-S1-2: 2–8 characters, belonging to one enterprise; the 【】 are added by the platform.</summary>
-    public static string? ValidateSignatureText(string? text)
+    /// <summary>
+    /// R-S1-2: a signature belongs to one enterprise; the 【】 are added by the platform. Its length is the operator's
+    /// setting (<c>Xinge:Compliance:SignatureLength:Min</c> and <c>:Max</c>), 2 to 8 characters as the operators ask by default.
+    /// </summary>
+    public static string? ValidateSignatureText(string? text, int min = 2, int max = 8)
     {
         if (string.IsNullOrWhiteSpace(text)) return "text is required";
         var t = text.Trim();
         var length = new System.Globalization.StringInfo(t).LengthInTextElements;
-        if (length is < 2 or > 8) return "a signature is 2 to 8 characters";
+        if (length < min || length > max) return $"a signature is {min} to {max} characters";
         if (t.IndexOfAny(['【', '】', '[', ']', '\r', '\n']) >= 0) return "a signature may not contain brackets or line breaks; 【】 are added by the platform";
         if (Input.HasHiddenCharacters(t)) return "a signature may not contain control or bidirectional formatting characters";
         return null;
     }
 
-    private static async Task<Results<Created<SignatureCreated>, ProblemHttpResult>> CreateSignatureAsync(CreateSignature body, ClaimsPrincipal user, XingeDb db, TimeProvider time)
+    private static async Task<Results<Created<SignatureCreated>, ProblemHttpResult>> CreateSignatureAsync(CreateSignature body, ClaimsPrincipal user, XingeDb db, TimeProvider time,
+        IConfiguration config)
     {
-        if (ValidateSignatureText(body.Text) is { } error) return Problems.Validation(error);
+        if (ValidateSignatureText(body.Text, config.GetValue("Xinge:Compliance:SignatureLength:Min", 2), config.GetValue("Xinge:Compliance:SignatureLength:Max", 8)) is { } error)
+            return Problems.Validation(error);
         var enterpriseId = Caller.From(user).Enterprise;
         var text = body.Text!.Trim();
         if (await db.Signatures.AnyAsync(s => s.EnterpriseId == enterpriseId && s.Text == text))
