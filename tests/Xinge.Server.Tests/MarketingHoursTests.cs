@@ -5,7 +5,7 @@ using Microsoft.Extensions.Time.Testing;
 
 namespace Xinge.Server.Tests;
 
-/// <summary>R-S1-3: marketing reaches a phone only in the day of its owner; outside those hours it waits, then goes.</summary>
+/// <summary>R-S1-8: marketing reaches a phone only in the day of its owner; outside those hours it waits, then goes.</summary>
 public sealed class MarketingHoursTests
 {
     [Theory]

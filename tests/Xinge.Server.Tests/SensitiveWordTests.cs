@@ -43,7 +43,7 @@ public sealed class SqliteSensitiveWordTests(SqliteFixture fixture) : SensitiveW
 
 public sealed class PostgresSensitiveWordTests(PostgresFixture fixture) : SensitiveWordTests(fixture.Server), IClassFixture<PostgresFixture>;
 
-/// <summary>R-S1-6: the operator's words stop messages on every node, naming the word; the list imports and exports.</summary>
+/// <summary>R-S1-7: the operator's words stop messages on every node, naming the word; the list imports and exports.</summary>
 public abstract class SensitiveWordTests(XingeServer server)
 {
     [Fact]

@@ -5,7 +5,7 @@ using Xinge.Server.Features.Messaging;
 namespace Xinge.Server.Features.Compliance;
 
 /// <summary>
-/// Marketing goes only in the day of the recipient (R-S1-3; <c>Xinge:Compliance:MarketingHours</c>, 08:00–20:00 by
+/// Marketing goes only in the day of the recipient (R-S1-8; <c>Xinge:Compliance:MarketingHours</c>, 08:00–20:00 by
 /// default): outside those hours it is accepted and waits, scheduled, until they begin where its recipients are.
 /// Verification codes and notifications go at any hour. A request's messages share one time, so a request to several
 /// time zones waits for the latest of their mornings. The same time for both ends means no limit.

@@ -10,7 +10,7 @@ public sealed record SensitiveWordAdd(List<string>? Words, string? Action);
 public sealed record SensitiveWordView(long Id, string Word, string Action, DateTimeOffset AddedAt, string AddedBy);
 public sealed record SensitiveWordChange(int Added, IReadOnlyList<ListProblem> Invalid);
 
-/// <summary>The operator's sensitive-word list (R-S1-6): add, remove, search, import and export.</summary>
+/// <summary>The operator's sensitive-word list (R-S1-7): add, remove, search, import and export.</summary>
 public static class SensitiveWordEndpoints
 {
     public const int MaxWordLength = 50;

@@ -5,7 +5,7 @@ using Xinge.Server.Features.Messaging;
 
 namespace Xinge.Server.Features.Compliance;
 
-/// <summary>A word the operator does not let through (R-S1-6): refused, naming it, or held for review.</summary>
+/// <summary>A word the operator does not let through (R-S1-7): refused, naming it, or held for review.</summary>
 public sealed class SensitiveWord
 {
     public long Id { get; set; }
@@ -71,7 +71,7 @@ public sealed class SensitiveWords(Database database, Revocations revocations, I
 }
 
 /// <summary>
-/// R-S1-6: no message with a word the operator refuses, and none with a word to hold until the operator has seen it.
+/// R-S1-7: no message with a word the operator refuses, and none with a word to hold until the operator has seen it.
 /// The text the enterprise wrote is searched once for the whole batch, and each recipient's template values with it;
 /// a refusal names the word (<c>content_rejected:WORD</c>); a word to hold holds the whole request for review.
 /// </summary>
