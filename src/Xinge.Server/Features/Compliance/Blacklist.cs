@@ -33,6 +33,7 @@ public sealed class BlacklistEntry
 public sealed class PlatformBlacklist(Database database, Revocations revocations, ILogger<PlatformBlacklist> logger) : IHostedService
 {
     private volatile Dictionary<string, bool> _marketingOnly = [];
+    private Action? _changed;
 
     public int Count => _marketingOnly.Count;
 
@@ -42,39 +43,15 @@ public sealed class PlatformBlacklist(Database database, Revocations revocations
 
     public async Task StartAsync(CancellationToken ct)
     {
-        revocations.BlacklistChanged += Changed;
+        _changed = new ListReloader(LoadAsync, logger, "platform blacklist").Changed;
+        revocations.BlacklistChanged += _changed;
         await LoadAsync(ct);
     }
 
     public Task StopAsync(CancellationToken ct)
     {
-        revocations.BlacklistChanged -= Changed;
+        revocations.BlacklistChanged -= _changed;
         return Task.CompletedTask;
-    }
-
-    private void Changed() => _ = ReloadAsync();
-
-    private readonly SemaphoreSlim _loading = new(1, 1);
-    private int _pending;
-
-    /// <summary>One load at a time; a change that lands during one is read by another right after.</summary>
-    private async Task ReloadAsync()
-    {
-        Interlocked.Exchange(ref _pending, 1);
-        if (!await _loading.WaitAsync(0)) return;
-        try
-        {
-            while (Interlocked.Exchange(ref _pending, 0) == 1) await LoadAsync(CancellationToken.None);
-        }
-        catch (Exception e)
-        {
-            logger.LogError(e, "Reading the platform blacklist failed; the previous copy stays until the next change");
-        }
-        finally
-        {
-            _loading.Release();
-        }
-        if (Volatile.Read(ref _pending) == 1) await ReloadAsync();
     }
 
     public async Task LoadAsync(CancellationToken ct)

@@ -23,43 +23,21 @@ public sealed class SensitiveWord
 public sealed class SensitiveWords(Database database, Revocations revocations, ILogger<SensitiveWords> logger) : IHostedService
 {
     private volatile SensitiveWordMatcher _matcher = SensitiveWordMatcher.Empty;
-    private readonly SemaphoreSlim _loading = new(1, 1);
-    private int _pending;
+    private Action? _changed;
 
     public SensitiveWordMatcher Matcher => _matcher;
 
     public async Task StartAsync(CancellationToken ct)
     {
-        revocations.WordsChanged += Changed;
+        _changed = new ListReloader(LoadAsync, logger, "sensitive words").Changed;
+        revocations.WordsChanged += _changed;
         await LoadAsync(ct);
     }
 
     public Task StopAsync(CancellationToken ct)
     {
-        revocations.WordsChanged -= Changed;
+        revocations.WordsChanged -= _changed;
         return Task.CompletedTask;
-    }
-
-    private void Changed() => _ = ReloadAsync();
-
-    /// <summary>One load at a time; a change that lands during one is read by another right after.</summary>
-    private async Task ReloadAsync()
-    {
-        Interlocked.Exchange(ref _pending, 1);
-        if (!await _loading.WaitAsync(0)) return;
-        try
-        {
-            while (Interlocked.Exchange(ref _pending, 0) == 1) await LoadAsync(CancellationToken.None);
-        }
-        catch (Exception e)
-        {
-            logger.LogError(e, "Reading the sensitive words failed; the previous list stays until the next change");
-        }
-        finally
-        {
-            _loading.Release();
-        }
-        if (Volatile.Read(ref _pending) == 1) await ReloadAsync();
     }
 
     public async Task LoadAsync(CancellationToken ct)
