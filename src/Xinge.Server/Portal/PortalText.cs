@@ -346,5 +346,9 @@ public static class PortalText
         ["hold"] = "待审核",
         ["keep the sensitive-word list: add, remove, import and export words"] = "维护敏感词列表：添加、删除、导入和导出",
         ["A message with a word to refuse is refused, and the refusal names the word; one with a word to hold waits in the review queue. Full-width and half-width, upper and lower case are the same word."] = "含有“拒绝”类词语的短信将被拒绝，并注明该词；含有“待审核”类词语的短信进入审核队列等待。全角与半角、大写与小写视为同一个词。",
+        ["Why not yet"] = "暂不认证的原因",
+        ["Do not verify"] = "暂不认证",
+        ["The enterprise is told why."] = "已告知企业原因。",
+        ["Not yet"] = "暂未认证",
     };
 }

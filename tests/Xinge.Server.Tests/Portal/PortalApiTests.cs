@@ -222,7 +222,16 @@ public abstract class PortalApiTests(XingeServer server, string numberBase)
         Assert.True(uploaded.IsSuccessStatusCode, await uploaded.Content.ReadAsStringAsync());
         var profile = (await tenant.Client.GetFromJsonAsync<JsonObject>("/api/v1/enterprise"))!;
         Assert.False(profile["verified"]!.GetValue<bool>());
+        Assert.Null(profile["verificationNote"]);
         Assert.Equal(("执照.png", "image/png", 1008L), (profile["licenceDocument"].Str("fileName"), profile["licenceDocument"].Str("contentType"), profile["licenceDocument"].Long("size")));
+
+        // The operator does not verify it yet, and says why; the enterprise sees the reason until it is verified.
+        Assert.Equal(HttpStatusCode.BadRequest, (await tenant.Admin.PostAsJsonAsync($"/api/v1/admin/enterprises/{tenant.Id}/reject-verification", new { reason = "" })).StatusCode);
+        (await tenant.Admin.PostAsJsonAsync($"/api/v1/admin/enterprises/{tenant.Id}/reject-verification", new { reason = "执照扫描件不清晰" })).EnsureSuccessStatusCode();
+        Assert.Equal("执照扫描件不清晰", (await tenant.Client.GetFromJsonAsync<JsonObject>("/api/v1/enterprise"))!.Str("verificationNote"));
+        (await tenant.Admin.PostAsync($"/api/v1/admin/enterprises/{tenant.Id}/verify", null)).EnsureSuccessStatusCode();
+        Assert.Null((await tenant.Client.GetFromJsonAsync<JsonObject>("/api/v1/enterprise"))!["verificationNote"]);
+        Assert.Equal(HttpStatusCode.Conflict, (await tenant.Admin.PostAsJsonAsync($"/api/v1/admin/enterprises/{tenant.Id}/reject-verification", new { reason = "晚了" })).StatusCode);
 
         var document = await tenant.Admin.GetAsync($"/api/v1/admin/enterprises/{tenant.Id}/licence-document");
         Assert.Equal(png, await document.Content.ReadAsByteArrayAsync());

@@ -16,6 +16,8 @@ public sealed class Enterprise
     public long CreatedAt { get; set; }
     /// <summary>The operator stopped its sending; it still signs in and reads its data.</summary>
     public bool Suspended { get; set; }
+    /// <summary>Why the operator did not verify it (its licence or document did not hold up); cleared when it is verified.</summary>
+    public string? VerificationNote { get; set; }
 }
 
 public static class Roles

@@ -15,8 +15,10 @@ public sealed record RoleRightsRequest(string[]? Rights);
 public sealed record TokenView(string Token, DateTimeOffset ExpiresAt, string Role, long? EnterpriseId, bool MustChangePassword, string? Language = null);
 public sealed record LanguageRequest(string? Language);
 public sealed record LanguageView(string Language);
-public sealed record EnterpriseView(long Id, string Name, string LicenceNumber, bool Verified, long Balance, long Reserved, int UnitPrice, string Extension, bool Suspended);
+public sealed record EnterpriseView(long Id, string Name, string LicenceNumber, bool Verified, long Balance, long Reserved, int UnitPrice, string Extension, bool Suspended,
+    string? VerificationNote = null);
 public sealed record UpdateEnterprise(bool? Suspended, int? UnitPrice, bool? ReviewExempt, int? MaxHotlines);
+public sealed record VerificationRejection(string? Reason);
 public sealed record EnterpriseCreated(long Id, string Extension);
 public sealed record EnterpriseVerified(long Id, bool Verified);
 public sealed record CreditView(long Balance);
@@ -109,10 +111,13 @@ public static class AccountsEndpoints
         admin.MapPatch("/enterprises/{id:long}", UpdateEnterpriseAsync).RequireAuthorization(Rights.EnterprisesManage).Produces<EnterpriseView>().ProducesProblem(400).ProducesProblem(404);
         admin.MapPost("/enterprises/{id:long}/verify", async (long id, XingeDb db, AuditLog audit, HttpContext http) =>
         {
-            if (await db.Enterprises.Where(e => e.Id == id).ExecuteUpdateAsync(s => s.SetProperty(e => e.Verified, true)) != 1) return Problems.NotFound("enterprise");
+            if (await db.Enterprises.Where(e => e.Id == id).ExecuteUpdateAsync(s => s.SetProperty(e => e.Verified, true).SetProperty(e => e.VerificationNote, (string?)null)) != 1)
+                return Problems.NotFound("enterprise");
             await audit.RecordAsync(http, "enterprise.verified", $"enterprise:{id}", enterpriseId: id);
             return Results.Ok(new EnterpriseVerified(id, true));
         }).RequireAuthorization(Rights.EnterprisesManage).Produces<EnterpriseVerified>().ProducesProblem(404);
+        admin.MapPost("/enterprises/{id:long}/reject-verification", RejectVerificationAsync).RequireAuthorization(Rights.EnterprisesManage)
+            .Produces<EnterpriseVerified>().ProducesProblem(400).ProducesProblem(404).ProducesProblem(409);
         admin.MapPost("/enterprises/{id:long}/credit", CreditAsync).RequireAuthorization(Rights.BillingCredit).Produces<CreditView>().ProducesProblem(400).ProducesProblem(404);
         admin.MapPost("/enterprises/{id:long}/api-keys", CreateApiKeyAsync).RequireAuthorization(Rights.KeysManage).Produces<KeyCreated>(201).ProducesProblem(404);
         admin.MapGet("/enterprises/{id:long}/api-keys", async (long id, XingeDb db) =>
@@ -177,6 +182,22 @@ public static class AccountsEndpoints
         return app;
     }
 
+    /// <summary>The operator does not verify the enterprise yet, and says why; it sends a better document and asks again.</summary>
+    private static async Task<IResult> RejectVerificationAsync(long id, VerificationRejection? body, XingeDb db, AuditLog audit, HttpContext http)
+    {
+        var reason = body?.Reason?.Trim();
+        if (string.IsNullOrEmpty(reason) || reason.Length > 500 || Input.HasHiddenCharacters(reason, lineBreaks: true))
+            return Problems.Validation("reason is required: at most 500 characters, no control characters");
+        if (await db.Enterprises.Where(e => e.Id == id && !e.Verified).ExecuteUpdateAsync(s => s.SetProperty(e => e.VerificationNote, reason)) == 0)
+        {
+            return await db.Enterprises.AnyAsync(e => e.Id == id)
+                ? Problems.Conflict("already-verified", "the enterprise is verified already")
+                : Problems.NotFound("enterprise");
+        }
+        await audit.RecordAsync(http, "enterprise.verification_rejected", $"enterprise:{id}", detail: reason, enterpriseId: id);
+        return Results.Ok(new EnterpriseVerified(id, false));
+    }
+
     /// <summary>Removes an SMPP account: it binds no more, and its sessions close on every node within a second.</summary>
     private static async Task<IResult> RemoveSmppAccountAsync(long id, long accountId, Database database, Revocations revocations, AuditLog audit, TimeProvider time, HttpContext http)
     {
@@ -210,7 +231,8 @@ public static class AccountsEndpoints
 
     private static string Clip(string? s) => s is null ? "null" : s.Length > 40 ? s[..40] + "…" : s;
 
-    private static EnterpriseView View(Enterprise e) => new(e.Id, e.Name, e.LicenceNumber, e.Verified, e.Balance, e.Reserved, e.UnitPrice, e.Extension, e.Suspended);
+    private static EnterpriseView View(Enterprise e) =>
+        new(e.Id, e.Name, e.LicenceNumber, e.Verified, e.Balance, e.Reserved, e.UnitPrice, e.Extension, e.Suspended, e.VerificationNote);
 
     /// <summary>
     /// The operator changes an enterprise's terms: suspends or resumes its sending, sets its price per billing unit.
@@ -235,7 +257,7 @@ public static class AccountsEndpoints
         await audit.RecordAsync(http, "enterprise.updated", $"enterprise:{id}", detail: what, enterpriseId: id);
         var e = await c.QuerySingleAsync<Enterprise>(
             "SELECT id AS Id, name AS Name, licence_number AS LicenceNumber, verified AS Verified, balance AS Balance, reserved AS Reserved, unit_price AS UnitPrice, " +
-            "extension AS Extension, suspended AS Suspended FROM enterprises WHERE id = @id", new { id });
+            "extension AS Extension, suspended AS Suspended, verification_note AS VerificationNote FROM enterprises WHERE id = @id", new { id });
         return Results.Ok(View(e));
     }
 

@@ -20,7 +20,8 @@ public sealed class LicenceDocument
 public sealed record LicenceDocumentView(string FileName, string ContentType, long Size, DateTimeOffset UploadedAt, string UploadedBy);
 
 /// <summary>An enterprise as it sees itself: its name and licence, whether the operator verified it, and the document it sent.</summary>
-public sealed record EnterpriseProfileView(long Id, string Name, string LicenceNumber, bool Verified, bool Suspended, string Extension, int UnitPrice, LicenceDocumentView? LicenceDocument);
+public sealed record EnterpriseProfileView(long Id, string Name, string LicenceNumber, bool Verified, bool Suspended, string Extension, int UnitPrice, LicenceDocumentView? LicenceDocument,
+    string? VerificationNote = null);
 
 public static class EnterpriseProfileEndpoints
 {
@@ -46,9 +47,11 @@ public static class EnterpriseProfileEndpoints
         var id = Caller.From(user).Enterprise;
         await using var c = await database.OpenAsync();
         var e = await c.QuerySingleAsync<Enterprise>(
-            "SELECT id AS Id, name AS Name, licence_number AS LicenceNumber, verified AS Verified, suspended AS Suspended, extension AS Extension, unit_price AS UnitPrice " +
+            "SELECT id AS Id, name AS Name, licence_number AS LicenceNumber, verified AS Verified, suspended AS Suspended, extension AS Extension, unit_price AS UnitPrice, " +
+            "verification_note AS VerificationNote " +
             "FROM enterprises WHERE id = @id", new { id });
-        return TypedResults.Ok(new EnterpriseProfileView(e.Id, e.Name, e.LicenceNumber, e.Verified, e.Suspended, e.Extension, e.UnitPrice, await InfoAsync(database, id)));
+        return TypedResults.Ok(new EnterpriseProfileView(e.Id, e.Name, e.LicenceNumber, e.Verified, e.Suspended, e.Extension, e.UnitPrice, await InfoAsync(database, id),
+            e.VerificationNote));
     }
 
     private static async Task<LicenceDocumentView?> InfoAsync(Database database, long enterpriseId)

@@ -194,6 +194,10 @@ namespace Xinge.Server.Data.Postgres.Migrations
                         .HasColumnType("integer")
                         .HasColumnName("unit_price");
 
+                    b.Property<string>("VerificationNote")
+                        .HasColumnType("text")
+                        .HasColumnName("verification_note");
+
                     b.Property<bool>("Verified")
                         .HasColumnType("boolean")
                         .HasColumnName("verified");

@@ -181,6 +181,10 @@ namespace Xinge.Server.Data.Sqlite.Migrations
                         .HasColumnType("INTEGER")
                         .HasColumnName("unit_price");
 
+                    b.Property<string>("VerificationNote")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("verification_note");
+
                     b.Property<bool>("Verified")
                         .HasColumnType("INTEGER")
                         .HasColumnName("verified");
