@@ -350,5 +350,6 @@ public static class PortalText
         ["Do not verify"] = "暂不认证",
         ["The enterprise is told why."] = "已告知企业原因。",
         ["Not yet"] = "暂未认证",
+        ["Details"] = "详情",
     };
 }

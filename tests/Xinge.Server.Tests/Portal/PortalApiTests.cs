@@ -275,4 +275,22 @@ public abstract class PortalApiTests(XingeServer server, string numberBase)
         Assert.Equal(Xinge.Smpp.CommandStatus.EsmeRinvpaswd, refused.Status);
         Assert.Empty((await tenant.Admin.GetFromJsonAsync<JsonObject>($"/api/v1/admin/enterprises/{tenant.Id}/smpp-accounts"))!["items"]!.AsArray());
     }
+
+    [Fact]
+    public async Task A_job_tells_why_its_messages_failed_to_its_enterprise_only()
+    {
+        var tenant = await server.CreateTenantAsync();
+        var other = await server.CreateTenantAsync();
+        var (a, b) = (NewNumber(), NewNumber());
+        (await server.Simulator.PutAsJsonAsync($"/api/v1/simulator/handsets/86{b}", new { reachable = true, deliveryFailure = "undeliverable" })).EnsureSuccessStatusCode();
+        var sent = await tenant.SendAsync(new { to = new[] { a, b }, signature = tenant.Signature, category = "notification", text = "任务失败原因" });
+        var ended = new List<JsonObject>();
+        foreach (var m in sent["messages"]!.AsArray()) ended.Add(await tenant.WaitForStatusAsync(m.Str("id"), "delivered", "failed", "rejected", "expired"));
+        var failed = ended.Single(m => m.Str("to") == "+86" + b);
+        var failures = (await tenant.Client.GetFromJsonAsync<JsonArray>($"/api/v1/jobs/{sent.Str("jobId")}/failures"))!;
+        var only = Assert.Single(failures)!;
+        Assert.Equal((failed["error"]?.GetValue<string>() ?? failed.Str("status"), 1L), (only.Str("reason"), only.Long("messages")));
+        Assert.Equal(HttpStatusCode.NotFound, (await other.Client.GetAsync($"/api/v1/jobs/{sent.Str("jobId")}/failures")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await tenant.Client.GetAsync("/api/v1/jobs/nonsense/failures")).StatusCode);
+    }
 }

@@ -313,6 +313,8 @@ public sealed class PortalTests(BrowserFixture browser) : IClassFixture<BrowserF
         await Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("/jobs"));
         await Expect(page.Locator("#jobs .job-status").First).ToHaveTextAsync("已完成", new() { Timeout = 30_000 });
         await Expect(page.Locator("#jobs .job-counts").First).ToContainTextAsync("成功 3");
+        await page.Locator("#jobs button[id^=details-]").First.ClickAsync();
+        await Expect(page.Locator("#job-details")).ToContainTextAsync("成功 3");
         await page.ShotAsync("flow-enterprise-jobs");
 
         // A job that cannot finish yet (its phones are off) is paused, resumed and cancelled from the list.

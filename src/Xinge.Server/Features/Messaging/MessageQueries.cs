@@ -149,6 +149,16 @@ public sealed class MessageQueries(Database database, TimeProvider time)
         return rows.Select(r => new JobRejectionView(r.Line, r.Recipient, r.Reason)).ToList();
     }
 
+    /// <summary>A job's failed, expired and rejected messages by reason, most first; null when it is not this enterprise's job.</summary>
+    public async Task<IReadOnlyList<JobFailureView>?> FailuresAsync(long enterpriseId, long jobId)
+    {
+        await using var c = await database.OpenAsync();
+        if (await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM jobs WHERE id = @jobId AND enterprise_id = @enterpriseId", new { jobId, enterpriseId }) == 0) return null;
+        var rows = await c.QueryAsync<(string? Error, string Status, long Messages)>(
+            "SELECT error, status, COUNT(*) FROM messages WHERE job_id = @jobId AND status IN ('failed', 'expired', 'rejected') GROUP BY error, status", new { jobId });
+        return rows.GroupBy(r => r.Error ?? r.Status).Select(g => new JobFailureView(g.Key, g.Sum(r => r.Messages))).OrderByDescending(f => f.Messages).ToList();
+    }
+
     /// <summary>Replies oldest first after <paramref name="after"/>, or with <paramref name="newest"/> newest first below it (0: from the newest).</summary>
     public async Task<IReadOnlyList<InboundView>> InboundAsync(long enterpriseId, long after, int limit, bool newest = false)
     {

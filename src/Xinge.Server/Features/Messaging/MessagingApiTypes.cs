@@ -32,6 +32,9 @@ public sealed record JobView(string Id, string Status, string Category, int Tota
 
 public sealed record JobRejectionView(int Line, string To, string Reason);
 
+/// <summary>Why a job's messages failed: each reason with how many.</summary>
+public sealed record JobFailureView(string Reason, long Messages);
+
 public sealed record JobStateView(string Id, string Status);
 
 public sealed record CancelledMessage(string Id, string Status, string Error);

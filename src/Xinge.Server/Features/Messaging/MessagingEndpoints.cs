@@ -63,6 +63,10 @@ public static class MessagingEndpoints
         api.MapGet("/jobs", ListJobsAsync).RequireAuthorization(Rights.MessagesRead);
         api.MapGet("/jobs/{id}", GetJobAsync).RequireAuthorization(Rights.MessagesRead);
         api.MapGet("/jobs/{id}/rejections", GetRejectionsAsync).RequireAuthorization(Rights.MessagesRead);
+        api.MapGet("/jobs/{id}/failures", async Task<Results<Ok<IReadOnlyList<JobFailureView>>, ProblemHttpResult>> (string id, ClaimsPrincipal user, MessageQueries queries) =>
+            long.TryParse(id, out var jobId) && await queries.FailuresAsync(Caller.From(user).Enterprise, jobId) is { } failures
+                ? TypedResults.Ok(failures)
+                : Problems.NotFound("job")).RequireAuthorization(Rights.MessagesRead);
         api.MapPost("/jobs/{id}/pause", (string id, ClaimsPrincipal user, JobControl jobs, MessageQueries queries) =>
             ChangeJobAsync(id, user, queries, (e, j) => jobs.PauseAsync(e, j))).RequireAuthorization(Rights.MessagesSend);
         api.MapPost("/jobs/{id}/resume", (string id, ClaimsPrincipal user, JobControl jobs, MessageQueries queries) =>
