@@ -135,6 +135,19 @@ public abstract class SensitiveWordTests(XingeServer server)
         // Charged for the two delivered, the rejected one refunded.
         await Wait.Until(async () => (await tenant.BalanceAsync()) == (before - 2 * approved["messages"]![0].Long("price"), 0L), "the rejected message is refunded");
         Assert.Equal(HttpStatusCode.Conflict, (await tenant.Admin.PostAsync($"/api/v1/admin/reviews/{second.Long("id")}/approve", null)).StatusCode);
+
+        // A held job the enterprise cancels ends cancelled; approving it afterwards sends nothing.
+        var third = await tenant.SendAsync(new { to = new[] { "13500135104", "13500135105" }, signature = tenant.Signature, category = "notification", text = $"{word}，取消" });
+        (await tenant.Client.PostAsync($"/api/v1/jobs/{third.Str("jobId")}/cancel", null)).EnsureSuccessStatusCode();
+        foreach (var m in third["messages"]!.AsArray()) Assert.Equal("cancelled", (await tenant.WaitForStatusAsync(m.Str("id"), "failed")).Str("error"));
+        var thirdReview = (await tenant.Admin.GetFromJsonAsync<JsonArray>("/api/v1/admin/reviews?limit=1000"))!.Single(r => r!.Long("subjectId").ToString() == third.Str("jobId"))!;
+        (await tenant.Admin.PostAsync($"/api/v1/admin/reviews/{thirdReview.Long("id")}/approve", null)).EnsureSuccessStatusCode();
+        await Task.Delay(500);
+        Assert.Empty((await server.Simulator.GetFromJsonAsync<JsonArray>("/api/v1/simulator/handsets/8613500135104/messages"))!);
+
+        // Text that is not valid Unicode is answered, not crashed on.
+        var odd = await tenant.Client.PostAsJsonAsync("/api/v1/messages", new { to = "13500135106", signature = tenant.Signature, category = "notification", text = "坏\uFFFE字\uD800" });
+        Assert.True((int)odd.StatusCode < 500, await odd.Content.ReadAsStringAsync());
         await tenant.AssertLedgerReconcilesAsync();
     }
 }

@@ -126,6 +126,7 @@ public abstract class XingeDb(DbContextOptions options) : DbContext(options), ID
             e.HasIndex(x => x.SendAt).HasDatabaseName("ix_messages_scheduled").HasFilter("status = 'scheduled'");
             e.HasIndex(x => x.SubmittedAt).HasDatabaseName("ix_messages_in_flight").HasFilter("status = 'submitted'");
             e.HasIndex(x => x.ExpiresAt).HasDatabaseName("ix_messages_expiry").HasFilter("expires_at IS NOT NULL");
+            e.HasIndex(x => x.CreatedAt).HasDatabaseName("ix_messages_held").HasFilter("status = 'held'");
         });
         b.Entity<MessagePart>(e =>
         {

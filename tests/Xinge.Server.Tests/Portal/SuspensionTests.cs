@@ -36,4 +36,24 @@ public sealed class SuspensionTests
         foreach (var id in ids) await tenant.WaitForStatusAsync(id, "delivered");
         foreach (var n in numbers) Assert.Single((await server.Simulator.GetFromJsonAsync<JsonArray>($"/api/v1/simulator/handsets/86{n}/messages"))!);
     }
+
+    /// <summary>A held message nobody reviewed within the validity period expires, and its money goes back.</summary>
+    [Theory]
+    [InlineData(Store.Sqlite)]
+    [InlineData(Store.Postgres)]
+    public async Task A_held_message_left_unreviewed_expires_and_is_refunded(Store store)
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var server = await XingeServer.StartAsync(store, b => b.Services.AddSingleton<TimeProvider>(time));
+        var tenant = await server.CreateTenantAsync();
+        (await tenant.Admin.PostAsJsonAsync("/api/v1/admin/sensitive-words", new { words = new[] { "贷款" }, action = "hold" })).EnsureSuccessStatusCode();
+        var (before, _) = await tenant.BalanceAsync();
+        var id = (await tenant.SendAsync(new { to = "13700770101", signature = tenant.Signature, category = "notification", text = "贷款优惠" }))["messages"]![0].Str("id");
+        Assert.Equal("held", (await tenant.GetAsync($"/api/v1/messages/{id}")).Str("status"));
+        time.Advance(TimeSpan.FromHours(49));
+        await server.RenewOperatorAsync();
+        var ended = await tenant.WaitForStatusAsync(id, "expired");
+        Assert.Equal("validity_period_elapsed", ended.Str("error"));
+        await Wait.Until(async () => (await tenant.BalanceAsync()) == (before, 0L), "the reservation is returned");
+    }
 }

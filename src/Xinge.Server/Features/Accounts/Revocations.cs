@@ -67,8 +67,21 @@ public sealed class Revocations(TimeProvider time)
         return new Revocation { Id = id, Kind = kind, Subject = subject, At = at };
     }
 
+    /// <summary>The ids applied lately: the watcher reads the last ones again each second, and a change is followed once.</summary>
+    private readonly ConcurrentDictionary<long, byte> _applied = new();
+
     public void Apply(Revocation r)
     {
+        long seen;
+        while ((seen = Volatile.Read(ref _last)) < r.Id && Interlocked.CompareExchange(ref _last, r.Id, seen) != seen)
+        {
+        }
+        if (r.Kind.Length == 0 || !_applied.TryAdd(r.Id, 0)) return;
+        if (_applied.Count > 10_000)
+        {
+            var keep = Volatile.Read(ref _last) - 1_000;
+            foreach (var id in _applied.Keys.Where(id => id < keep)) _applied.TryRemove(id, out _);
+        }
         switch (r.Kind)
         {
             case RevocationKind.Session:
@@ -95,10 +108,6 @@ public sealed class Revocations(TimeProvider time)
             case RevocationKind.Words:
                 WordsChanged?.Invoke();
                 break;
-        }
-        long seen;
-        while ((seen = Volatile.Read(ref _last)) < r.Id && Interlocked.CompareExchange(ref _last, r.Id, seen) != seen)
-        {
         }
     }
 

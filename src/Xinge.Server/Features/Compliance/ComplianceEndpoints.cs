@@ -110,12 +110,19 @@ public static class ComplianceEndpoints
         var review = await db.Reviews.FindAsync(id);
         if (review is null) return Problems.NotFound("review");
         if (review.Status != ReviewStatus.Pending) return Problems.Conflict("already-decided", $"this review was already {review.Status}");
-        // The held messages first, then the review: after a crash between the two the review is still pending, and
-        // deciding it again finds the messages already decided.
-        if (review.Kind == HeldKind)
-            await held.DecideAsync(review.EnterpriseId, review.SubjectId, decision == ReviewStatus.Approved, reason is null ? null : "content_rejected:" + reason);
-        await using var tx = await db.Database.BeginTransactionAsync();
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        if (review.Kind == HeldKind)
+        {
+            // The review and its messages are decided in one transaction, the engine's: one decision, whoever clicks.
+            var released = await held.DecideAsync(review.EnterpriseId, review.SubjectId, decision == ReviewStatus.Approved, reason is null ? null : "content_rejected:" + reason,
+                async (c, tx) => await Dapper.SqlMapper.ExecuteAsync(c,
+                    "UPDATE reviews SET status = @decision, reason = @reason, decided_at = @now WHERE id = @id AND status = @pending",
+                    new { decision, reason, now, id, pending = ReviewStatus.Pending }, tx) == 1);
+            if (released < 0) return Problems.Conflict("already-decided", "this review was decided meanwhile");
+            await audit.RecordAsync(http, "review." + decision, $"{review.Kind}:{review.SubjectId}", detail: reason, enterpriseId: review.EnterpriseId);
+            return TypedResults.Ok(new ReviewDecision(id, decision));
+        }
+        await using var tx = await db.Database.BeginTransactionAsync();
         var changed = await db.Reviews.Where(r => r.Id == id && r.Status == ReviewStatus.Pending)
             .ExecuteUpdateAsync(s => s.SetProperty(r => r.Status, decision).SetProperty(r => r.Reason, reason).SetProperty(r => r.DecidedAt, now));
         if (changed == 0) return Problems.Conflict("already-decided", "this review was decided meanwhile");

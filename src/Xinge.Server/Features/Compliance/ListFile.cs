@@ -35,16 +35,26 @@ public static class ListFile
         if (file is null || file.Length == 0) return (null, Problems.Validation("send the list as a multipart form field named file"));
         var rows = new List<ListRow>();
         await using var stream = file.OpenReadStream();
-        await using var csv = CsvReader.Create(stream, new CsvReaderOptions { HasHeader = false, TrackLineNumbers = true }, leaveOpen: true);
-        var line = 0;
-        while (await csv.ReadAsync(http.RequestAborted))
+        // A row of a list is short: a very long one is a bad file, not a reason to hold it all in memory.
+        await using var csv = CsvReader.Create(stream, new CsvReaderOptions { HasHeader = false, TrackLineNumbers = true, MaxRecordSize = 4096 }, leaveOpen: true);
+        var first = true;
+        try
         {
-            line++;
-            if (csv.FieldCount == 0) continue;
-            var value = csv.GetString(0).Trim().TrimStart('\uFEFF');
-            if (line == 1 && isHeader(value)) continue;
-            if (rows.Count >= MaxRows) return (null, Problems.Validation($"a file is at most {MaxRows:N0} rows"));
-            rows.Add(new ListRow(line, value, Enumerable.Range(1, csv.FieldCount - 1).Select(i => csv.GetString(i).Trim()).ToList()));
+            while (await csv.ReadAsync(http.RequestAborted))
+            {
+                var line = (int)csv.LineNumber;
+                if (csv.FieldCount == 0) continue;
+                var value = csv.GetString(0).Trim().TrimStart('\uFEFF');
+                var header = first && isHeader(value);
+                first = false;
+                if (header) continue;
+                if (rows.Count >= MaxRows) return (null, Problems.Validation($"a file is at most {MaxRows:N0} rows"));
+                rows.Add(new ListRow(line, value, Enumerable.Range(1, Math.Min(csv.FieldCount, 4) - 1).Select(i => csv.GetString(i).Trim()).ToList()));
+            }
+        }
+        catch (CsvFormatException e)
+        {
+            return (null, Problems.Validation("the file is not a CSV list of short rows: " + e.Message));
         }
         return (rows, null);
     }

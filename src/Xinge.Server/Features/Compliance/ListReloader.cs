@@ -2,7 +2,7 @@ namespace Xinge.Server.Features.Compliance;
 
 /// <summary>
 /// Reads a list held in memory again when it changed: one load at a time, and a change that lands during a load is
-/// read by another right after, so the last change is never missed. A failed load keeps the previous copy.
+/// read by another right after, so the last change is never missed. A failed load keeps the previous copy and is tried again.
 /// </summary>
 public sealed class ListReloader(Func<CancellationToken, Task> load, ILogger logger, string what)
 {
@@ -21,7 +21,8 @@ public sealed class ListReloader(Func<CancellationToken, Task> load, ILogger log
         }
         catch (Exception e)
         {
-            logger.LogError(e, "Reading the {List} failed; the previous copy stays until the next change", what);
+            logger.LogError(e, "Reading the {List} failed; the previous copy stays, and it is read again in five seconds", what);
+            _ = Task.Delay(TimeSpan.FromSeconds(5)).ContinueWith(_ => Changed(), TaskScheduler.Default);
         }
         finally
         {

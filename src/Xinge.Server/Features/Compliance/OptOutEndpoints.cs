@@ -63,6 +63,8 @@ public static class OptOutEndpoints
     {
         if (rows.Count == 0) return 0;
         var at = time.GetUtcNow().ToUnixTimeMilliseconds();
+        // The engine's writers take turns on SQLite; a long import takes its turn like them.
+        using var turn = await database.WriteTurnAsync();
         await using var c = await database.OpenAsync();
         await using var tx = await c.BeginTransactionAsync();
         foreach (var chunk in rows.Chunk(Chunk))

@@ -24,7 +24,17 @@ public sealed class OptOutKeywords : IMessagingObserver
     /// <summary>Width folded (NFKC), upper case, without the spaces, punctuation and symbols around the word.</summary>
     public static string Normalize(string text)
     {
-        var folded = text.Length > 64 ? "" : text.Normalize(NormalizationForm.FormKC).ToUpperInvariant();
+        if (text.Length > 64) return "";
+        string folded;
+        try
+        {
+            folded = text.Normalize(NormalizationForm.FormKC).ToUpperInvariant();
+        }
+        catch (ArgumentException)
+        {
+            // Not valid UTF-16 (a lone surrogate from a handset): no keyword.
+            return "";
+        }
         var start = 0;
         var end = folded.Length;
         while (start < end && Ignorable(folded[start])) start++;

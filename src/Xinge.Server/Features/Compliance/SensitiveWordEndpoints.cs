@@ -32,7 +32,12 @@ public static class SensitiveWordEndpoints
     }
 
     /// <summary>As the list keeps a word: compatibility-folded and lower case, so ＡＢＣ, Abc and abc are one word.</summary>
-    public static string Canonical(string word) => SensitiveWordMatcher.Fold(word).ToLowerInvariant();
+    public static string Canonical(string word)
+    {
+        var folded = SensitiveWordMatcher.Fold(word).ToLowerInvariant();
+        // An export keeps a word that starts like a formula as text ('=…); read back, it is the word.
+        return folded.Length > 1 && folded[0] == '\'' && folded[1] is '=' or '+' or '-' or '@' ? folded[1..] : folded;
+    }
 
     private static string? WordProblem(string word) =>
         word.Length == 0 ? "empty" : word.Length > MaxWordLength ? $"longer than {MaxWordLength} characters" : Input.HasHiddenCharacters(word) ? "control characters" : null;
@@ -48,8 +53,8 @@ public static class SensitiveWordEndpoints
         await using var c = await database.OpenAsync();
         var rows = (await c.QueryAsync<SensitiveWord>(
             "SELECT id AS Id, word AS Word, action AS Action, added_at AS AddedAt, added_by AS AddedBy FROM sensitive_words WHERE (@before = 0 OR id < @before) " +
-            (string.IsNullOrWhiteSpace(q) ? "" : "AND word LIKE @like ") + "ORDER BY id DESC LIMIT @take",
-            new { before = before ?? 0, like = "%" + Canonical(q ?? "").Replace("%", "").Replace("_", "") + "%", take = take + 1 })).ToList();
+            (string.IsNullOrWhiteSpace(q) ? "" : "AND word LIKE @like ESCAPE '\\' ") + "ORDER BY id DESC LIMIT @take",
+            new { before = before ?? 0, like = "%" + Canonical(q ?? "").Replace("\\", "\\\\").Replace("%", "\\%").Replace("_", "\\_") + "%", take = take + 1 })).ToList();
         var more = rows.Count > take;
         if (more) rows.RemoveAt(take);
         return Results.Ok(new Page<SensitiveWordView>(rows.Select(View).ToList(), more ? Cursor.Of(rows[^1].Id) : null));
@@ -83,8 +88,9 @@ public static class SensitiveWordEndpoints
     {
         if (rows.Count == 0) return 0;
         var at = time.GetUtcNow().ToUnixTimeMilliseconds();
+        // The engine's writers take turns on SQLite; a long import takes its turn like them.
+        using var turn = await database.WriteTurnAsync();
         await using var c = await database.OpenAsync();
-        if (await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM sensitive_words") + rows.Count > MaxWords) return null;
         await using var tx = await c.BeginTransactionAsync();
         foreach (var chunk in rows.Chunk(1000))
         {
@@ -92,6 +98,11 @@ public static class SensitiveWordEndpoints
                 "INSERT INTO sensitive_words (word, action, added_at, added_by) VALUES (@Key, @Value, @at, @by) " +
                 "ON CONFLICT (word) DO UPDATE SET action = excluded.action, added_at = excluded.added_at, added_by = excluded.added_by",
                 chunk.Select(r => new { r.Key, r.Value, at, by }), tx);
+        }
+        if (await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM sensitive_words", transaction: tx) > MaxWords)
+        {
+            await tx.RollbackAsync();
+            return null;
         }
         var revocation = await Revocations.WriteAsync(c, tx, RevocationKind.Words, "", at);
         await tx.CommitAsync();

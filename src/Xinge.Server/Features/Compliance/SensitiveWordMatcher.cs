@@ -41,13 +41,31 @@ public sealed class SensitiveWordMatcher
     }
 
     /// <summary>As texts are compared: compatibility-folded (full-width Ｔ is T, ㊙ is 秘), case aside.</summary>
-    public static string Fold(string text) => text.IsNormalized(NormalizationForm.FormKC) ? text.Trim() : text.Normalize(NormalizationForm.FormKC).Trim();
+    public static string Fold(string text) => Compatible(text).Trim();
+
+    /// <summary>NFKC, without the zero-width and other format characters that would split a word; text that is not valid UTF-16 stays as it is.</summary>
+    private static string Compatible(string text)
+    {
+        string folded;
+        try
+        {
+            folded = text.IsNormalized(NormalizationForm.FormKC) ? text : text.Normalize(NormalizationForm.FormKC);
+        }
+        catch (ArgumentException)
+        {
+            folded = text;
+        }
+        if (!folded.AsSpan().ContainsAny(FormatCharacters)) return folded;
+        return string.Concat(folded.Where(c => System.Globalization.CharUnicodeInfo.GetUnicodeCategory(c) != System.Globalization.UnicodeCategory.Format));
+    }
+
+    private static readonly SearchValues<char> FormatCharacters = SearchValues.Create("\u00AD\u061C\u180E\u200B\u200C\u200D\u200E\u200F\u202A\u202B\u202C\u202D\u202E\u2060\u2061\u2062\u2063\u2064\u2066\u2067\u2068\u2069\uFEFF");
 
     /// <summary>The first word to refuse for, else the first to hold for, else nothing.</summary>
     public WordHit? Find(string text)
     {
         if (_any is null || text.Length == 0) return null;
-        var folded = text.IsNormalized(NormalizationForm.FormKC) ? text : text.Normalize(NormalizationForm.FormKC);
+        var folded = Compatible(text);
         WordHit? hold = null;
         var span = folded.AsSpan();
         var offset = 0;

@@ -11,8 +11,11 @@ public readonly record struct Candidate(int Line, string Recipient);
 /// <c>rate_limited:…</c>, <c>content_rejected:…</c>) or the whole request; the first refusal stands.
 /// </summary>
 public sealed class AdmissionBatch(long enterpriseId, string signature, string category, IReadOnlyList<Candidate> candidates, string body = "",
-    IReadOnlyList<Recipient>? recipients = null)
+    IReadOnlyList<Recipient>? recipients = null, DateTimeOffset? sendsAt = null)
 {
+    /// <summary>When the request would go: its sendAt, or now (null).</summary>
+    public DateTimeOffset? SendsAt { get; } = sendsAt;
+
     private readonly string?[] _reasons = new string?[candidates.Count];
 
     public long EnterpriseId { get; } = enterpriseId;
@@ -71,10 +74,10 @@ public interface IHeldReview
 /// <summary>The operator's decision on a held request, carried out by the engine's status writer.</summary>
 public sealed class HeldMessages(StatusWriter writer)
 {
-    /// <summary>How many messages the decision changed (none when decided before).</summary>
-    public Task<int> DecideAsync(long enterpriseId, long jobId, bool approved, string? reason)
+    /// <summary>How many messages the decision changed; -1 when <paramref name="claim"/> found the review decided already.</summary>
+    public Task<int> DecideAsync(long enterpriseId, long jobId, bool approved, string? reason, Func<DbConnection, DbTransaction, Task<bool>> claim)
     {
-        var decision = new HeldDecided(enterpriseId, jobId, approved, reason);
+        var decision = new HeldDecided(enterpriseId, jobId, approved, reason, claim);
         writer.Post(decision);
         return decision.Result.Task;
     }

@@ -165,7 +165,7 @@ public sealed class MessagingService(Database database, MessageStore store, Stat
         }
 
         // The features' rules (signature, opt-out, …) on the whole batch at once.
-        var admission = new AdmissionBatch(enterprise.Id, signature, category, candidates, cmd.Text, cmd.Recipients);
+        var admission = new AdmissionBatch(enterprise.Id, signature, category, candidates, cmd.Text, cmd.Recipients, scheduled ? cmd.SendAt : null);
         foreach (var rule in rules) await rule.CheckAsync(admission, CancellationToken.None);
         if (admission.Refusal is { } refusal) return (null, refusal);
 

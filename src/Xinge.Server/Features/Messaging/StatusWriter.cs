@@ -54,10 +54,18 @@ public sealed record JobChangeRequested(long EnterpriseId, long JobId, JobAction
 /// The operator decided a held job: approved, its held messages go (queued, or scheduled for their time); rejected,
 /// they end failed with the reason (<c>content_rejected:…</c>), refunded. <see cref="Result"/>: how many it changed.
 /// </summary>
-public sealed record HeldDecided(long EnterpriseId, long JobId, bool Approved, string? Reason) : EngineEvent
+/// <remarks>
+/// <see cref="Claim"/> is the reviewing feature's own write (its review item from pending to decided), done first in the
+/// same transaction: a review decided twice, or by two operators at once, changes the messages once. <see cref="Result"/>
+/// is -1 when the claim failed (decided already).
+/// </remarks>
+public sealed record HeldDecided(long EnterpriseId, long JobId, bool Approved, string? Reason, Func<DbConnection, DbTransaction, Task<bool>> Claim) : EngineEvent
 {
     public TaskCompletionSource<int> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 }
+
+/// <summary>The operator suspended an enterprise or lifted its suspension: its waiting messages follow (held, or released).</summary>
+public sealed record SuspensionChanged(long EnterpriseId) : EngineEvent;
 
 public sealed record MoReceived(string Connector, string Sender, string Recipient, string Text, long At) : EngineEvent;
 
@@ -227,11 +235,14 @@ public sealed class StatusWriter(Database database, BillingService billing, Wake
                 $"SELECT status FROM messages WHERE id = @MessageId AND enterprise_id = @EnterpriseId AND {JobControl.Unheld} AND {JobControl.NoPartSent}" +
                 (database.IsPostgres ? " FOR UPDATE" : ""),
                 new { cancel.MessageId, cancel.EnterpriseId, now }, tx);
-            if (status is MessageStatus.Queued or MessageStatus.Scheduled)
+            if (status is MessageStatus.Queued or MessageStatus.Scheduled or MessageStatus.Held)
                 ends.Add(new EndRequest(cancel.MessageId, status, MessageStatus.Failed, "cancelled", now));
         }
         var jobChanges = new List<(JobChangeRequested Request, JobChange Change)>();
         foreach (var change in batch.OfType<JobChangeRequested>()) jobChanges.Add((change, await ChangeJobAsync(c, tx, change, ends, now)));
+        var released = 0;
+        foreach (var suspension in batch.OfType<SuspensionChanged>().DistinctBy(x => x.EnterpriseId))
+            released += await FollowSuspensionAsync(c, tx, suspension.EnterpriseId, now);
         var heldDecisions = new List<(HeldDecided Decision, int Changed)>();
         foreach (var decision in batch.OfType<HeldDecided>()) heldDecisions.Add((decision, await DecideHeldAsync(c, tx, decision, ends, now)));
 
@@ -285,6 +296,9 @@ public sealed class StatusWriter(Database database, BillingService billing, Wake
                 "SELECT id, status FROM messages WHERE expires_at IS NOT NULL AND expires_at < @now " +
                 "AND (status = 'submitted' OR (status IN ('queued', 'scheduled') AND (lease_until IS NULL OR lease_until < @now))) LIMIT 2000",
                 new { now }, tx));
+            // Held for a review that did not come within the validity: the message is stale, and its money goes back.
+            stale.AddRange(await c.QueryAsync<(long Id, string Status)>(
+                "SELECT id, status FROM messages WHERE status = 'held' AND created_at < @limit LIMIT 2000", new { limit }, tx));
             stale = stale.DistinctBy(s => s.Id).ToList();
             foreach (var (id, status) in stale) ends.Add(new EndRequest(id, status, MessageStatus.Expired, "validity_period_elapsed", now));
         }
@@ -363,7 +377,7 @@ public sealed class StatusWriter(Database database, BillingService billing, Wake
         foreach (var cancel in cancels) cancel.Result.TrySetResult(endedIds.Contains(cancel.MessageId));
         foreach (var (request, change) in jobChanges) request.Result.TrySetResult(change);
         foreach (var (decision, changed) in heldDecisions) decision.Result.TrySetResult(changed);
-        if (heldDecisions.Any(h => h.Decision.Approved && h.Changed > 0)) dispatch.Set();
+        if (heldDecisions.Any(h => h.Decision.Approved && h.Changed > 0) || released > 0) dispatch.Set();
         if (jobChanges.Any(j => j.Request.Action == JobAction.Resume && j.Change == JobChange.Done)) dispatch.Set();
         foreach (var (request, done) in replaced) request.Result.TrySetResult(done);
         foreach (var o in observers) o.AfterCommit();
@@ -377,18 +391,49 @@ public sealed class StatusWriter(Database database, BillingService billing, Wake
         public int Ended { get; set; }
     }
 
+    /// <summary>
+    /// While its enterprise is suspended a waiting message is held (lease owner <see cref="JobControl.SuspendedOwner"/>);
+    /// when the suspension is lifted, it is released. What a lane already took goes on. Done here, in the writer's
+    /// transaction, so it never races a job's pause, resume or cancel. Answers how many were released.
+    /// </summary>
+    private static async Task<int> FollowSuspensionAsync(DbConnection c, DbTransaction tx, long enterpriseId, long now)
+    {
+        var args = new { enterpriseId, now, JobControl.Never, JobControl.SuspendedOwner, yes = true };
+        await c.ExecuteAsync(
+            "UPDATE messages SET lease_until = @Never, lease_owner = @SuspendedOwner WHERE enterprise_id = @enterpriseId AND status IN ('queued', 'scheduled') " +
+            "AND (lease_owner IS NULL OR lease_until < @now) AND EXISTS (SELECT 1 FROM enterprises WHERE id = @enterpriseId AND suspended = @yes)", args, tx);
+        return await c.ExecuteAsync(
+            "UPDATE messages SET lease_until = NULL, lease_owner = NULL WHERE enterprise_id = @enterpriseId AND lease_owner = @SuspendedOwner " +
+            "AND NOT EXISTS (SELECT 1 FROM enterprises WHERE id = @enterpriseId AND suspended = @yes)", args, tx);
+    }
+
+    /// <summary>
+    /// Carries out the operator's decision on a held job. Approved, its messages go as the job and the enterprise are
+    /// now: a cancelled job ends them cancelled, a paused one parks them, a suspended enterprise holds them.
+    /// </summary>
     private async Task<int> DecideHeldAsync(DbConnection c, DbTransaction tx, HeldDecided decision, List<EndRequest> ends, long now)
     {
-        if (decision.Approved)
+        if (!await decision.Claim(c, tx)) return -1;
+        var held = (await c.QueryAsync<long>("SELECT id FROM messages WHERE job_id = @JobId AND enterprise_id = @EnterpriseId AND status = 'held'" +
+            (database.IsPostgres ? " FOR UPDATE" : ""), new { decision.JobId, decision.EnterpriseId }, tx)).ToList();
+        if (held.Count == 0) return 0;
+        if (!decision.Approved)
         {
-            return await c.ExecuteAsync(
-                "UPDATE messages SET status = CASE WHEN send_at IS NOT NULL AND send_at > @now THEN 'scheduled' ELSE 'queued' END " +
-                "WHERE job_id = @JobId AND enterprise_id = @EnterpriseId AND status = 'held'", new { decision.JobId, decision.EnterpriseId, now }, tx);
+            foreach (var id in held) ends.Add(new EndRequest(id, MessageStatus.Held, MessageStatus.Failed, decision.Reason ?? "content_rejected", now));
+            return held.Count;
         }
-        var held = (await c.QueryAsync<long>("SELECT id FROM messages WHERE job_id = @JobId AND enterprise_id = @EnterpriseId AND status = 'held'",
-            new { decision.JobId, decision.EnterpriseId }, tx)).ToList();
-        foreach (var id in held) ends.Add(new EndRequest(id, MessageStatus.Held, MessageStatus.Failed, decision.Reason ?? "content_rejected", now));
-        return held.Count;
+        var state = await c.QuerySingleOrDefaultAsync<string?>("SELECT state FROM jobs WHERE id = @JobId", new { decision.JobId }, tx);
+        if (state == JobControl.Cancelled)
+        {
+            foreach (var id in held) ends.Add(new EndRequest(id, MessageStatus.Held, MessageStatus.Failed, "cancelled", now));
+            return held.Count;
+        }
+        var suspended = await c.ExecuteScalarAsync<bool>("SELECT suspended FROM enterprises WHERE id = @EnterpriseId", new { decision.EnterpriseId }, tx);
+        (long? until, int? owner) = state == JobControl.Paused ? (JobControl.Never, JobControl.ParkedOwner)
+            : suspended ? (JobControl.Never, JobControl.SuspendedOwner) : ((long?)null, (int?)null);
+        return await c.ExecuteAsync(
+            "UPDATE messages SET status = CASE WHEN send_at IS NOT NULL AND send_at > @now THEN 'scheduled' ELSE 'queued' END, lease_until = @until, lease_owner = @owner " +
+            "WHERE job_id = @JobId AND enterprise_id = @EnterpriseId AND status = 'held'", new { decision.JobId, decision.EnterpriseId, now, until, owner }, tx);
     }
 
     private async Task<JobChange> ChangeJobAsync(DbConnection c, DbTransaction tx, JobChangeRequested change, List<EndRequest> ends, long now)
@@ -424,7 +469,7 @@ public sealed class StatusWriter(Database database, BillingService billing, Wake
                 await c.ExecuteAsync("UPDATE jobs SET state = 'cancelled' WHERE id = @JobId", args, tx);
                 // FOR UPDATE on PostgreSQL: a lane claiming now skips these rows (SKIP LOCKED), so none is both cancelled and sent.
                 var unsent = await c.QueryAsync<(long Id, string Status)>(
-                    $"SELECT id, status FROM messages WHERE job_id = @JobId AND status IN ('queued', 'scheduled') AND {JobControl.Unheld} AND {JobControl.NoPartSent}" +
+                    $"SELECT id, status FROM messages WHERE job_id = @JobId AND status IN ('queued', 'scheduled', 'held') AND {JobControl.Unheld} AND {JobControl.NoPartSent}" +
                     (database.IsPostgres ? " FOR UPDATE" : ""), args, tx);
                 foreach (var (id, status) in unsent) ends.Add(new EndRequest(id, status, MessageStatus.Failed, "cancelled", now));
                 return JobChange.Done;

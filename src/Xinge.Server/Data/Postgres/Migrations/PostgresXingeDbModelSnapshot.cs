@@ -989,6 +989,10 @@ namespace Xinge.Server.Data.Postgres.Migrations
 
                     b.HasKey("Id");
 
+                    b.HasIndex("CreatedAt")
+                        .HasDatabaseName("ix_messages_held")
+                        .HasFilter("status = 'held'");
+
                     b.HasIndex("ExpiresAt")
                         .HasDatabaseName("ix_messages_expiry")
                         .HasFilter("expires_at IS NOT NULL");

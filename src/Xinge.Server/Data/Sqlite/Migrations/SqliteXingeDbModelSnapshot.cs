@@ -954,6 +954,10 @@ namespace Xinge.Server.Data.Sqlite.Migrations
 
                     b.HasKey("Id");
 
+                    b.HasIndex("CreatedAt")
+                        .HasDatabaseName("ix_messages_held")
+                        .HasFilter("status = 'held'");
+
                     b.HasIndex("ExpiresAt")
                         .HasDatabaseName("ix_messages_expiry")
                         .HasFilter("expires_at IS NOT NULL");
