@@ -277,6 +277,11 @@ public abstract class EngineTests(XingeServer server, string numberBase)
         Assert.Equal((before.Balance - 10, before.Reserved + 10), await tenant.BalanceAsync());
         var wrongSignature = new Xinge.Smpp.ReplaceSm { MessageId = scheduledResp.MessageId, ShortMessage = Xinge.Text.Ucs2.Encode("【别人】冒充") };
         Assert.Equal(Xinge.Smpp.CommandStatus.EsmeRreplacefail, (await session.SendRequestAsync(wrongSignature)).Status);
+        // A new text goes through the same rules as a new message: a listed word fails the replace.
+        var banned = "禁" + Guid.NewGuid().ToString("N")[..6];
+        (await tenant.Admin.PostAsJsonAsync("/api/v1/admin/sensitive-words", new { words = new[] { banned } })).EnsureSuccessStatusCode();
+        var withWord = new Xinge.Smpp.ReplaceSm { MessageId = scheduledResp.MessageId, ShortMessage = Xinge.Text.Ucs2.Encode($"【{tenant.Signature}】含{banned}") };
+        Assert.Equal(Xinge.Smpp.CommandStatus.EsmeRreplacefail, (await session.SendRequestAsync(withWord)).Status);
         Assert.Equal(Xinge.Smpp.CommandStatus.EsmeRreplacefail, (await session.SendRequestAsync(new Xinge.Smpp.ReplaceSm { MessageId = dataResp.MessageId, ShortMessage = longer })).Status);
         var badTime = Submit("86" + NewNumber(), body);
         badTime.ScheduleDeliveryTime = "yesterday";

@@ -13,7 +13,6 @@ public sealed record BlacklistChange(int Added, IReadOnlyList<ListProblem> Inval
 /// <summary>The operator's platform blacklist (R-S1-16): add, remove, search, import and export.</summary>
 public static class BlacklistEndpoints
 {
-    private const int Chunk = 1000;
 
     public static IEndpointRouteBuilder MapBlacklist(this IEndpointRouteBuilder app)
     {
@@ -61,13 +60,9 @@ public static class BlacklistEndpoints
         using var turn = await database.WriteTurnAsync();
         await using var c = await database.OpenAsync();
         await using var tx = await c.BeginTransactionAsync();
-        foreach (var chunk in rows.Chunk(Chunk))
-        {
-            await c.ExecuteAsync(
-                "INSERT INTO blacklist (msisdn, scope, reason, added_at, added_by) VALUES (@Msisdn, @Scope, @Reason, @at, @by) " +
-                "ON CONFLICT (msisdn) DO UPDATE SET scope = excluded.scope, reason = excluded.reason, added_at = excluded.added_at, added_by = excluded.added_by",
-                chunk.Select(r => new { r.Msisdn, r.Row.Scope, r.Row.Reason, at, by }), tx);
-        }
+        await ManyRows.InsertAsync(c, tx, "INSERT INTO blacklist (msisdn, scope, reason, added_at, added_by) VALUES",
+            "ON CONFLICT (msisdn) DO UPDATE SET scope = excluded.scope, reason = excluded.reason, added_at = excluded.added_at, added_by = excluded.added_by",
+            rows, r => [r.Msisdn, r.Row.Scope, r.Row.Reason, at, by]);
         var revocation = await Revocations.WriteAsync(c, tx, RevocationKind.Blacklist, "", at);
         await tx.CommitAsync();
         revocations.Apply(revocation);

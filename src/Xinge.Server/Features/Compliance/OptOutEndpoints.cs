@@ -16,7 +16,6 @@ public sealed record OptOutChange(int Added, IReadOnlyList<ListProblem> Invalid)
 /// </summary>
 public static class OptOutEndpoints
 {
-    private const int Chunk = 1000;
 
     public static IEndpointRouteBuilder MapOptOuts(this IEndpointRouteBuilder app)
     {
@@ -67,11 +66,7 @@ public static class OptOutEndpoints
         using var turn = await database.WriteTurnAsync();
         await using var c = await database.OpenAsync();
         await using var tx = await c.BeginTransactionAsync();
-        foreach (var chunk in rows.Chunk(Chunk))
-        {
-            await c.ExecuteAsync("INSERT INTO opt_outs (enterprise_id, msisdn, at) VALUES (@enterprise, @Msisdn, @at) ON CONFLICT DO NOTHING",
-                chunk.Select(r => new { enterprise, r.Msisdn, at }), tx);
-        }
+        await ManyRows.InsertAsync(c, tx, "INSERT INTO opt_outs (enterprise_id, msisdn, at) VALUES", "ON CONFLICT DO NOTHING", rows, r => [enterprise, r.Msisdn, at]);
         await tx.CommitAsync();
         return rows.Count;
     }

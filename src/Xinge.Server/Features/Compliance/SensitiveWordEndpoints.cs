@@ -92,13 +92,9 @@ public static class SensitiveWordEndpoints
         using var turn = await database.WriteTurnAsync();
         await using var c = await database.OpenAsync();
         await using var tx = await c.BeginTransactionAsync();
-        foreach (var chunk in rows.Chunk(1000))
-        {
-            await c.ExecuteAsync(
-                "INSERT INTO sensitive_words (word, action, added_at, added_by) VALUES (@Key, @Value, @at, @by) " +
-                "ON CONFLICT (word) DO UPDATE SET action = excluded.action, added_at = excluded.added_at, added_by = excluded.added_by",
-                chunk.Select(r => new { r.Key, r.Value, at, by }), tx);
-        }
+        await ManyRows.InsertAsync(c, tx, "INSERT INTO sensitive_words (word, action, added_at, added_by) VALUES",
+            "ON CONFLICT (word) DO UPDATE SET action = excluded.action, added_at = excluded.added_at, added_by = excluded.added_by",
+            rows, r => [r.Key, r.Value, at, by]);
         if (await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM sensitive_words", transaction: tx) > MaxWords)
         {
             await tx.RollbackAsync();

@@ -296,6 +296,7 @@ public sealed class MessagingService(Database database, MessageStore store, Stat
         public string Category { get; set; } = "";
         public int Segments { get; set; }
         public long Price { get; set; }
+        public string Recipient { get; set; } = "";
     }
 
     /// <summary>
@@ -308,13 +309,20 @@ public sealed class MessagingService(Database database, MessageStore store, Stat
         await using (var c = await database.OpenAsync())
         {
             stored = await c.QuerySingleOrDefaultAsync<Stored>(
-                "SELECT status AS Status, text AS Text, category AS Category, segments AS Segments, price AS Price FROM messages WHERE id = @messageId AND enterprise_id = @enterpriseId",
+                "SELECT status AS Status, text AS Text, category AS Category, segments AS Segments, price AS Price, recipient AS Recipient FROM messages WHERE id = @messageId AND enterprise_id = @enterpriseId",
                 new { enterpriseId, messageId });
         }
         if (stored is null) return (false, "unknown message");
         if (!stored.Text.StartsWith($"【{signature}】", StringComparison.Ordinal)) return (false, "the signature differs from the message's");
         var (measured, error) = composer.Measure(Composer.Compose(signature, body, stored.Category), stored.Category);
         if (measured is not { } m) return (false, error);
+        // The new text passes the same rules as a new message would (words, and the rest): a replace is no way round them.
+        var admission = new AdmissionBatch(enterpriseId, signature, stored.Category, [new Candidate(1, stored.Recipient)], body, null, sendAt);
+        foreach (var rule in rules) await rule.CheckAsync(admission, CancellationToken.None);
+        if (admission.Refusal is { } refusal) return (false, refusal.Detail);
+        if (admission.ReasonOf(0) is { } reason) return (false, reason);
+        if (admission.HoldReason is { } hold) return (false, $"the new text needs review ({hold}); send it as a new message");
+        if (admission.NotBefore is { } later && later > (sendAt ?? time.GetUtcNow()).ToUnixTimeMilliseconds()) sendAt = DateTimeOffset.FromUnixTimeMilliseconds(later);
         var unitPrice = stored.Segments == 0 ? 0 : stored.Price / stored.Segments;
         var request = new ReplaceRequested(enterpriseId, messageId, m.Text, (int)m.Encoding, m.Segments, m.Segments * unitPrice, sendAt?.ToUnixTimeMilliseconds());
         writer.Post(request);
