@@ -37,31 +37,29 @@ public sealed class PortalApi(IServer server, IConfiguration config, Authenticat
     public Task<ApiResult<T>> PostAsync<T>(string path, object? body = null) => SendAsync<T>(HttpMethod.Post, path, body);
 
     /// <summary>A POST that the API answers as the first time when repeated with the same key (a double click, a retry).</summary>
-    public async Task<ApiResult<T>> PostOnceAsync<T>(string path, object body, string idempotencyKey)
-    {
-        var token = (await authentication.GetAuthenticationStateAsync()).User.FindFirstValue(PortalSetup.TokenClaim);
-        using var request = Request(HttpMethod.Post, path, body, token, _client);
-        request.Headers.Add("Idempotency-Key", idempotencyKey);
-        return await ReadAsync<T>(request, signedIn: token is not null);
-    }
+    public Task<ApiResult<T>> PostOnceAsync<T>(string path, object body, string idempotencyKey) =>
+        AsPersonAsync<T>(HttpMethod.Post, path, body, request => request.Headers.Add("Idempotency-Key", idempotencyKey));
+
     public Task<ApiResult<T>> PutAsync<T>(string path, object? body) => SendAsync<T>(HttpMethod.Put, path, body);
     public Task<ApiResult<JsonNode>> DeleteAsync(string path) => SendAsync<JsonNode>(HttpMethod.Delete, path, null);
 
     /// <summary>A file as the multipart form field <c>file</c>, as the API takes uploads.</summary>
-    public async Task<ApiResult<T>> UploadAsync<T>(HttpMethod method, string path, byte[] content, string fileName, string contentType)
-    {
-        var token = (await authentication.GetAuthenticationStateAsync()).User.FindFirstValue(PortalSetup.TokenClaim);
-        using var request = Request(method, path, null, token, _client);
-        var file = new ByteArrayContent(content);
-        file.Headers.ContentType = MediaTypeHeaderValue.TryParse(contentType, out var type) ? type : new MediaTypeHeaderValue("application/octet-stream");
-        request.Content = new MultipartFormDataContent { { file, "file", fileName } };
-        return await ReadAsync<T>(request, signedIn: token is not null);
-    }
+    public Task<ApiResult<T>> UploadAsync<T>(HttpMethod method, string path, byte[] content, string fileName, string contentType) =>
+        AsPersonAsync<T>(method, path, null, request =>
+        {
+            var file = new ByteArrayContent(content);
+            file.Headers.ContentType = MediaTypeHeaderValue.TryParse(contentType, out var type) ? type : new MediaTypeHeaderValue("application/octet-stream");
+            request.Content = new MultipartFormDataContent { { file, "file", fileName } };
+        });
 
-    public async Task<ApiResult<T>> SendAsync<T>(HttpMethod method, string path, object? body)
+    public Task<ApiResult<T>> SendAsync<T>(HttpMethod method, string path, object? body) => AsPersonAsync<T>(method, path, body, null);
+
+    /// <summary>A call as the person signed in to this page, with what the call adds to the request (a header, a file).</summary>
+    private async Task<ApiResult<T>> AsPersonAsync<T>(HttpMethod method, string path, object? body, Action<HttpRequestMessage>? shape)
     {
         var token = (await authentication.GetAuthenticationStateAsync()).User.FindFirstValue(PortalSetup.TokenClaim);
         using var request = Request(method, path, body, token, _client);
+        shape?.Invoke(request);
         return await ReadAsync<T>(request, signedIn: token is not null);
     }
 
@@ -85,7 +83,6 @@ public sealed class PortalApi(IServer server, IConfiguration config, Authenticat
         http.Response.StatusCode = (int)response.StatusCode;
         http.Response.ContentType = response.Content.Headers.ContentType?.ToString() ?? "application/octet-stream";
         if (response.Content.Headers.ContentDisposition is { } disposition) http.Response.Headers.ContentDisposition = disposition.ToString();
-        else if (response.IsSuccessStatusCode) http.Response.Headers.ContentDisposition = "attachment; filename=report.csv";
         await response.Content.CopyToAsync(http.Response.Body, http.RequestAborted);
     }
 

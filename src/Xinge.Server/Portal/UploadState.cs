@@ -4,27 +4,32 @@ using Xinge.Server.Features.Compliance;
 
 namespace Xinge.Server.Portal;
 
-/// <summary>A list file on its way up from the browser: read a piece at a time with the bar showing how far, then sent to the platform.</summary>
-public sealed class UploadState
+/// <summary>
+/// A file on its way up from the browser (a list, a licence scan): read a piece at a time with the bar showing how far,
+/// then sent to the platform. Lists are at most 50 MB unless said otherwise.
+/// </summary>
+public sealed class UploadState(long maxBytes = 50L * 1024 * 1024, string tooLarge = "A file is at most 50 MB.")
 {
-    public const long MaxBytes = 50L * 1024 * 1024;
     public double? Progress { get; private set; }
     public bool Busy => Progress is not null;
     public IReadOnlyList<ListProblem> Problems { get; private set; } = [];
 
-    public async Task<T?> SendAsync<T>(IBrowserFile? file, string path, PortalApi api, ISnackbar snackbar, Action changed) where T : class
+    /// <param name="contentType">What the file is sent as; its own type (as the browser says) when null.</param>
+    /// <param name="done">Shown when the platform took it.</param>
+    public async Task<T?> SendAsync<T>(IBrowserFile? file, string path, PortalApi api, ISnackbar snackbar, Action changed, string? contentType = "text/csv",
+        string? done = null) where T : class
     {
         if (file is null) return null;
-        if (file.Size > MaxBytes)
+        if (file.Size > maxBytes)
         {
-            snackbar.Add(PortalText.T("A file is at most 50 MB."), Severity.Warning);
+            snackbar.Add(PortalText.T(tooLarge), Severity.Warning);
             return null;
         }
         Progress = 0;
         try
         {
             var content = new byte[file.Size];
-            await using var stream = file.OpenReadStream(MaxBytes);
+            await using var stream = file.OpenReadStream(maxBytes);
             var read = 0;
             while (read < content.Length)
             {
@@ -34,8 +39,8 @@ public sealed class UploadState
                 Progress = 90.0 * read / content.Length;
                 changed();
             }
-            var r = await api.UploadAsync<T>(HttpMethod.Put, path, content[..read], file.Name, "text/csv");
-            return snackbar.Report(r) ? r.Value : null;
+            var r = await api.UploadAsync<T>(HttpMethod.Put, path, content[..read], file.Name, contentType ?? file.ContentType);
+            return snackbar.Report(r, done) ? r.Value : null;
         }
         finally
         {
@@ -48,4 +53,12 @@ public sealed class UploadState
         snackbar.Add($"{PortalText.T("Added")}: {added}", Severity.Success);
         Problems = problems;
     }
+}
+
+/// <summary>Numbers or words pasted into a field: separated by lines, commas, semicolons, spaces or tabs, full-width ones too.</summary>
+public static class Pasted
+{
+    private static readonly char[] Separators = [',', ';', ' ', '\n', '\r', '\t', '，', '；'];
+
+    public static string[] Split(string? pasted) => (pasted ?? "").Split(Separators, StringSplitOptions.RemoveEmptyEntries);
 }

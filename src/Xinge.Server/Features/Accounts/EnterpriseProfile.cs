@@ -68,19 +68,8 @@ public static class EnterpriseProfileEndpoints
     /// </summary>
     private static async Task<IResult> UploadAsync(ClaimsPrincipal user, Database database, AuditLog audit, TimeProvider time, HttpContext http)
     {
-        if (!http.Request.HasFormContentType)
-            return Problems.Of(415, "unsupported-media-type", "Unsupported media type", "send the document as multipart/form-data, in a field named file");
-        IFormCollection form;
-        try
-        {
-            form = await http.Request.ReadFormAsync(http.RequestAborted);
-        }
-        catch (Exception e) when (e is InvalidDataException or IOException)
-        {
-            return Problems.Validation("the multipart body cannot be read: " + e.Message);
-        }
-        var file = form.Files.GetFile("file");
-        if (file is null || file.Length == 0) return Problems.Validation("send the document as a multipart form field named file");
+        var (file, problem) = await Upload.FileAsync(http, "the document");
+        if (file is null) return problem!;
         if (file.Length > MaxDocumentBytes) return Problems.Of(413, "too-large", "Request too large", "the document is at most 5 MB");
         var content = new byte[file.Length];
         await using (var stream = file.OpenReadStream()) await stream.ReadExactlyAsync(content, http.RequestAborted);

@@ -21,18 +21,8 @@ public static class ListFile
     public static async Task<(List<ListRow>? Rows, IResult? Problem)> ReadAsync(HttpContext http, Func<string, bool>? isHeader = null)
     {
         isHeader ??= value => Messaging.PhoneNumbers.ToE164(value) is null;
-        if (!http.Request.HasFormContentType)
-            return (null, Problems.Of(415, "unsupported-media-type", "Unsupported media type", "send the file as multipart/form-data, in a field named file"));
-        IFormFile? file;
-        try
-        {
-            file = (await http.Request.ReadFormAsync(http.RequestAborted)).Files.GetFile("file");
-        }
-        catch (Exception e) when (e is InvalidDataException or IOException)
-        {
-            return (null, Problems.Validation("the multipart body cannot be read: " + e.Message));
-        }
-        if (file is null || file.Length == 0) return (null, Problems.Validation("send the list as a multipart form field named file"));
+        var (file, problem) = await Upload.FileAsync(http, "the list");
+        if (file is null) return (null, problem);
         var rows = new List<ListRow>();
         await using var stream = file.OpenReadStream();
         // A row of a list is short: a very long one is a bad file, not a reason to hold it all in memory.
