@@ -71,7 +71,9 @@ public abstract class SensitiveWordTests(XingeServer server)
         var job = await tenant.Client.PostAsJsonAsync("/api/v1/jobs", new
         {
             recipients = new object[] { new { to = "13500135002", @params = new { name = "张三" } }, new { to = "13500135003", @params = new { name = word } } },
-            signature = tenant.Signature, category = "notification", text = "${name}您好",
+            signature = tenant.Signature,
+            category = "notification",
+            text = "${name}您好",
         });
         var accepted = (await job.Content.ReadFromJsonAsync<JsonObject>())!;
         Assert.Equal((1, 1), (accepted["accepted"]!.GetValue<int>(), accepted["rejected"]!.GetValue<int>()));

@@ -63,8 +63,14 @@ public abstract class PortalApiTests(XingeServer server, string numberBase)
     {
         var tenant = await server.CreateTenantAsync();
         var other = await server.CreateTenantAsync();
-        var job = (await tenant.SendAsync(new { to = new[] { NewNumber(), NewNumber(), NewNumber() }, signature = tenant.Signature, category = "notification", text = "导出测试",
-            clientRef = "=HYPERLINK(\"x\")" })).Str("jobId");
+        var job = (await tenant.SendAsync(new
+        {
+            to = new[] { NewNumber(), NewNumber(), NewNumber() },
+            signature = tenant.Signature,
+            category = "notification",
+            text = "导出测试",
+            clientRef = "=HYPERLINK(\"x\")"
+        })).Str("jobId");
 
         var csv = await tenant.Client.GetAsync($"/api/v1/messages/export?format=csv&jobId={job}");
         Assert.Equal(HttpStatusCode.OK, csv.StatusCode);

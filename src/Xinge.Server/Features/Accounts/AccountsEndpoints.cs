@@ -537,7 +537,11 @@ public static class AccountsEndpoints
         if (await db.Users.AnyAsync(u => u.Username == username)) return Problems.Conflict("username-taken", "that username is taken");
         var user = new User
         {
-            Username = username!, PasswordHash = await Secrets.HashPasswordAsync(body.Password!), Role = body.Role, CreatedAt = time.GetUtcNow().ToUnixTimeMilliseconds(), MustChangePassword = true,
+            Username = username!,
+            PasswordHash = await Secrets.HashPasswordAsync(body.Password!),
+            Role = body.Role,
+            CreatedAt = time.GetUtcNow().ToUnixTimeMilliseconds(),
+            MustChangePassword = true,
         };
         db.Users.Add(user);
         if (!await SavedUniqueAsync(db)) return Problems.Conflict("username-taken", "that username is taken");
@@ -638,7 +642,11 @@ public static class AccountsEndpoints
         // The operator chose this password: the user changes it at the first sign-in.
         var user = new User
         {
-            EnterpriseId = id, Username = username!, PasswordHash = await Secrets.HashPasswordAsync(body.Password!), Role = role, CreatedAt = time.GetUtcNow().ToUnixTimeMilliseconds(),
+            EnterpriseId = id,
+            Username = username!,
+            PasswordHash = await Secrets.HashPasswordAsync(body.Password!),
+            Role = role,
+            CreatedAt = time.GetUtcNow().ToUnixTimeMilliseconds(),
             MustChangePassword = true,
         };
         db.Users.Add(user);

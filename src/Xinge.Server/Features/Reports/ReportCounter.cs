@@ -21,8 +21,15 @@ public sealed class ReportCounter : IMessagingObserver
                 Reason: e.Status == MessageStatus.Delivered ? "" : e.Error ?? e.Status))
             .Select(g => new
             {
-                hour = g.Key.Hour, enterprise = g.Key.EnterpriseId, connector = g.Key.Connector, category = g.Key.Category, outcome = g.Key.Outcome, reason = g.Key.Reason,
-                messages = (long)g.Count(), segments = g.Sum(e => (long)e.Segments), revenue = g.Key.Outcome == ReportOutcome.Delivered ? g.Sum(e => e.Price) : 0,
+                hour = g.Key.Hour,
+                enterprise = g.Key.EnterpriseId,
+                connector = g.Key.Connector,
+                category = g.Key.Category,
+                outcome = g.Key.Outcome,
+                reason = g.Key.Reason,
+                messages = (long)g.Count(),
+                segments = g.Sum(e => (long)e.Segments),
+                revenue = g.Key.Outcome == ReportOutcome.Delivered ? g.Sum(e => e.Price) : 0,
             })
             // In the key's order, so that two nodes' status writers that touch the same rows lock them in the same order
             // (PostgreSQL would otherwise answer one of them with a deadlock).
