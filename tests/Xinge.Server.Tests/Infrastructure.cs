@@ -186,8 +186,8 @@ public sealed class XingeServer : IAsyncDisposable
     public PlatformClient Platform => new(BaseAddress);
     public Task<string> AdminTokenAsync() => Platform.AdminTokenAsync();
     public HttpClient Client(string bearer) => Platform.Client(bearer);
-    public Task<Tenant> CreateTenantAsync(string signature = "信鸽科技", long credit = 100_000, bool verify = true, bool approve = true) =>
-        Platform.CreateTenantAsync(signature, credit, verify, approve);
+    public Task<Tenant> CreateTenantAsync(string signature = "信鸽科技", long credit = 100_000, bool verify = true, bool approve = true, bool reviewed = false) =>
+        Platform.CreateTenantAsync(signature, credit, verify, approve, reviewed);
 
     public async ValueTask DisposeAsync()
     {
@@ -237,8 +237,12 @@ public sealed class PlatformClient(Uri baseAddress)
         return first + Xinge.Server.Input.UsccCheck(first);
     }
 
-    /// <summary>An enterprise ready to send, built through the public API: created, verified, credited, with an approved signature and an API key.</summary>
-    public async Task<Tenant> CreateTenantAsync(string signature = "信鸽科技", long credit = 100_000, bool verify = true, bool approve = true)
+    /// <summary>
+    /// An enterprise ready to send, built through the public API: created, verified, credited, with an approved signature
+    /// and an API key. Unless <paramref name="reviewed"/>, the operator trusts it (review-exempt), so its free text goes
+    /// without a template; the tests of content review ask for a reviewed one.
+    /// </summary>
+    public async Task<Tenant> CreateTenantAsync(string signature = "信鸽科技", long credit = 100_000, bool verify = true, bool approve = true, bool reviewed = false)
     {
         var admin = Client(await AdminTokenAsync());
         var created = await admin.PostAsJsonAsync("/api/v1/admin/enterprises", new { name = "Enterprise " + Guid.NewGuid().ToString("N")[..6], licenceNumber = NewLicence() });
@@ -246,6 +250,7 @@ public sealed class PlatformClient(Uri baseAddress)
         var id = (await created.Content.ReadFromJsonAsync<JsonObject>())!["id"]!.GetValue<long>();
         if (verify) (await admin.PostAsync($"/api/v1/admin/enterprises/{id}/verify", null)).EnsureSuccessStatusCode();
         if (credit > 0) (await admin.PostAsJsonAsync($"/api/v1/admin/enterprises/{id}/credit", new { amount = credit })).EnsureSuccessStatusCode();
+        if (!reviewed) (await admin.PatchAsJsonAsync($"/api/v1/admin/enterprises/{id}", new { reviewExempt = true })).EnsureSuccessStatusCode();
         var keyResponse = await admin.PostAsync($"/api/v1/admin/enterprises/{id}/api-keys", null);
         Assert.Equal(HttpStatusCode.Created, keyResponse.StatusCode);
         var key = (await keyResponse.Content.ReadFromJsonAsync<JsonObject>())!["key"]!.GetValue<string>();

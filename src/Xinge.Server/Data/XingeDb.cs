@@ -28,6 +28,10 @@ public abstract class XingeDb(DbContextOptions options) : DbContext(options), ID
     public DbSet<Setting> Settings => Set<Setting>();
     public DbSet<Signature> Signatures => Set<Signature>();
     public DbSet<Review> Reviews => Set<Review>();
+    public DbSet<MessageTemplate> Templates => Set<MessageTemplate>();
+    public DbSet<FlowEvent> FlowEvents => Set<FlowEvent>();
+    public DbSet<TestNumber> TestNumbers => Set<TestNumber>();
+    public DbSet<FlowLimitOverride> FlowLimitOverrides => Set<FlowLimitOverride>();
     public DbSet<OptOut> OptOuts => Set<OptOut>();
     public DbSet<LedgerEntry> Ledger => Set<LedgerEntry>();
     public DbSet<Message> Messages => Set<Message>();
@@ -96,6 +100,27 @@ public abstract class XingeDb(DbContextOptions options) : DbContext(options), ID
         {
             e.ToTable("signatures");
             e.HasIndex(x => new { x.EnterpriseId, x.Text }).IsUnique();
+        });
+        b.Entity<MessageTemplate>(e =>
+        {
+            e.ToTable("templates");
+            e.HasIndex(x => new { x.EnterpriseId, x.Name }).IsUnique();
+        });
+        b.Entity<FlowEvent>(e =>
+        {
+            e.ToTable("flow_events");
+            e.HasKey(x => new { x.Key, x.At, x.Content });
+            e.HasIndex(x => x.At);
+        });
+        b.Entity<TestNumber>(e =>
+        {
+            e.ToTable("test_numbers");
+            e.HasKey(x => new { x.EnterpriseId, x.Msisdn });
+        });
+        b.Entity<FlowLimitOverride>(e =>
+        {
+            e.ToTable("flow_limit_overrides");
+            e.HasKey(x => new { x.EnterpriseId, x.Name });
         });
         b.Entity<Review>(e =>
         {

@@ -38,6 +38,11 @@ public static class PortalText
         ["Messages"] = "短信记录",
         ["Replies"] = "回复收件箱",
         ["Signatures"] = "签名",
+        ["Templates"] = "模板",
+        ["A template is reviewed once; a message sent by it, or whose text matches it, then needs no review. Write variables as ${name}."] =
+            "模板只审核一次；之后按模板发送、或内容与模板相符的短信无须再审。变量写作 ${name}。",
+        ["An OTP template carries the code as a placeholder, e.g. ${code}."] = "验证码模板须以变量携带验证码，如 ${code}。",
+        ["A marketing template ends with the opt-out wording, e.g. 退订回T."] = "营销模板须以退订提示结尾，如“退订回T”。",
         ["Balance"] = "余额",
         ["API keys"] = "API 密钥",
         ["Webhook"] = "回调设置",

@@ -70,17 +70,29 @@ public sealed class PortalTests(BrowserFixture browser) : IClassFixture<BrowserF
         await Expect(op.Locator("#enterprise-panel")).ToContainTextAsync("已认证");
         await op.ShotAsync("flow-operator-enterprises");
 
-        // A signature goes to the operator's review queue and is approved in one click.
+        // A signature and a template go to the operator's review queue and are approved in one click each.
         await ent.GotoAsync("/signatures");
         await ent.EnterAsync("#new-signature", "鸿雁");
         await ent.ClickAsync("#register-signature");
         await Expect(ent.Locator("#signatures")).ToContainTextAsync("待审核");
+        await ent.GotoAsync("/templates");
+        await ent.EnterAsync("#template-name", "取件通知");
+        await ent.EnterAsync("#template-text", "您的快递已到达驿站，请凭取件码 ${code} 取件。");
+        await ent.ClickAsync("#create-template");
+        await Expect(ent.Locator("#templates")).ToContainTextAsync("待审核");
+        await ent.ShotAsync("flow-enterprise-templates");
         await op.GotoAsync("/admin/reviews");
         await Expect(op.Locator("#reviews")).ToContainTextAsync("鸿雁");
+        await Expect(op.Locator("#reviews")).ToContainTextAsync("取件码 ${code}");
         await op.ShotAsync("flow-operator-reviews");
+        await op.Locator("#reviews button[id^=approve-]").First.ClickAsync();
+        await op.SnackAsync("已通过");
+        await Expect(op.Locator("#reviews tbody tr")).ToHaveCountAsync(1);
         await op.Locator("#reviews button[id^=approve-]").First.ClickAsync();
         await Expect(op.Locator("#reviews")).ToContainTextAsync("没有待审核");
         await ent.ReloadAsync();
+        await Expect(ent.Locator("#templates")).ToContainTextAsync("已通过");
+        await ent.GotoAsync("/signatures");
         await Expect(ent.Locator("#signatures")).ToContainTextAsync("已通过");
 
         // The console counts characters, segments and price as the text is typed.

@@ -18,6 +18,10 @@ public sealed class Enterprise
     public bool Suspended { get; set; }
     /// <summary>Why the operator did not verify it (its licence or document did not hold up); cleared when it is verified.</summary>
     public string? VerificationNote { get; set; }
+    /// <summary>Trusted: its content skips manual review (words, opt-out, blacklist and limits still apply).</summary>
+    public bool ReviewExempt { get; set; }
+    /// <summary>How many hotline numbers its on-hook SMS package allows.</summary>
+    public int MaxHotlines { get; set; } = 1;
 }
 
 public static class Roles

@@ -16,7 +16,7 @@ public sealed record TokenView(string Token, DateTimeOffset ExpiresAt, string Ro
 public sealed record LanguageRequest(string? Language);
 public sealed record LanguageView(string Language);
 public sealed record EnterpriseView(long Id, string Name, string LicenceNumber, bool Verified, long Balance, long Reserved, int UnitPrice, string Extension, bool Suspended,
-    string? VerificationNote = null);
+    string? VerificationNote = null, bool ReviewExempt = false, int MaxHotlines = 1);
 public sealed record UpdateEnterprise(bool? Suspended, int? UnitPrice, bool? ReviewExempt, int? MaxHotlines);
 public sealed record VerificationRejection(string? Reason);
 public sealed record EnterpriseCreated(long Id, string Extension);
@@ -232,7 +232,7 @@ public static class AccountsEndpoints
     private static string Clip(string? s) => s is null ? "null" : s.Length > 40 ? s[..40] + "…" : s;
 
     private static EnterpriseView View(Enterprise e) =>
-        new(e.Id, e.Name, e.LicenceNumber, e.Verified, e.Balance, e.Reserved, e.UnitPrice, e.Extension, e.Suspended, e.VerificationNote);
+        new(e.Id, e.Name, e.LicenceNumber, e.Verified, e.Balance, e.Reserved, e.UnitPrice, e.Extension, e.Suspended, e.VerificationNote, e.ReviewExempt, e.MaxHotlines);
 
     /// <summary>
     /// The operator changes an enterprise's terms: suspends or resumes its sending, sets its price per billing unit.
@@ -240,24 +240,30 @@ public static class AccountsEndpoints
     /// </summary>
     private static async Task<IResult> UpdateEnterpriseAsync(long id, UpdateEnterprise body, Database database, Revocations revocations, AuditLog audit, TimeProvider time, HttpContext http)
     {
-        if (body.ReviewExempt is not null) return Problems.Validation("reviewExempt is not settable yet: it comes with content review of templates and held messages");
-        if (body.MaxHotlines is not null) return Problems.Validation("maxHotlines is not settable yet: it comes with the on-hook SMS service");
-        if (body.Suspended is null && body.UnitPrice is null) return Problems.Validation("give suspended or unitPrice");
+        if (body is { Suspended: null, UnitPrice: null, ReviewExempt: null, MaxHotlines: null }) return Problems.Validation("give any of suspended, unitPrice, reviewExempt, maxHotlines");
         if (body.UnitPrice is < 0 or > 100_000) return Problems.Validation("unitPrice is fen per billing unit, 0 to 100000");
+        if (body.MaxHotlines is < 1 or > 1000) return Problems.Validation("maxHotlines is 1 to 1000");
         await using var c = await database.OpenAsync();
         await using var tx = await c.BeginTransactionAsync();
         var changed = await c.ExecuteAsync(
-            "UPDATE enterprises SET suspended = COALESCE(@suspended, suspended), unit_price = COALESCE(@unitPrice, unit_price) WHERE id = @id",
-            new { id, suspended = body.Suspended, unitPrice = body.UnitPrice }, tx);
+            "UPDATE enterprises SET suspended = COALESCE(@suspended, suspended), unit_price = COALESCE(@unitPrice, unit_price), " +
+            "review_exempt = COALESCE(@reviewExempt, review_exempt), max_hotlines = COALESCE(@maxHotlines, max_hotlines) WHERE id = @id",
+            new { id, suspended = body.Suspended, unitPrice = body.UnitPrice, reviewExempt = body.ReviewExempt, maxHotlines = body.MaxHotlines }, tx);
         if (changed == 0) return Problems.NotFound("enterprise");
         var r = await Revocations.WriteAsync(c, tx, RevocationKind.Enterprise, id.ToString(), time.GetUtcNow().ToUnixTimeMilliseconds());
         await tx.CommitAsync();
         revocations.Apply(r);
-        var what = string.Join(", ", new[] { body.Suspended is { } s ? (s ? "suspended" : "resumed") : null, body.UnitPrice is { } p ? $"unit price {p} fen" : null }.OfType<string>());
+        var what = string.Join(", ", new[]
+        {
+            body.Suspended is { } s ? (s ? "suspended" : "resumed") : null,
+            body.UnitPrice is { } p ? $"unit price {p} fen" : null,
+            body.ReviewExempt is { } x ? (x ? "review-exempt" : "reviewed") : null,
+            body.MaxHotlines is { } h ? $"{h} hotlines" : null,
+        }.OfType<string>());
         await audit.RecordAsync(http, "enterprise.updated", $"enterprise:{id}", detail: what, enterpriseId: id);
         var e = await c.QuerySingleAsync<Enterprise>(
             "SELECT id AS Id, name AS Name, licence_number AS LicenceNumber, verified AS Verified, balance AS Balance, reserved AS Reserved, unit_price AS UnitPrice, " +
-            "extension AS Extension, suspended AS Suspended, verification_note AS VerificationNote FROM enterprises WHERE id = @id", new { id });
+            "extension AS Extension, suspended AS Suspended, verification_note AS VerificationNote, review_exempt AS ReviewExempt, max_hotlines AS MaxHotlines FROM enterprises WHERE id = @id", new { id });
         return Results.Ok(View(e));
     }
 
@@ -565,7 +571,7 @@ public static class AccountsEndpoints
         if (string.IsNullOrEmpty(licence) || !Input.IsUnifiedSocialCreditCode(licence))
             return Problems.Validation("licenceNumber is the enterprise's 18-character unified social credit code (统一社会信用代码), with its check character");
         if (body.UnitPrice is < 0 or > 100_000) return Problems.Validation("unitPrice is fen per billing unit, 0 to 100000");
-        if (body.MaxHotlines is < 0 or > 1000) return Problems.Validation("maxHotlines is 0 to 1000");
+        if (body.MaxHotlines is < 1 or > 1000) return Problems.Validation("maxHotlines is 1 to 1000");
         var hotlines = new List<string>();
         foreach (var raw in body.Hotlines ?? [])
         {
@@ -581,6 +587,7 @@ public static class AccountsEndpoints
             CreatedAt = time.GetUtcNow().ToUnixTimeMilliseconds(),
             UnitPrice = body.UnitPrice ?? config.GetValue("Xinge:Billing:DefaultUnitPrice", 5),
             Extension = "new-" + Guid.NewGuid().ToString("N"),
+            MaxHotlines = body.MaxHotlines ?? Math.Max(1, hotlines.Count),
         };
         db.Enterprises.Add(enterprise);
         await db.SaveChangesAsync();

@@ -20,6 +20,10 @@ public static class RevocationKind
     public const string Blacklist = "blacklist";
     /// <summary>Not a credential: the sensitive-word list changed, and every node compiles it again.</summary>
     public const string Words = "words";
+    /// <summary>An enterprise's templates changed (approved, rejected, removed): every node reads them again. Subject: the enterprise id.</summary>
+    public const string Templates = "templates";
+    /// <summary>An enterprise's flow limits changed: every node reads them again. Subject: the enterprise id.</summary>
+    public const string Limits = "limits";
 }
 
 /// <summary>
@@ -50,6 +54,10 @@ public sealed class Revocations(TimeProvider time)
 
     /// <summary>The sensitive-word list changed.</summary>
     public event Action? WordsChanged;
+
+    public event Action<long>? TemplatesChanged;
+
+    public event Action<long>? LimitsChanged;
 
     /// <summary>Set when a role's rights changed since the watcher last reloaded them.</summary>
     public volatile bool RightsChanged;
@@ -107,6 +115,12 @@ public sealed class Revocations(TimeProvider time)
                 break;
             case RevocationKind.Words:
                 WordsChanged?.Invoke();
+                break;
+            case RevocationKind.Templates when long.TryParse(r.Subject, out var owner):
+                TemplatesChanged?.Invoke(owner);
+                break;
+            case RevocationKind.Limits when long.TryParse(r.Subject, out var limited):
+                LimitsChanged?.Invoke(limited);
                 break;
         }
     }

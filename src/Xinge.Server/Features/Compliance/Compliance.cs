@@ -18,7 +18,23 @@ public sealed class Signature
     public long CreatedAt { get; set; }
 }
 
-/// <summary>An item in the operator's review queue: a signature now; templates and held messages share the queue.</summary>
+/// <summary>
+/// R-S1-7: an enterprise's message template with <c>${name}</c> placeholders, reviewed once by the operator. A message
+/// sent by it (<c>templateId</c>), or whose text matches it, needs no review of its own.
+/// </summary>
+public sealed class MessageTemplate
+{
+    public long Id { get; set; }
+    public long EnterpriseId { get; set; }
+    public string Name { get; set; } = "";
+    public string Category { get; set; } = "";
+    public string Text { get; set; } = "";
+    public string Status { get; set; } = ReviewStatus.Pending;
+    public string? Reason { get; set; }
+    public long CreatedAt { get; set; }
+}
+
+/// <summary>An item in the operator's review queue: a signature, a template or a held request.</summary>
 public sealed class Review
 {
     public long Id { get; set; }

@@ -1,6 +1,7 @@
 using System.Security.Claims;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
 using Xinge.Server.Data;
 using Xinge.Server.Features.Accounts;
 using Xinge.Server.Features.Messaging;
@@ -31,9 +32,14 @@ public static class ComplianceEndpoints
         services.AddHostedService(sp => sp.GetRequiredService<SensitiveWords>());
         services.AddSingleton<IAdmissionRule, SensitiveWordRule>();
         services.AddSingleton<IHeldReview, HeldReviewRecorder>();
+        services.AddSingleton<TemplateBook>();
+        services.AddSingleton<ITemplateSource>(sp => sp.GetRequiredService<TemplateBook>());
+        services.AddHostedService(sp => sp.GetRequiredService<TemplateBook>());
+        services.AddSingleton<IAdmissionRule, ContentReviewRule>();
         services.AddSingleton<IAdmissionRule, MarketingHoursRule>();
         services.AddSingleton<IAdmissionRule, OptOutRule>();
         services.AddSingleton<IMessagingObserver, OptOutKeywords>();
+        services.AddFlowControl();
         return services;
     }
 
@@ -52,6 +58,8 @@ public static class ComplianceEndpoints
         app.MapBlacklist();
         app.MapOptOuts();
         app.MapSensitiveWords();
+        app.MapTemplates();
+        app.MapFlowControl();
         var admin = api.MapGroup("/admin/reviews").RequireAuthorization(Rights.ReviewsDecide).WithTags("Operator");
         admin.MapGet("", async (XingeDb db, string? status, int? limit) =>
         {
@@ -60,12 +68,12 @@ public static class ComplianceEndpoints
             return TypedResults.Ok(list.Select(r => new ReviewView(r.Id, r.Kind, r.SubjectId, r.EnterpriseId, r.Content, r.Status, r.Reason,
                 DateTimeOffset.FromUnixTimeMilliseconds(r.CreatedAt))).ToList());
         });
-        admin.MapPost("/{id:long}/approve", (long id, XingeDb db, HeldMessages held, TimeProvider time, AuditLog audit, HttpContext http) =>
-            DecideAsync(id, ReviewStatus.Approved, null, db, held, time, audit, http));
-        admin.MapPost("/{id:long}/reject", (long id, RejectReview? body, XingeDb db, HeldMessages held, TimeProvider time, AuditLog audit, HttpContext http) =>
+        admin.MapPost("/{id:long}/approve", (long id, XingeDb db, HeldMessages held, Revocations revocations, TimeProvider time, AuditLog audit, HttpContext http) =>
+            DecideAsync(id, ReviewStatus.Approved, null, db, held, revocations, time, audit, http));
+        admin.MapPost("/{id:long}/reject", (long id, RejectReview? body, XingeDb db, HeldMessages held, Revocations revocations, TimeProvider time, AuditLog audit, HttpContext http) =>
             string.IsNullOrWhiteSpace(body?.Reason) || body.Reason.Length > 500 || Input.HasHiddenCharacters(body.Reason, lineBreaks: true)
                 ? Task.FromResult<Results<Ok<ReviewDecision>, ProblemHttpResult>>(Problems.Validation("reason is required: at most 500 characters, no control characters"))
-                : DecideAsync(id, ReviewStatus.Rejected, body.Reason.Trim(), db, held, time, audit, http));
+                : DecideAsync(id, ReviewStatus.Rejected, body.Reason.Trim(), db, held, revocations, time, audit, http));
         return app;
     }
 
@@ -105,7 +113,7 @@ public static class ComplianceEndpoints
     }
 
     private static async Task<Results<Ok<ReviewDecision>, ProblemHttpResult>> DecideAsync(long id, string decision, string? reason, XingeDb db, HeldMessages held,
-        TimeProvider time, AuditLog audit, HttpContext http)
+        Revocations revocations, TimeProvider time, AuditLog audit, HttpContext http)
     {
         var review = await db.Reviews.FindAsync(id);
         if (review is null) return Problems.NotFound("review");
@@ -131,7 +139,15 @@ public static class ComplianceEndpoints
             await db.Signatures.Where(s => s.Id == review.SubjectId)
                 .ExecuteUpdateAsync(s => s.SetProperty(x => x.Status, decision).SetProperty(x => x.Reason, reason));
         }
+        Revocation? templatesChanged = null;
+        if (review.Kind == TemplateEndpoints.Kind)
+        {
+            await db.Templates.Where(t => t.Id == review.SubjectId)
+                .ExecuteUpdateAsync(s => s.SetProperty(x => x.Status, decision).SetProperty(x => x.Reason, reason));
+            templatesChanged = await Revocations.WriteAsync(db.Database.GetDbConnection(), tx.GetDbTransaction(), RevocationKind.Templates, review.EnterpriseId.ToString(), now);
+        }
         await tx.CommitAsync();
+        if (templatesChanged is not null) revocations.Apply(templatesChanged);
         await audit.RecordAsync(http, "review." + decision, $"{review.Kind}:{review.SubjectId}", detail: reason, enterpriseId: review.EnterpriseId);
         return TypedResults.Ok(new ReviewDecision(id, decision));
     }

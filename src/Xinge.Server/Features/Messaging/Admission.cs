@@ -13,6 +13,15 @@ public readonly record struct Candidate(int Line, string Recipient);
 public sealed class AdmissionBatch(long enterpriseId, string signature, string category, IReadOnlyList<Candidate> candidates, string body = "",
     IReadOnlyList<Recipient>? recipients = null, DateTimeOffset? sendsAt = null)
 {
+    /// <summary>The approved (or, for a review-exempt enterprise, any of its own) template the request names; its body is the template's text.</summary>
+    public long? TemplateId { get; init; }
+
+    /// <summary>The operator trusts the enterprise: its content skips manual review (words, opt-out, blacklist and limits still apply).</summary>
+    public bool ReviewExempt { get; init; }
+
+    /// <summary>A new text for a message already admitted (replace_sm): its content is checked, but it is not another message to count.</summary>
+    public bool Replacing { get; init; }
+
     /// <summary>When the request would go: its sendAt, or now (null).</summary>
     public DateTimeOffset? SendsAt { get; } = sendsAt;
 
@@ -57,6 +66,15 @@ public interface IAdmissionRule
 {
     int Order { get; }
     ValueTask CheckAsync(AdmissionBatch batch, CancellationToken ct);
+}
+
+/// <summary>An enterprise's message template as the engine uses it: its category, its text with <c>${name}</c> placeholders, and its review status.</summary>
+public sealed record TemplateInfo(long Id, string Category, string Text, string Status);
+
+/// <summary>The templates seam: the feature that keeps and reviews templates finds one of an enterprise's by id.</summary>
+public interface ITemplateSource
+{
+    ValueTask<TemplateInfo?> FindAsync(long enterpriseId, long templateId, CancellationToken ct);
 }
 
 /// <summary>A request held for review (<see cref="AdmissionBatch.HoldAll"/>), as the review queue sees it.</summary>

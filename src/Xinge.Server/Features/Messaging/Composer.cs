@@ -21,11 +21,25 @@ public sealed class Composer(MessagingOptions options)
     public const string ChineseOptOutSuffix = "退订回T";
     public const string EnglishOptOutSuffix = " Reply STOP to opt out";
 
-    /// <summary>R-S1-2, R-S1-3: the text as the handset shows it. Chinese text gets 退订回T, other text the English suffix.</summary>
+    /// <summary>The opt-out wordings a marketing text may end with itself (a marketing template must); then no suffix is added.</summary>
+    public static readonly string[] OptOutWordings = ["退订回T", "回T退订", "拒收请回复R", "回TD退订", "退订回TD", "Reply STOP to opt out", "Reply STOP to unsubscribe", "Reply T to unsubscribe"];
+
+    /// <summary>Whether <paramref name="body"/> ends with an opt-out wording (trailing spaces and full stops aside).</summary>
+    public static bool EndsWithOptOut(string body)
+    {
+        var end = body.AsSpan().TrimEnd(" \t\r\n.。!！");
+        foreach (var w in OptOutWordings)
+        {
+            if (end.EndsWith(w, StringComparison.OrdinalIgnoreCase)) return true;
+        }
+        return false;
+    }
+
+    /// <summary>R-S1-2, R-S1-3: the text as the handset shows it. Chinese text gets 退订回T, other text the English suffix, unless it ends with an opt-out wording already.</summary>
     public static string Compose(string signature, string body, string category)
     {
         var text = $"【{signature}】{body}";
-        if (category != Category.Marketing) return text;
+        if (category != Category.Marketing || EndsWithOptOut(body)) return text;
         return text + (HasChinese(body) ? ChineseOptOutSuffix : EnglishOptOutSuffix);
     }
 

@@ -5,12 +5,13 @@ namespace Xinge.Server.Features.Messaging;
 // The shapes of the enterprise messaging API (CONTRACT.md): what OpenAPI documents and clients read.
 
 public sealed record SendMessagesRequest(JsonElement? To, string? Signature, string? Category, string? Text,
-    DateTimeOffset? SendAt, string? ClientRef, string? TemplateId);
+    DateTimeOffset? SendAt, string? ClientRef, JsonElement? TemplateId, Dictionary<string, string>? Params);
 
 public sealed record JobRecipient(string? To, Dictionary<string, string>? Params);
 
+/// <summary>A job: <c>params</c> are every recipient's, and a recipient's own <c>params</c> add to them or replace them.</summary>
 public sealed record CreateJobRequest(List<JobRecipient>? Recipients, string? Signature, string? Category, string? Text,
-    DateTimeOffset? SendAt, string? ClientRef, string? TemplateId);
+    DateTimeOffset? SendAt, string? ClientRef, JsonElement? TemplateId, Dictionary<string, string>? Params);
 
 public sealed record WebhookRequest(string? Url, string? Secret);
 

@@ -89,6 +89,7 @@ public static class MessagingEndpoints
         SendError.EnterpriseSuspended => Problems.Of(403, "enterprise-suspended", "Forbidden", refusal.Detail),
         SendError.SignatureNotApproved => Problems.Unprocessable("signature-not-approved", refusal.Detail),
         SendError.TextTooLong => Problems.Unprocessable("text-too-long", refusal.Detail),
+        SendError.TemplateNotApproved => Problems.Unprocessable("template-not-approved", refusal.Detail),
         SendError.NoValidRecipients => Problems.Of(422, "no-valid-recipients", "The request cannot be carried out", refusal.Detail,
             new { rejected = refusal.Rejected!.Select(r => new { line = r.Line, to = r.To, reason = r.Reason }) }),
         SendError.InsufficientBalance => Problems.Of(402, "insufficient-balance", "Insufficient balance", refusal.Detail, new { required = refusal.Required }),
@@ -109,26 +110,55 @@ public static class MessagingEndpoints
         }
     }
 
+    /// <summary>A template id as JSON carries it: a number, or a string of one (ids are strings elsewhere in the API).</summary>
+    private static bool TryTemplateId(JsonElement? value, out long? id)
+    {
+        id = null;
+        switch (value)
+        {
+            case null or { ValueKind: JsonValueKind.Null }:
+                return true;
+            case { ValueKind: JsonValueKind.Number } n when n.TryGetInt64(out var number) && number > 0:
+                id = number;
+                return true;
+            case { ValueKind: JsonValueKind.String } s when long.TryParse(StringOf(s), out var parsed) && parsed > 0:
+                id = parsed;
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    /// <summary>A job's own params under a recipient's: the recipient's value wins.</summary>
+    private static IReadOnlyDictionary<string, string>? Merge(Dictionary<string, string>? shared, Dictionary<string, string>? own)
+    {
+        if (shared is not { Count: > 0 }) return own;
+        if (own is not { Count: > 0 }) return shared;
+        var merged = new Dictionary<string, string>(shared);
+        foreach (var (k, v) in own) merged[k] = v;
+        return merged;
+    }
+
     private static string? IdempotencyKey(HttpRequest request) =>
         request.Headers.TryGetValue("Idempotency-Key", out var v) && !string.IsNullOrWhiteSpace(v) ? v.ToString().Trim() : null;
 
     private static async Task<Results<Accepted<SendMessagesResponse>, ProblemHttpResult>> SendMessagesAsync(
         SendMessagesRequest body, ClaimsPrincipal user, HttpRequest http, MessagingService messaging)
     {
-        if (body.TemplateId is not null) return Problems.Unprocessable("templates-unavailable", "templates are not available yet; send text");
+        if (!TryTemplateId(body.TemplateId, out var templateId)) return Problems.Validation("templateId is the id of one of your templates");
         List<Recipient> recipients = [];
         switch (body.To)
         {
             case { ValueKind: JsonValueKind.String } s:
                 if (StringOf(s) is not { } one) return Problems.Validation("to is not valid UTF-8 text");
-                recipients.Add(new Recipient(one, null));
+                recipients.Add(new Recipient(one, body.Params));
                 break;
             case { ValueKind: JsonValueKind.Array } a:
                 foreach (var e in a.EnumerateArray())
                 {
                     if (e.ValueKind != JsonValueKind.String) return Problems.Validation("to is a number or an array of numbers (strings)");
                     if (StringOf(e) is not { } number) return Problems.Validation("to is not valid UTF-8 text");
-                    recipients.Add(new Recipient(number, null));
+                    recipients.Add(new Recipient(number, body.Params));
                 }
                 break;
             default:
@@ -136,7 +166,7 @@ public static class MessagingEndpoints
         }
         if (recipients.Count > MaxRecipientsPerRequest) return Problems.Validation($"at most {MaxRecipientsPerRequest} numbers a request; use POST /jobs for more");
         var (result, refusal) = await messaging.SendAsync(new SendCommand(Caller.From(user).Enterprise, recipients, body.Signature, body.Category, body.Text,
-            body.SendAt, body.ClientRef, IdempotencyKey(http), Kind: SendKind.Messages));
+            body.SendAt, body.ClientRef, IdempotencyKey(http), Kind: SendKind.Messages, TemplateId: templateId));
         if (refusal is not null) return Problem(refusal);
         return TypedResults.Accepted((string?)null, new SendMessagesResponse(result!.JobId.ToString(),
             result.Messages.Select(m => new SentMessage(m.Id.ToString(), m.To, m.Segments, m.Price)).ToList(),
@@ -145,11 +175,11 @@ public static class MessagingEndpoints
 
     private static async Task<Results<Accepted<JobAccepted>, ProblemHttpResult>> CreateJobAsync(CreateJobRequest body, ClaimsPrincipal user, HttpRequest http, MessagingService messaging)
     {
-        if (body.TemplateId is not null) return Problems.Unprocessable("templates-unavailable", "templates are not available yet; send text");
+        if (!TryTemplateId(body.TemplateId, out var templateId)) return Problems.Validation("templateId is the id of one of your templates");
         if (body.Recipients is null || body.Recipients.Count == 0) return Problems.Validation("recipients is required: [{to, params?}]");
-        var recipients = body.Recipients.Select(r => new Recipient(r?.To ?? "", r?.Params)).ToList();
+        var recipients = body.Recipients.Select(r => new Recipient(r?.To ?? "", Merge(body.Params, r?.Params))).ToList();
         var (result, refusal) = await messaging.SendAsync(new SendCommand(Caller.From(user).Enterprise, recipients, body.Signature, body.Category, body.Text,
-            body.SendAt, body.ClientRef, IdempotencyKey(http), Kind: SendKind.Job));
+            body.SendAt, body.ClientRef, IdempotencyKey(http), Kind: SendKind.Job, TemplateId: templateId));
         if (refusal is not null) return Problem(refusal);
         return TypedResults.Accepted((string?)null, new JobAccepted(result!.JobId.ToString(), result.Accepted, result.RejectedCount));
     }

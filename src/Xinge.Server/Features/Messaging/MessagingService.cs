@@ -20,7 +20,7 @@ public enum SendKind
 public sealed record SendCommand(
     long EnterpriseId, IReadOnlyList<Recipient> Recipients, string? Signature, string? Category, string? Text,
     DateTimeOffset? SendAt, string? ClientRef, string? IdempotencyKey, string? Origin = null, SendKind Kind = SendKind.Messages,
-    DateTimeOffset? ValidUntil = null);
+    DateTimeOffset? ValidUntil = null, long? TemplateId = null);
 
 public sealed record AcceptedMessage(long Id, string To, int Segments, long Price);
 public sealed record Rejection(int Line, string To, string Reason);
@@ -43,6 +43,7 @@ public enum SendError
     NoValidRecipients,
     InsufficientBalance,
     IdempotencyKeyReused,
+    TemplateNotApproved,
 }
 
 public sealed record SendRefusal(SendError Error, string Detail, IReadOnlyList<Rejection>? Rejected = null, long? Required = null);
@@ -53,7 +54,7 @@ public sealed record SendRefusal(SendError Error, string Detail, IReadOnlyList<R
 /// the services) sends through here.
 /// </summary>
 public sealed class MessagingService(Database database, MessageStore store, StatusWriter writer, Composer composer, IdGenerator ids, MessagingOptions options, ConnectorRegistry connectors,
-    IEnumerable<IAdmissionRule> admissionRules, IEnumerable<IHeldReview> heldReviews, TimeProvider time, ILogger<MessagingService> logger)
+    IEnumerable<IAdmissionRule> admissionRules, IEnumerable<IHeldReview> heldReviews, ITemplateSource templates, TimeProvider time, ILogger<MessagingService> logger)
 {
     private readonly IAdmissionRule[] rules = admissionRules.OrderBy(r => r.Order).ToArray();
     public const int MaxRecipientsPerJob = 200_000;
@@ -75,6 +76,7 @@ public sealed class MessagingService(Database database, MessageStore store, Stat
         public bool Suspended { get; set; }
         public int UnitPrice { get; set; }
         public string Extension { get; set; } = "";
+        public bool ReviewExempt { get; set; }
     }
 
     public string SenderOf(string extension) => options.SenderPrefix + extension;
@@ -85,7 +87,7 @@ public sealed class MessagingService(Database database, MessageStore store, Stat
         var generation = Interlocked.Read(ref _termsGeneration);
         await using var c = await database.OpenAsync();
         var e = await c.QuerySingleOrDefaultAsync<EnterpriseInfo>(
-            "SELECT id AS Id, verified AS Verified, suspended AS Suspended, unit_price AS UnitPrice, extension AS Extension FROM enterprises WHERE id = @id", new { id });
+            "SELECT id AS Id, verified AS Verified, suspended AS Suspended, unit_price AS UnitPrice, extension AS Extension, review_exempt AS ReviewExempt FROM enterprises WHERE id = @id", new { id });
         // Only verified enterprises are cached: verification never goes back, and a fresh one is seen at once; a change
         // of terms is forgotten on every node (EnterpriseSuspension).
         if (e is { Verified: true } && Interlocked.Read(ref _termsGeneration) == generation) _verified[id] = e;
@@ -96,9 +98,11 @@ public sealed class MessagingService(Database database, MessageStore store, Stat
 
     public async Task<(SendResult? Result, SendRefusal? Refusal)> SendAsync(SendCommand cmd)
     {
-        if (!Category.IsValid(cmd.Category)) return Refuse(SendError.Invalid, "category is otp, notification or marketing");
-        if (string.IsNullOrEmpty(cmd.Text)) return Refuse(SendError.Invalid, "text is required");
-        if (Input.HasHiddenCharacters(cmd.Text, lineBreaks: true)) return Refuse(SendError.Invalid, "text may not contain control characters other than line breaks, nor bidirectional formatting characters");
+        if (cmd.TemplateId is not null && cmd.Text is not null) return Refuse(SendError.Invalid, "give text or templateId, not both");
+        if (cmd.TemplateId is null && !Category.IsValid(cmd.Category)) return Refuse(SendError.Invalid, "category is otp, notification or marketing");
+        if (cmd.Category is not null && !Category.IsValid(cmd.Category)) return Refuse(SendError.Invalid, "category is otp, notification or marketing");
+        if (cmd.TemplateId is null && string.IsNullOrEmpty(cmd.Text)) return Refuse(SendError.Invalid, "text or templateId is required");
+        if (cmd.Text is not null && Input.HasHiddenCharacters(cmd.Text, lineBreaks: true)) return Refuse(SendError.Invalid, "text may not contain control characters other than line breaks, nor bidirectional formatting characters");
         if (string.IsNullOrWhiteSpace(cmd.Signature)) return Refuse(SendError.Invalid, "signature is required");
         if (cmd.Recipients.Count == 0) return Refuse(SendError.Invalid, "at least one recipient is required");
         if (cmd.Recipients.Count > MaxRecipientsPerJob) return Refuse(SendError.Invalid, $"at most {MaxRecipientsPerJob} recipients a job");
@@ -110,6 +114,20 @@ public sealed class MessagingService(Database database, MessageStore store, Stat
         if (!enterprise.Verified) return Refuse(SendError.EnterpriseNotVerified, "the enterprise must be verified by the operator before it may send");
         if (enterprise.Suspended) return Refuse(SendError.EnterpriseSuspended, "the operator has suspended this enterprise's sending");
         var signature = cmd.Signature.Trim();
+
+        // R-S1-7: a template gives the text and the category; it must be approved, unless the operator trusts the enterprise.
+        var body = cmd.Text!;
+        var category = cmd.Category!;
+        if (cmd.TemplateId is { } templateId)
+        {
+            var template = await templates.FindAsync(enterprise.Id, templateId, CancellationToken.None);
+            if (template is null) return Refuse(SendError.TemplateNotApproved, "templateId is not a template of this enterprise");
+            if (template.Status != "approved" && !(enterprise.ReviewExempt && template.Status == "pending"))
+                return Refuse(SendError.TemplateNotApproved, $"the template is {template.Status}: only an approved template can be sent");
+            if (cmd.Category is not null && cmd.Category != template.Category) return Refuse(SendError.Invalid, $"category is the template's: {template.Category}");
+            body = template.Text;
+            category = template.Category;
+        }
 
         var fingerprint = cmd.IdempotencyKey is null ? null : Fingerprint(cmd);
         if (cmd.IdempotencyKey is { } key)
@@ -130,12 +148,11 @@ public sealed class MessagingService(Database database, MessageStore store, Stat
         if (cmd.ValidUntil is { } v && v <= starts) return Refuse(SendError.Invalid, "the validity period ends before the message could be sent");
         long? expiresAt = cmd.ValidUntil is { } until && until < starts.AddHours(options.ValidityHours) ? until.ToUnixTimeMilliseconds() : null;
 
-        var category = cmd.Category!;
-        var placeholders = Composer.HasPlaceholders(cmd.Text);
+        var placeholders = Composer.HasPlaceholders(body);
         ComposedText? shared = null;
         if (!placeholders)
         {
-            var (measured, error) = composer.Measure(Composer.Compose(signature, cmd.Text, category), category);
+            var (measured, error) = composer.Measure(Composer.Compose(signature, body, category), category);
             if (error is not null) return Refuse(SendError.TextTooLong, error);
             shared = measured;
         }
@@ -165,7 +182,11 @@ public sealed class MessagingService(Database database, MessageStore store, Stat
         }
 
         // The features' rules (signature, opt-out, …) on the whole batch at once.
-        var admission = new AdmissionBatch(enterprise.Id, signature, category, candidates, cmd.Text, cmd.Recipients, scheduled ? cmd.SendAt : null);
+        var admission = new AdmissionBatch(enterprise.Id, signature, category, candidates, body, cmd.Recipients, scheduled ? cmd.SendAt : null)
+        {
+            TemplateId = cmd.TemplateId,
+            ReviewExempt = enterprise.ReviewExempt,
+        };
         foreach (var rule in rules) await rule.CheckAsync(admission, CancellationToken.None);
         if (admission.Refusal is { } refusal) return (null, refusal);
 
@@ -182,7 +203,7 @@ public sealed class MessagingService(Database database, MessageStore store, Stat
             var text = shared;
             if (text is null)
             {
-                var (filled, missing) = Composer.Fill(cmd.Text, cmd.Recipients[i].Params);
+                var (filled, missing) = Composer.Fill(body, cmd.Recipients[i].Params);
                 if (filled is null) { rejected.Add(new Rejection(i + 1, number, $"missing_param:{missing}")); continue; }
                 var (measured, error) = composer.Measure(Composer.Compose(signature, filled, category), category);
                 if (measured is null) { rejected.Add(new Rejection(i + 1, number, "text_too_long")); continue; }
@@ -263,6 +284,7 @@ public sealed class MessagingService(Database database, MessageStore store, Stat
         Add(cmd.Signature);
         Add(cmd.Category);
         Add(cmd.Text);
+        Add(cmd.TemplateId?.ToString());
         Add(cmd.SendAt?.ToUnixTimeMilliseconds().ToString());
         Add(cmd.ClientRef);
         Add(cmd.ValidUntil?.ToUnixTimeMilliseconds().ToString());
@@ -317,7 +339,12 @@ public sealed class MessagingService(Database database, MessageStore store, Stat
         var (measured, error) = composer.Measure(Composer.Compose(signature, body, stored.Category), stored.Category);
         if (measured is not { } m) return (false, error);
         // The new text passes the same rules as a new message would (words, and the rest): a replace is no way round them.
-        var admission = new AdmissionBatch(enterpriseId, signature, stored.Category, [new Candidate(1, stored.Recipient)], body, null, sendAt);
+        var enterprise = await EnterpriseAsync(enterpriseId);
+        var admission = new AdmissionBatch(enterpriseId, signature, stored.Category, [new Candidate(1, stored.Recipient)], body, null, sendAt)
+        {
+            ReviewExempt = enterprise?.ReviewExempt ?? false,
+            Replacing = true,
+        };
         foreach (var rule in rules) await rule.CheckAsync(admission, CancellationToken.None);
         if (admission.Refusal is { } refusal) return (false, refusal.Detail);
         if (admission.ReasonOf(0) is { } reason) return (false, reason);

@@ -177,6 +177,10 @@ namespace Xinge.Server.Data.Postgres.Migrations
                         .HasColumnType("text")
                         .HasColumnName("licence_number");
 
+                    b.Property<int>("MaxHotlines")
+                        .HasColumnType("integer")
+                        .HasColumnName("max_hotlines");
+
                     b.Property<string>("Name")
                         .IsRequired()
                         .HasColumnType("text")
@@ -185,6 +189,10 @@ namespace Xinge.Server.Data.Postgres.Migrations
                     b.Property<long>("Reserved")
                         .HasColumnType("bigint")
                         .HasColumnName("reserved");
+
+                    b.Property<bool>("ReviewExempt")
+                        .HasColumnType("boolean")
+                        .HasColumnName("review_exempt");
 
                     b.Property<bool>("Suspended")
                         .HasColumnType("boolean")
@@ -483,6 +491,99 @@ namespace Xinge.Server.Data.Postgres.Migrations
                     b.ToTable("blacklist", (string)null);
                 });
 
+            modelBuilder.Entity("Xinge.Server.Features.Compliance.FlowEvent", b =>
+                {
+                    b.Property<long>("Key")
+                        .HasColumnType("bigint")
+                        .HasColumnName("key");
+
+                    b.Property<long>("At")
+                        .HasColumnType("bigint")
+                        .HasColumnName("at");
+
+                    b.Property<long>("Content")
+                        .HasColumnType("bigint")
+                        .HasColumnName("content");
+
+                    b.Property<int>("N")
+                        .HasColumnType("integer")
+                        .HasColumnName("n");
+
+                    b.HasKey("Key", "At", "Content");
+
+                    b.HasIndex("At");
+
+                    b.ToTable("flow_events", (string)null);
+                });
+
+            modelBuilder.Entity("Xinge.Server.Features.Compliance.FlowLimitOverride", b =>
+                {
+                    b.Property<long>("EnterpriseId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("enterprise_id");
+
+                    b.Property<string>("Name")
+                        .HasColumnType("text")
+                        .HasColumnName("name");
+
+                    b.Property<int>("Value")
+                        .HasColumnType("integer")
+                        .HasColumnName("value");
+
+                    b.HasKey("EnterpriseId", "Name");
+
+                    b.ToTable("flow_limit_overrides", (string)null);
+                });
+
+            modelBuilder.Entity("Xinge.Server.Features.Compliance.MessageTemplate", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint")
+                        .HasColumnName("id");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
+                    b.Property<string>("Category")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("category");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("bigint")
+                        .HasColumnName("created_at");
+
+                    b.Property<long>("EnterpriseId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("enterprise_id");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("name");
+
+                    b.Property<string>("Reason")
+                        .HasColumnType("text")
+                        .HasColumnName("reason");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("status");
+
+                    b.Property<string>("Text")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("text");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("EnterpriseId", "Name")
+                        .IsUnique();
+
+                    b.ToTable("templates", (string)null);
+                });
+
             modelBuilder.Entity("Xinge.Server.Features.Compliance.OptOut", b =>
                 {
                     b.Property<long>("EnterpriseId")
@@ -626,6 +727,25 @@ namespace Xinge.Server.Data.Postgres.Migrations
                         .IsUnique();
 
                     b.ToTable("signatures", (string)null);
+                });
+
+            modelBuilder.Entity("Xinge.Server.Features.Compliance.TestNumber", b =>
+                {
+                    b.Property<long>("EnterpriseId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("enterprise_id");
+
+                    b.Property<string>("Msisdn")
+                        .HasColumnType("text")
+                        .HasColumnName("msisdn");
+
+                    b.Property<long>("AddedAt")
+                        .HasColumnType("bigint")
+                        .HasColumnName("added_at");
+
+                    b.HasKey("EnterpriseId", "Msisdn");
+
+                    b.ToTable("test_numbers", (string)null);
                 });
 
             modelBuilder.Entity("Xinge.Server.Features.Connectors.ConnectorDefinition", b =>

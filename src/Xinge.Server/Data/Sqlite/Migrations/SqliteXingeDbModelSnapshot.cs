@@ -164,6 +164,10 @@ namespace Xinge.Server.Data.Sqlite.Migrations
                         .HasColumnType("TEXT")
                         .HasColumnName("licence_number");
 
+                    b.Property<int>("MaxHotlines")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("max_hotlines");
+
                     b.Property<string>("Name")
                         .IsRequired()
                         .HasColumnType("TEXT")
@@ -172,6 +176,10 @@ namespace Xinge.Server.Data.Sqlite.Migrations
                     b.Property<long>("Reserved")
                         .HasColumnType("INTEGER")
                         .HasColumnName("reserved");
+
+                    b.Property<bool>("ReviewExempt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("review_exempt");
 
                     b.Property<bool>("Suspended")
                         .HasColumnType("INTEGER")
@@ -460,6 +468,97 @@ namespace Xinge.Server.Data.Sqlite.Migrations
                     b.ToTable("blacklist", (string)null);
                 });
 
+            modelBuilder.Entity("Xinge.Server.Features.Compliance.FlowEvent", b =>
+                {
+                    b.Property<long>("Key")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("key");
+
+                    b.Property<long>("At")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("at");
+
+                    b.Property<long>("Content")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("content");
+
+                    b.Property<int>("N")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("n");
+
+                    b.HasKey("Key", "At", "Content");
+
+                    b.HasIndex("At");
+
+                    b.ToTable("flow_events", (string)null);
+                });
+
+            modelBuilder.Entity("Xinge.Server.Features.Compliance.FlowLimitOverride", b =>
+                {
+                    b.Property<long>("EnterpriseId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("enterprise_id");
+
+                    b.Property<string>("Name")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("name");
+
+                    b.Property<int>("Value")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("value");
+
+                    b.HasKey("EnterpriseId", "Name");
+
+                    b.ToTable("flow_limit_overrides", (string)null);
+                });
+
+            modelBuilder.Entity("Xinge.Server.Features.Compliance.MessageTemplate", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("id");
+
+                    b.Property<string>("Category")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("category");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("created_at");
+
+                    b.Property<long>("EnterpriseId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("enterprise_id");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("name");
+
+                    b.Property<string>("Reason")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("reason");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("status");
+
+                    b.Property<string>("Text")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("text");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("EnterpriseId", "Name")
+                        .IsUnique();
+
+                    b.ToTable("templates", (string)null);
+                });
+
             modelBuilder.Entity("Xinge.Server.Features.Compliance.OptOut", b =>
                 {
                     b.Property<long>("EnterpriseId")
@@ -597,6 +696,25 @@ namespace Xinge.Server.Data.Sqlite.Migrations
                         .IsUnique();
 
                     b.ToTable("signatures", (string)null);
+                });
+
+            modelBuilder.Entity("Xinge.Server.Features.Compliance.TestNumber", b =>
+                {
+                    b.Property<long>("EnterpriseId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("enterprise_id");
+
+                    b.Property<string>("Msisdn")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("msisdn");
+
+                    b.Property<long>("AddedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("added_at");
+
+                    b.HasKey("EnterpriseId", "Msisdn");
+
+                    b.ToTable("test_numbers", (string)null);
                 });
 
             modelBuilder.Entity("Xinge.Server.Features.Connectors.ConnectorDefinition", b =>

@@ -1,0 +1,128 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Xinge.Server.Tests;
+
+/// <summary>R-S1-14: per-number flow control, at its edges (fake clock), exact on two nodes at once, with test numbers spared.</summary>
+public sealed class FlowControlTests
+{
+    private static async Task<string?> ReasonAsync(Tenant tenant, object body)
+    {
+        var r = await tenant.Client.PostAsJsonAsync("/api/v1/messages", body);
+        var json = (await r.Content.ReadFromJsonAsync<JsonObject>())!;
+        if (r.StatusCode == HttpStatusCode.Accepted) return json["rejected"]!.AsArray().FirstOrDefault()?.Str("reason");
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, r.StatusCode);
+        return json["rejected"]![0].Str("reason");
+    }
+
+    [Theory]
+    [InlineData(Store.Sqlite)]
+    [InlineData(Store.Postgres)]
+    public async Task Otp_limits_hold_to_the_second_and_a_test_number_is_spared(Store store)
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 12, 2, 2, 0, 0, TimeSpan.Zero));
+        await using var server = await XingeServer.StartAsync(store, b => b.Services.AddSingleton<TimeProvider>(time), "--Xinge:Compliance:FlowControl:otp_platform_per_day=7");
+        var tenant = await server.CreateTenantAsync();
+        var code = 100000;
+        object Otp(string to, Tenant t) => new { to, signature = t.Signature, category = "otp", text = $"您的验证码是{code++}" };
+        const string phone = "13300133001";
+
+        Assert.Null(await ReasonAsync(tenant, Otp(phone, tenant)));
+        time.Advance(TimeSpan.FromSeconds(59));
+        Assert.Equal("rate_limited:otp_per_minute", await ReasonAsync(tenant, Otp(phone, tenant)));
+        time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Null(await ReasonAsync(tenant, Otp(phone, tenant)));
+        for (var i = 0; i < 3; i++)
+        {
+            time.Advance(TimeSpan.FromMinutes(1));
+            Assert.Null(await ReasonAsync(tenant, Otp(phone, tenant)));
+        }
+        // Five in the hour: the sixth waits until the first is an hour old.
+        time.Advance(TimeSpan.FromMinutes(1));
+        Assert.Equal("rate_limited:otp_per_hour", await ReasonAsync(tenant, Otp(phone, tenant)));
+        time.Advance(TimeSpan.FromMinutes(55) - TimeSpan.FromSeconds(1));
+        Assert.Equal("rate_limited:otp_per_hour", await ReasonAsync(tenant, Otp(phone, tenant)));
+        time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Null(await ReasonAsync(tenant, Otp(phone, tenant)));
+
+        // Another enterprise has limits of its own, but the platform's seven OTPs a day count them all.
+        var other = await server.CreateTenantAsync("别家企业");
+        Assert.Null(await ReasonAsync(other, Otp(phone, other)));
+        time.Advance(TimeSpan.FromMinutes(1));
+        Assert.Equal("rate_limited:otp_platform_per_day", await ReasonAsync(other, Otp(phone, other)));
+
+        // A test number is spared every limit.
+        Assert.Equal(HttpStatusCode.OK, (await other.Client.PostAsJsonAsync("/api/v1/test-numbers", new { numbers = new[] { phone, "not-a-number" } })).StatusCode);
+        var list = (await other.GetAsync("/api/v1/test-numbers"))["items"]!.AsArray();
+        Assert.Equal("+8613300133001", list.Single()!.Str("msisdn"));
+        for (var i = 0; i < 3; i++) Assert.Null(await ReasonAsync(other, Otp(phone, other)));
+        Assert.Equal(HttpStatusCode.NoContent, (await other.Client.DeleteAsync("/api/v1/test-numbers/+8613300133001")).StatusCode);
+        Assert.Equal("rate_limited:otp_platform_per_day", await ReasonAsync(other, Otp(phone, other)));
+        var many = Enumerable.Range(0, 301).Select(i => $"1330014{i:D4}").ToList();
+        Assert.Equal(HttpStatusCode.BadRequest, (await other.Client.PostAsJsonAsync("/api/v1/test-numbers", new { numbers = many })).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await other.Client.PostAsJsonAsync("/api/v1/test-numbers", new { numbers = many.Take(300) })).StatusCode);
+        Assert.Equal(HttpStatusCode.Conflict, (await other.Client.PostAsJsonAsync("/api/v1/test-numbers", new { numbers = new[] { "13300150000" } })).StatusCode);
+
+        // A day later everything is counted afresh.
+        time.Advance(TimeSpan.FromHours(24));
+        Assert.Null(await ReasonAsync(tenant, Otp(phone, tenant)));
+    }
+
+    [Theory]
+    [InlineData(Store.Sqlite)]
+    [InlineData(Store.Postgres)]
+    public async Task A_daily_limit_is_exact_with_requests_on_two_nodes_at_once_and_the_same_content_waits_thirty_seconds(Store store)
+    {
+        await using var server = await XingeServer.StartAsync(store);
+        await using var second = await server.StartSecondNodeAsync();
+        var tenant = await server.CreateTenantAsync();
+        var set = await tenant.Admin.PutAsJsonAsync($"/api/v1/admin/enterprises/{tenant.Id}/limits", new Dictionary<string, int?> { ["notification_per_day"] = 10 });
+        Assert.Equal(HttpStatusCode.OK, set.StatusCode);
+        Assert.Contains((await set.Content.ReadFromJsonAsync<JsonObject>())!["items"]!.AsArray(), l => l!.Str("name") == "notification_per_day" && l.Long("value") == 10);
+        Assert.Equal(HttpStatusCode.BadRequest,
+            (await tenant.Admin.PutAsJsonAsync($"/api/v1/admin/enterprises/{tenant.Id}/limits", new Dictionary<string, int?> { ["otp_platform_per_day"] = 100 })).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest,
+            (await tenant.Admin.PutAsJsonAsync($"/api/v1/admin/enterprises/{tenant.Id}/limits", new Dictionary<string, int?> { ["otp_per_minute"] = -1 })).StatusCode);
+        Assert.Equal(10, (await tenant.GetAsync("/api/v1/limits"))["items"]!.AsArray().Single(l => l!.Str("name") == "notification_per_day")!.Long("value"));
+
+        var there = second.Client(tenant.ApiKey);
+        await Wait.Until(async () =>
+        {
+            var r = await (await there.GetAsync("/api/v1/limits")).Content.ReadFromJsonAsync<JsonObject>();
+            return r!["items"]!.AsArray().Single(l => l!.Str("name") == "notification_per_day")!.Long("value") == 10;
+        }, "the other node follows the new limit", seconds: 10);
+
+        const string phone = "13300133501";
+        var sends = Enumerable.Range(0, 30).Select(async i =>
+        {
+            var client = i % 2 == 0 ? tenant.Client : there;
+            var r = await client.PostAsJsonAsync("/api/v1/messages", new { to = phone, signature = tenant.Signature, category = "notification", text = "您的第${n}号包裹已发出", @params = new { n = i.ToString() } });
+            return (await r.Content.ReadFromJsonAsync<JsonObject>())!;
+        }).ToList();
+        var answers = await Task.WhenAll(sends);
+        Assert.Equal(10, answers.Count(a => a["messages"] is JsonArray { Count: 1 }));
+        Assert.Equal(20, answers.Count(a => a["rejected"]?.AsArray().SingleOrDefault()?.Str("reason") == "rate_limited:notification_per_day"));
+
+        // Another template is counted apart; the same content again within 30 seconds is not sent twice.
+        var same = new { to = phone, signature = tenant.Signature, category = "notification", text = "您的账单已出" };
+        Assert.Null(await ReasonAsync(tenant, same));
+        Assert.Equal("rate_limited:same_content", await ReasonAsync(tenant, same));
+
+        // A job is checked whole: of its numbers, those at their limit are refused with the limit named.
+        var job = await tenant.Client.PostAsJsonAsync("/api/v1/jobs", new
+        {
+            signature = tenant.Signature,
+            category = "notification",
+            text = "您的第${n}号包裹已发出",
+            recipients = new object[] { new { to = phone, @params = new { n = "99" } }, new { to = "13300133502", @params = new { n = "1" } } },
+        });
+        var accepted = (await job.Content.ReadFromJsonAsync<JsonObject>())!;
+        Assert.Equal((1, 1), (accepted["accepted"]!.GetValue<int>(), accepted["rejected"]!.GetValue<int>()));
+        var rejections = (await tenant.Client.GetFromJsonAsync<JsonArray>($"/api/v1/jobs/{accepted.Str("jobId")}/rejections"))!;
+        Assert.Equal("rate_limited:notification_per_day", rejections.Single()!.Str("reason"));
+        await tenant.AssertLedgerReconcilesAsync();
+    }
+}
