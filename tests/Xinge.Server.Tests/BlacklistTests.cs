@@ -16,7 +16,7 @@ public abstract class BlacklistTests(XingeServer server, string numberBase)
     private string NewNumber() => numberBase + Interlocked.Increment(ref _next).ToString("D4");
 
     private static async Task<JsonObject> SendAsync(HttpClient client, Tenant tenant, string to, string category) =>
-        (await (await client.PostAsJsonAsync("/api/v1/messages", new { to, signature = tenant.Signature, category, text = "黑名单测试" })).Content.ReadFromJsonAsync<JsonObject>())!;
+        (await (await client.PostAsJsonAsync("/api/v1/messages", new { to, signature = tenant.Signature, category, text = "黑名单测试 " + Guid.NewGuid().ToString("N")[..6] })).Content.ReadFromJsonAsync<JsonObject>())!;
 
     [Fact]
     public async Task A_blacklisted_number_is_refused_by_name_for_its_scope_on_every_node_until_removed()

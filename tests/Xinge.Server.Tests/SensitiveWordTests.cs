@@ -46,6 +46,8 @@ public sealed class PostgresSensitiveWordTests(PostgresFixture fixture) : Sensit
 /// <summary>R-S1-7: the operator's words stop messages on every node, naming the word; the list imports and exports.</summary>
 public abstract class SensitiveWordTests(XingeServer server)
 {
+    private static int _next;
+
     [Fact]
     public async Task A_listed_word_refuses_the_message_naming_it_on_every_node_until_removed()
     {
@@ -54,7 +56,7 @@ public abstract class SensitiveWordTests(XingeServer server)
         var there = second.Client(tenant.ApiKey);
         var word = "违禁" + Guid.NewGuid().ToString("N")[..4];
         async Task<string?> RefusalAsync(HttpClient client, string text) =>
-            (await (await client.PostAsJsonAsync("/api/v1/messages", new { to = "13500135001", signature = tenant.Signature, category = "notification", text }))
+            (await (await client.PostAsJsonAsync("/api/v1/messages", new { to = "1350013" + Interlocked.Increment(ref _next).ToString("D4"), signature = tenant.Signature, category = "notification", text }))
                 .Content.ReadFromJsonAsync<JsonObject>())!["rejected"]?.AsArray().FirstOrDefault()?.Str("reason");
         Assert.Null(await RefusalAsync(there, $"含有{word}的短信"));
 

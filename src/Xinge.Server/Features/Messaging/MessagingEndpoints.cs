@@ -59,7 +59,10 @@ public static class MessagingEndpoints
             .Produces(200, contentType: "text/csv").Produces(200, contentType: MessageExport.XlsxType).ProducesProblem(400);
         api.MapGet("/messages/{id}", GetMessageAsync).RequireAuthorization(Rights.MessagesRead);
         api.MapDelete("/messages/{id}", CancelMessageAsync).RequireAuthorization(Rights.MessagesSend);
-        api.MapPost("/jobs", CreateJobAsync).RequireAuthorization(Rights.MessagesSend).ProducesProblem(402).ProducesProblem(422);
+        api.MapPost("/jobs", CreateJobAsync).RequireAuthorization(Rights.MessagesSend)
+            // One Accepts: routing turns away (415) what no Accepts lists, and a second would replace the first.
+            .Accepts<CreateJobRequest>("application/json", "multipart/form-data")
+            .Produces<JobAccepted>(202).ProducesProblem(400).ProducesProblem(402).ProducesProblem(415).ProducesProblem(422);
         api.MapGet("/jobs", ListJobsAsync).RequireAuthorization(Rights.MessagesRead);
         api.MapGet("/jobs/{id}", GetJobAsync).RequireAuthorization(Rights.MessagesRead);
         api.MapGet("/jobs/{id}/rejections", GetRejectionsAsync).RequireAuthorization(Rights.MessagesRead);
@@ -173,15 +176,65 @@ public static class MessagingEndpoints
             result.Rejected.Select(r => new RejectedRecipient(r.To, r.Reason)).ToList()));
     }
 
-    private static async Task<Results<Accepted<JobAccepted>, ProblemHttpResult>> CreateJobAsync(CreateJobRequest body, ClaimsPrincipal user, HttpRequest http, MessagingService messaging)
+    /// <summary>POST /jobs: JSON with <c>recipients</c>, or multipart with a CSV/XLSX <c>file</c> and the other fields as form fields.</summary>
+    private static async Task<IResult> CreateJobAsync(HttpContext http, ClaimsPrincipal user, MessagingService messaging)
     {
+        if (http.Request.HasFormContentType) return await CreateJobFromFileAsync(http, user, messaging);
+        if (!http.Request.HasJsonContentType())
+            return Problems.Of(415, "unsupported-media-type", "Unsupported media type", "send a job as application/json, or as multipart/form-data with a CSV or XLSX file");
+        CreateJobRequest? body;
+        try
+        {
+            body = await http.Request.ReadFromJsonAsync<CreateJobRequest>(http.RequestAborted);
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return Problems.Validation("the body is not valid JSON for this request");
+        }
+        if (body is null) return Problems.Validation("a JSON body is required");
         if (!TryTemplateId(body.TemplateId, out var templateId)) return Problems.Validation("templateId is the id of one of your templates");
         if (body.Recipients is null || body.Recipients.Count == 0) return Problems.Validation("recipients is required: [{to, params?}]");
         var recipients = body.Recipients.Select(r => new Recipient(r?.To ?? "", Merge(body.Params, r?.Params))).ToList();
-        var (result, refusal) = await messaging.SendAsync(new SendCommand(Caller.From(user).Enterprise, recipients, body.Signature, body.Category, body.Text,
-            body.SendAt, body.ClientRef, IdempotencyKey(http), Kind: SendKind.Job, TemplateId: templateId));
+        return await StartJobAsync(new SendCommand(Caller.From(user).Enterprise, recipients, body.Signature, body.Category, body.Text,
+            body.SendAt, body.ClientRef, IdempotencyKey(http.Request), Kind: SendKind.Job, TemplateId: templateId), messaging);
+    }
+
+    private static async Task<IResult> StartJobAsync(SendCommand command, MessagingService messaging)
+    {
+        var (result, refusal) = await messaging.SendAsync(command);
         if (refusal is not null) return Problem(refusal);
         return TypedResults.Accepted((string?)null, new JobAccepted(result!.JobId.ToString(), result.Accepted, result.RejectedCount));
+    }
+
+    /// <summary>Largest job file taken: 200,000 rows with a few variables each fit well within it.</summary>
+    public const long MaxJobFileBytes = 64L * 1024 * 1024;
+
+    private static async Task<IResult> CreateJobFromFileAsync(HttpContext http, ClaimsPrincipal user, MessagingService messaging)
+    {
+        if (http.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size) size.MaxRequestBodySize = MaxJobFileBytes + 64 * 1024;
+        var (file, problem) = await Upload.FileAsync(http, "the recipients (a CSV or XLSX file)");
+        if (file is null) return problem!;
+        if (file.Length > MaxJobFileBytes) return Problems.Of(413, "too-large", "Request too large", $"a job file is at most {MaxJobFileBytes / 1024 / 1024} MB");
+        var form = http.Request.Form;
+        string? Field(string name) => form.TryGetValue(name, out var v) && !string.IsNullOrEmpty(v) ? v.ToString() : null;
+        DateTimeOffset? sendAt = null;
+        if (Field("sendAt") is { } at)
+        {
+            if (!DateTimeOffset.TryParse(at, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.None, out var when))
+                return Problems.Validation("sendAt is a date and time with its offset, e.g. 2026-12-24T09:00:00+08:00");
+            sendAt = when;
+        }
+        long? templateId = null;
+        if (Field("templateId") is { } t)
+        {
+            if (!long.TryParse(t, out var id) || id <= 0) return Problems.Validation("templateId is the id of one of your templates");
+            templateId = id;
+        }
+        await using var stream = file.OpenReadStream();
+        var (parsed, fileProblem) = await JobFile.ReadAsync(stream, MessagingService.MaxRecipientsPerJob, http.RequestAborted);
+        if (parsed is null) return Problems.Validation(fileProblem!);
+        return await StartJobAsync(new SendCommand(Caller.From(user).Enterprise, parsed.Recipients, Field("signature"), Field("category"), Field("text"),
+            sendAt, Field("clientRef"), IdempotencyKey(http.Request), Kind: SendKind.Job, TemplateId: templateId), messaging);
     }
 
     private static async Task<Results<Ok<MessageView>, ProblemHttpResult>> GetMessageAsync(string id, ClaimsPrincipal user, MessageQueries queries)
@@ -270,11 +323,17 @@ public static class MessagingEndpoints
         };
     }
 
-    private static async Task<Results<Ok<IReadOnlyList<JobRejectionView>>, ProblemHttpResult>> GetRejectionsAsync(string id, ClaimsPrincipal user, MessageQueries queries)
+    /// <summary>GET /jobs/{id}/rejections: every refused row with its line and reason; <c>?format=csv</c> as a file to download.</summary>
+    private static async Task<IResult> GetRejectionsAsync(string id, ClaimsPrincipal user, MessageQueries queries, string? format)
     {
+        if (format is not (null or "json" or "csv")) return Problems.Validation("format is json or csv");
         if (!long.TryParse(id, out var jobId)) return Problems.NotFound("job");
         var rows = await queries.RejectionsAsync(Caller.From(user).Enterprise, jobId);
-        return rows is null ? Problems.NotFound("job") : TypedResults.Ok(rows);
+        if (rows is null) return Problems.NotFound("job");
+        if (format != "csv") return TypedResults.Ok(rows);
+        return Results.Stream(body => Spreadsheet.WriteCsvAsync(body, ["line", "to", "reason"],
+            rows.Select(r => new[] { r.Line.ToString(System.Globalization.CultureInfo.InvariantCulture), r.To, r.Reason }).ToAsyncEnumerable()),
+            "text/csv; charset=utf-8", $"job-{jobId}-rejections.csv");
     }
 
     /// <summary>Replies oldest first after <paramref name="after"/> (to follow them), or newest first below <paramref name="before"/> (to browse them).</summary>

@@ -7,7 +7,8 @@ using Xinge.Server.Features.Connectors;
 
 namespace Xinge.Server.Features.Messaging;
 
-public sealed record Recipient(string Raw, IReadOnlyDictionary<string, string>? Params);
+/// <summary>A recipient as the request gave it; <paramref name="Line"/> is its line in an uploaded file, which its refusal names.</summary>
+public sealed record Recipient(string Raw, IReadOnlyDictionary<string, string>? Params, int? Line = null);
 
 /// <summary>The way a request came in: an idempotent repeat must come the same way, and a job's answer leaves out the per-message lists.</summary>
 public enum SendKind
@@ -176,8 +177,8 @@ public sealed class MessagingService(Database database, MessageStore store, Stat
         for (var i = 0; i < cmd.Recipients.Count; i++)
         {
             var number = e164[i];
-            if (number is null) rejected.Add(new Rejection(i + 1, cmd.Recipients[i].Raw ?? "", "invalid_number"));
-            else if (!seen.Add(number)) rejected.Add(new Rejection(i + 1, number, "duplicate"));
+            if (number is null) rejected.Add(new Rejection(cmd.Recipients[i].Line ?? i + 1, cmd.Recipients[i].Raw ?? "", "invalid_number"));
+            else if (!seen.Add(number)) rejected.Add(new Rejection(cmd.Recipients[i].Line ?? i + 1, number, "duplicate"));
             else candidates.Add(new Candidate(i + 1, number));
         }
 
@@ -199,14 +200,15 @@ public sealed class MessagingService(Database database, MessageStore store, Stat
         {
             var (line, number) = candidates[j];
             var i = line - 1;
-            if (admission.ReasonOf(j) is { } reason) { rejected.Add(new Rejection(line, number, reason)); continue; }
+            var fileLine = cmd.Recipients[i].Line ?? line;
+            if (admission.ReasonOf(j) is { } reason) { rejected.Add(new Rejection(fileLine, number, reason)); continue; }
             var text = shared;
             if (text is null)
             {
                 var (filled, missing) = Composer.Fill(body, cmd.Recipients[i].Params);
-                if (filled is null) { rejected.Add(new Rejection(i + 1, number, $"missing_param:{missing}")); continue; }
+                if (filled is null) { rejected.Add(new Rejection(fileLine, number, $"missing_param:{missing}")); continue; }
                 var (measured, error) = composer.Measure(Composer.Compose(signature, filled, category), category);
-                if (measured is null) { rejected.Add(new Rejection(i + 1, number, "text_too_long")); continue; }
+                if (measured is null) { rejected.Add(new Rejection(fileLine, number, "text_too_long")); continue; }
                 text = measured;
             }
             var t = text.Value;
