@@ -25,7 +25,7 @@ switch (mode)
         BenchmarkSwitcher.FromTypes([typeof(CodecBenchmarks)]).Run(args.Skip(1).ToArray());
         break;
     default:
-        Console.Error.WriteLine("usage: Xinge.Bench e2e [--recipients N] [--runs N] [--postgres CONNSTR] | smpp [--messages N] [--binds N] [--window N] [--runs N] | kannel [--runs N] [--requests N] [--connections N] [--big-job N] [--otps N] [--stores kannel,sqlite,postgres] [--postgres ADMINCONNSTR] [--lists] | words [--words N] [--messages N] [--runs N] | codec [BenchmarkDotNet args]");
+        Console.Error.WriteLine("usage: Xinge.Bench e2e [--recipients N] [--runs N] [--postgres CONNSTR] [--csv] | smpp [--messages N] [--binds N] [--window N] [--runs N] | kannel [--runs N] [--requests N] [--connections N] [--big-job N] [--otps N] [--stores kannel,sqlite,postgres] [--postgres ADMINCONNSTR] [--lists] | words [--words N] [--messages N] [--runs N] | codec [BenchmarkDotNet args]");
         return 2;
 }
 return 0;

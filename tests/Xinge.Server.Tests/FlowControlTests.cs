@@ -123,6 +123,7 @@ public sealed class FlowControlTests
         Assert.Equal((1, 1), (accepted["accepted"]!.GetValue<int>(), accepted["rejected"]!.GetValue<int>()));
         var rejections = (await tenant.Client.GetFromJsonAsync<JsonArray>($"/api/v1/jobs/{accepted.Str("jobId")}/rejections"))!;
         Assert.Equal("rate_limited:notification_per_day", rejections.Single()!.Str("reason"));
+        await Wait.Until(async () => (await tenant.BalanceAsync()).Reserved == 0, "every message settled");
         await tenant.AssertLedgerReconcilesAsync();
     }
 }

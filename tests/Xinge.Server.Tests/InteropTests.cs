@@ -189,7 +189,8 @@ public sealed class InteropTests(SqliteFixture fixture) : IClassFixture<SqliteFi
             await smsc.WaitForExitAsync();
             await Wait.Until(async () => !(await server.Http.GetAsync("/healthz")).IsSuccessStatusCode, "the server sees the link down");
             // Sent while the SMSC is away: it waits, and goes once the bind is back.
-            var second = await tenant.SendAsync(new { to = "13800138000", signature = tenant.Signature, category = "otp", text = "验证码 2222" });
+            // Another number: a second OTP to the first within the minute is refused by flow control (R-S1-14).
+            var second = await tenant.SendAsync(new { to = "13800138001", signature = tenant.Signature, category = "otp", text = "验证码 2222" });
             smsc = await NodeSmpp.StartAsync("smsc.js", port.ToString());
             output = new PeerOutput(smsc);
             await tenant.WaitForStatusAsync(second["messages"]![0].Str("id"), "delivered");
