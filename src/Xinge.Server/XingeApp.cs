@@ -10,6 +10,7 @@ using Xinge.Server.Features.Compliance;
 using Xinge.Server.Features.Connectors;
 using Xinge.Server.Features.Messaging;
 using Xinge.Server.Features.Reports;
+using Xinge.Server.Features.Routing;
 using Xinge.Server.Features.SmppServer;
 using Xinge.Server.Portal;
 using Xinge.Simulator;
@@ -88,6 +89,7 @@ public static class XingeApp
         builder.Services.AddAccounts();
         builder.Services.AddPortal();
         builder.Services.AddReports();
+        builder.Services.AddCarrierRouting();
         builder.Services.AddBilling();
         builder.Services.AddCompliance();
         builder.Services.AddMessaging(config);
@@ -128,6 +130,7 @@ public static class XingeApp
         app.MapBilling();
         app.MapConnectors();
         app.MapReports();
+        app.MapCarrierRouting();
         app.MapPortal();
         // Handsets receive OTP codes and can opt subscribers out: the operator's, unless this is a developer's machine.
         var simulator = app.MapSimulator(() => app.Services.GetRequiredService<ConnectorRegistry>().Simulator);

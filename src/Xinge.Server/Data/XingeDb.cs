@@ -8,6 +8,7 @@ using Xinge.Server.Features.Compliance;
 using Xinge.Server.Features.Connectors;
 using Xinge.Server.Features.Messaging;
 using Xinge.Server.Features.Reports;
+using Xinge.Server.Features.Routing;
 using Xinge.Server.Features.SmppServer;
 
 namespace Xinge.Server.Data;
@@ -30,6 +31,9 @@ public abstract class XingeDb(DbContextOptions options) : DbContext(options), ID
     public DbSet<Review> Reviews => Set<Review>();
     public DbSet<MessageTemplate> Templates => Set<MessageTemplate>();
     public DbSet<FlowEvent> FlowEvents => Set<FlowEvent>();
+    public DbSet<NumberSegment> NumberSegments => Set<NumberSegment>();
+    public DbSet<PortedNumber> PortedNumbers => Set<PortedNumber>();
+    public DbSet<CarrierRoute> CarrierRoutes => Set<CarrierRoute>();
     public DbSet<TestNumber> TestNumbers => Set<TestNumber>();
     public DbSet<FlowLimitOverride> FlowLimitOverrides => Set<FlowLimitOverride>();
     public DbSet<OptOut> OptOuts => Set<OptOut>();
@@ -112,6 +116,21 @@ public abstract class XingeDb(DbContextOptions options) : DbContext(options), ID
             e.HasKey(x => new { x.Key, x.At, x.Content });
             e.HasIndex(x => x.At);
         });
+        b.Entity<NumberSegment>(e =>
+        {
+            e.ToTable("number_segments");
+            e.HasKey(x => x.Prefix);
+        });
+        b.Entity<PortedNumber>(e =>
+        {
+            e.ToTable("ported_numbers");
+            e.HasKey(x => x.Msisdn);
+        });
+        b.Entity<CarrierRoute>(e =>
+        {
+            e.ToTable("carrier_routes");
+            e.HasKey(x => x.Carrier);
+        });
         b.Entity<TestNumber>(e =>
         {
             e.ToTable("test_numbers");
@@ -193,7 +212,7 @@ public abstract class XingeDb(DbContextOptions options) : DbContext(options), ID
         b.Entity<ReportHour>(e =>
         {
             e.ToTable("report_hours");
-            e.HasKey(x => new { x.Hour, x.EnterpriseId, x.Connector, x.Category, x.Outcome, x.Reason });
+            e.HasKey(x => new { x.Hour, x.EnterpriseId, x.Connector, x.Carrier, x.Category, x.Outcome, x.Reason });
         });
         b.Entity<DataProtectionKey>(e => e.ToTable("data_protection_keys"));
         b.Entity<BlacklistEntry>(e =>

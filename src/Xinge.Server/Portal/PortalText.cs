@@ -164,6 +164,7 @@ public static class PortalText
         ["hour"] = "按小时",
         ["enterprise"] = "按企业",
         ["connector"] = "按通道",
+        ["carrier"] = "按运营商",
         ["category"] = "按类别",
         ["reason"] = "按失败原因",
         ["Action"] = "操作",

@@ -24,6 +24,8 @@ public static class RevocationKind
     public const string Templates = "templates";
     /// <summary>An enterprise's flow limits changed: every node reads them again. Subject: the enterprise id.</summary>
     public const string Limits = "limits";
+    /// <summary>Number segments, ported numbers or routes changed: every node reads them again.</summary>
+    public const string Routing = "routing";
 }
 
 /// <summary>
@@ -58,6 +60,8 @@ public sealed class Revocations(TimeProvider time)
     public event Action<long>? TemplatesChanged;
 
     public event Action<long>? LimitsChanged;
+
+    public event Action? RoutingChanged;
 
     /// <summary>Set when a role's rights changed since the watcher last reloaded them.</summary>
     public volatile bool RightsChanged;
@@ -121,6 +125,9 @@ public sealed class Revocations(TimeProvider time)
                 break;
             case RevocationKind.Limits when long.TryParse(r.Subject, out var limited):
                 LimitsChanged?.Invoke(limited);
+                break;
+            case RevocationKind.Routing:
+                RoutingChanged?.Invoke();
                 break;
         }
     }

@@ -15,7 +15,8 @@ public sealed class SimulatorSettings
 /// The SMSC connectors: those configured under <c>Xinge:Connectors</c>, and the built-in simulator's when it is on.
 /// Routes a number to the connector with the longest matching prefix.
 /// </summary>
-public sealed class ConnectorRegistry(IConfiguration config, Database database, StatusWriter writer, TimeProvider time, ILoggerFactory loggers) : BackgroundService
+public sealed class ConnectorRegistry(IConfiguration config, Database database, StatusWriter writer, TimeProvider time, ILoggerFactory loggers, Routing.NumberCarriers carriers)
+    : BackgroundService
 {
     public const string SimulatorConnector = "simulator";
     private readonly ILogger _logger = loggers.CreateLogger<ConnectorRegistry>();
@@ -134,9 +135,19 @@ public sealed class ConnectorRegistry(IConfiguration config, Database database, 
         }
     }
 
-    /// <summary>The connector for an E.164 number: the longest matching prefix; a catch-all configured connector before the simulator.</summary>
+    /// <summary>
+    /// The connector for an E.164 number: the one the operator routes its network to (R-S1-15), when it exists; else
+    /// the longest matching prefix, a bound connector before an unbound one.
+    /// </summary>
     public SmppConnector? Route(string e164)
     {
+        if (carriers.ConnectorFor(e164) is { } routed)
+        {
+            foreach (var c in _connectors)
+            {
+                if (c.Name == routed) return c;
+            }
+        }
         var digits = e164.AsSpan().TrimStart('+');
         SmppConnector? best = null;
         var bestLength = -1;

@@ -8,7 +8,7 @@ namespace Xinge.Server.Features.Reports;
 /// Counts each message once, when it ends, in the same transaction (Messaging's observer seam): one upsert per hour
 /// and kind of outcome in a batch, never one per message.
 /// </summary>
-public sealed class ReportCounter : IMessagingObserver
+public sealed class ReportCounter(Routing.NumberCarriers carriers) : IMessagingObserver
 {
     public const long HourMs = 3_600_000;
 
@@ -16,7 +16,7 @@ public sealed class ReportCounter : IMessagingObserver
     {
         if (ended.Count == 0) return;
         var rows = ended.GroupBy(e => (
-                Hour: e.At - e.At % HourMs, e.EnterpriseId, e.Connector, e.Category,
+                Hour: e.At - e.At % HourMs, e.EnterpriseId, e.Connector, Carrier: carriers.CarrierOf(e.Recipient), e.Category,
                 Outcome: e.Status == MessageStatus.Delivered ? ReportOutcome.Delivered : ReportOutcome.Failed,
                 Reason: e.Status == MessageStatus.Delivered ? "" : e.Error ?? e.Status))
             .Select(g => new
@@ -24,6 +24,7 @@ public sealed class ReportCounter : IMessagingObserver
                 hour = g.Key.Hour,
                 enterprise = g.Key.EnterpriseId,
                 connector = g.Key.Connector,
+                carrier = g.Key.Carrier,
                 category = g.Key.Category,
                 outcome = g.Key.Outcome,
                 reason = g.Key.Reason,
@@ -33,12 +34,12 @@ public sealed class ReportCounter : IMessagingObserver
             })
             // In the key's order, so that two nodes' status writers that touch the same rows lock them in the same order
             // (PostgreSQL would otherwise answer one of them with a deadlock).
-            .OrderBy(r => r.hour).ThenBy(r => r.enterprise).ThenBy(r => r.connector, StringComparer.Ordinal).ThenBy(r => r.category, StringComparer.Ordinal)
+            .OrderBy(r => r.hour).ThenBy(r => r.enterprise).ThenBy(r => r.connector, StringComparer.Ordinal).ThenBy(r => r.carrier, StringComparer.Ordinal).ThenBy(r => r.category, StringComparer.Ordinal)
             .ThenBy(r => r.outcome, StringComparer.Ordinal).ThenBy(r => r.reason, StringComparer.Ordinal);
         await c.ExecuteAsync(
-            "INSERT INTO report_hours (hour, enterprise_id, connector, category, outcome, reason, messages, segments, revenue) " +
-            "VALUES (@hour, @enterprise, @connector, @category, @outcome, @reason, @messages, @segments, @revenue) " +
-            "ON CONFLICT (hour, enterprise_id, connector, category, outcome, reason) DO UPDATE SET messages = report_hours.messages + excluded.messages, " +
+            "INSERT INTO report_hours (hour, enterprise_id, connector, carrier, category, outcome, reason, messages, segments, revenue) " +
+            "VALUES (@hour, @enterprise, @connector, @carrier, @category, @outcome, @reason, @messages, @segments, @revenue) " +
+            "ON CONFLICT (hour, enterprise_id, connector, carrier, category, outcome, reason) DO UPDATE SET messages = report_hours.messages + excluded.messages, " +
             "segments = report_hours.segments + excluded.segments, revenue = report_hours.revenue + excluded.revenue", rows, tx);
     }
 

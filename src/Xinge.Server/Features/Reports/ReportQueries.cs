@@ -16,7 +16,7 @@ public sealed record ReportQuery(DateOnly From, DateOnly To, string By, long? En
 /// <summary>Reads <c>report_hours</c>: a page view costs one grouped statement over the hours asked for, whatever the traffic.</summary>
 public sealed class ReportQueries(Database database, PlatformTimeZone zone)
 {
-    public static readonly string[] Dimensions = ["day", "hour", "enterprise", "connector", "category", "reason"];
+    public static readonly string[] Dimensions = ["day", "hour", "enterprise", "connector", "carrier", "category", "reason"];
     public const int MaxDays = 366;
 
     public async Task<ReportView> QueryAsync(ReportQuery q, CancellationToken ct = default)
@@ -27,6 +27,7 @@ public sealed class ReportQueries(Database database, PlatformTimeZone zone)
         {
             "enterprise" => "CAST(enterprise_id AS TEXT)",
             "connector" => "connector",
+            "carrier" => "carrier",
             "category" => "category",
             "reason" => "reason",
             _ => "CAST(hour AS TEXT)",

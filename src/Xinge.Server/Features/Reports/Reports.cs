@@ -10,6 +10,8 @@ public sealed class ReportHour
     public long Hour { get; set; }
     public long EnterpriseId { get; set; }
     public string Connector { get; set; } = "";
+    /// <summary>The recipient's network (R-S1-15), as the routing data knew it when the message ended.</summary>
+    public string Carrier { get; set; } = "";
     public string Category { get; set; } = "";
     /// <summary><c>delivered</c> or <c>failed</c>.</summary>
     public string Outcome { get; set; } = "";

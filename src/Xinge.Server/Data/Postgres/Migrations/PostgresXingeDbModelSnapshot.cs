@@ -1253,6 +1253,10 @@ namespace Xinge.Server.Data.Postgres.Migrations
                         .HasColumnType("text")
                         .HasColumnName("connector");
 
+                    b.Property<string>("Carrier")
+                        .HasColumnType("text")
+                        .HasColumnName("carrier");
+
                     b.Property<string>("Category")
                         .HasColumnType("text")
                         .HasColumnName("category");
@@ -1277,9 +1281,61 @@ namespace Xinge.Server.Data.Postgres.Migrations
                         .HasColumnType("bigint")
                         .HasColumnName("segments");
 
-                    b.HasKey("Hour", "EnterpriseId", "Connector", "Category", "Outcome", "Reason");
+                    b.HasKey("Hour", "EnterpriseId", "Connector", "Carrier", "Category", "Outcome", "Reason");
 
                     b.ToTable("report_hours", (string)null);
+                });
+
+            modelBuilder.Entity("Xinge.Server.Features.Routing.CarrierRoute", b =>
+                {
+                    b.Property<string>("Carrier")
+                        .HasColumnType("text")
+                        .HasColumnName("carrier");
+
+                    b.Property<string>("Connector")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("connector");
+
+                    b.HasKey("Carrier");
+
+                    b.ToTable("carrier_routes", (string)null);
+                });
+
+            modelBuilder.Entity("Xinge.Server.Features.Routing.NumberSegment", b =>
+                {
+                    b.Property<string>("Prefix")
+                        .HasColumnType("text")
+                        .HasColumnName("prefix");
+
+                    b.Property<string>("Carrier")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("carrier");
+
+                    b.HasKey("Prefix");
+
+                    b.ToTable("number_segments", (string)null);
+                });
+
+            modelBuilder.Entity("Xinge.Server.Features.Routing.PortedNumber", b =>
+                {
+                    b.Property<string>("Msisdn")
+                        .HasColumnType("text")
+                        .HasColumnName("msisdn");
+
+                    b.Property<long>("At")
+                        .HasColumnType("bigint")
+                        .HasColumnName("at");
+
+                    b.Property<string>("Carrier")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("carrier");
+
+                    b.HasKey("Msisdn");
+
+                    b.ToTable("ported_numbers", (string)null);
                 });
 
             modelBuilder.Entity("Xinge.Server.Features.SmppServer.SmppOutboxItem", b =>

@@ -1212,6 +1212,10 @@ namespace Xinge.Server.Data.Sqlite.Migrations
                         .HasColumnType("TEXT")
                         .HasColumnName("connector");
 
+                    b.Property<string>("Carrier")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("carrier");
+
                     b.Property<string>("Category")
                         .HasColumnType("TEXT")
                         .HasColumnName("category");
@@ -1236,9 +1240,61 @@ namespace Xinge.Server.Data.Sqlite.Migrations
                         .HasColumnType("INTEGER")
                         .HasColumnName("segments");
 
-                    b.HasKey("Hour", "EnterpriseId", "Connector", "Category", "Outcome", "Reason");
+                    b.HasKey("Hour", "EnterpriseId", "Connector", "Carrier", "Category", "Outcome", "Reason");
 
                     b.ToTable("report_hours", (string)null);
+                });
+
+            modelBuilder.Entity("Xinge.Server.Features.Routing.CarrierRoute", b =>
+                {
+                    b.Property<string>("Carrier")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("carrier");
+
+                    b.Property<string>("Connector")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("connector");
+
+                    b.HasKey("Carrier");
+
+                    b.ToTable("carrier_routes", (string)null);
+                });
+
+            modelBuilder.Entity("Xinge.Server.Features.Routing.NumberSegment", b =>
+                {
+                    b.Property<string>("Prefix")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("prefix");
+
+                    b.Property<string>("Carrier")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("carrier");
+
+                    b.HasKey("Prefix");
+
+                    b.ToTable("number_segments", (string)null);
+                });
+
+            modelBuilder.Entity("Xinge.Server.Features.Routing.PortedNumber", b =>
+                {
+                    b.Property<string>("Msisdn")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("msisdn");
+
+                    b.Property<long>("At")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("at");
+
+                    b.Property<string>("Carrier")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("carrier");
+
+                    b.HasKey("Msisdn");
+
+                    b.ToTable("ported_numbers", (string)null);
                 });
 
             modelBuilder.Entity("Xinge.Server.Features.SmppServer.SmppOutboxItem", b =>
