@@ -52,6 +52,20 @@ public sealed class PortalApi(IServer server, IConfiguration config, Authenticat
             request.Content = new MultipartFormDataContent { { file, "file", fileName } };
         });
 
+    /// <summary>A form with a file (a job from a CSV or XLSX file), repeated safely with the same key.</summary>
+    public Task<ApiResult<T>> PostFormOnceAsync<T>(string path, IReadOnlyDictionary<string, string?> fields, byte[] content, string fileName, string idempotencyKey) =>
+        AsPersonAsync<T>(HttpMethod.Post, path, null, request =>
+        {
+            var form = new MultipartFormDataContent();
+            foreach (var (name, value) in fields)
+            {
+                if (value is not null) form.Add(new StringContent(value), name);
+            }
+            form.Add(new ByteArrayContent(content), "file", fileName);
+            request.Content = form;
+            request.Headers.Add("Idempotency-Key", idempotencyKey);
+        });
+
     public Task<ApiResult<T>> SendAsync<T>(HttpMethod method, string path, object? body) => AsPersonAsync<T>(method, path, body, null);
 
     /// <summary>A call as the person signed in to this page, with what the call adds to the request (a header, a file).</summary>

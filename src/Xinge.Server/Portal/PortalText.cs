@@ -39,6 +39,16 @@ public static class PortalText
         ["Replies"] = "回复收件箱",
         ["Signatures"] = "签名",
         ["Templates"] = "模板",
+        ["Or a CSV or XLSX file"] = "或上传 CSV / XLSX 文件",
+        ["First row a header; the phone column is headed 手机号, phone or to; other columns fill ${header} in the text."] =
+            "首行为表头；手机号列的表头为“手机号”、phone 或 to；其他列按表头填入正文中的 ${表头}。",
+        ["rows"] = "行",
+        ["Phone column"] = "手机号列",
+        ["Variables"] = "变量",
+        ["Template (optional)"] = "模板（可选）",
+        ["The file cannot be read"] = "无法读取文件",
+        ["The file has no valid number."] = "文件中没有有效号码。",
+        ["A job file is at most 64 MB."] = "群发文件最大 64 MB。",
         ["A template is reviewed once; a message sent by it, or whose text matches it, then needs no review. Write variables as ${name}."] =
             "模板只审核一次；之后按模板发送、或内容与模板相符的短信无须再审。变量写作 ${name}。",
         ["An OTP template carries the code as a placeholder, e.g. ${code}."] = "验证码模板须以变量携带验证码，如 ${code}。",

@@ -19,6 +19,21 @@ public sealed class UploadState(long maxBytes = 50L * 1024 * 1024, string tooLar
     public async Task<T?> SendAsync<T>(IBrowserFile? file, string path, PortalApi api, ISnackbar snackbar, Action changed, string? contentType = "text/csv",
         string? done = null) where T : class
     {
+        if (await ReadAsync(file, snackbar, changed, keepBar: true) is not { } content) return null;
+        try
+        {
+            var r = await api.UploadAsync<T>(HttpMethod.Put, path, content, file!.Name, contentType ?? file.ContentType);
+            return snackbar.Report(r, done) ? r.Value : null;
+        }
+        finally
+        {
+            Progress = null;
+        }
+    }
+
+    /// <summary>The file's bytes, read from the browser a piece at a time with the bar moving (to 90% when the platform still has to take it).</summary>
+    public async Task<byte[]?> ReadAsync(IBrowserFile? file, ISnackbar snackbar, Action changed, bool keepBar = false)
+    {
         if (file is null) return null;
         if (file.Size > maxBytes)
         {
@@ -36,15 +51,14 @@ public sealed class UploadState(long maxBytes = 50L * 1024 * 1024, string tooLar
                 var n = await stream.ReadAsync(content.AsMemory(read, Math.Min(256 * 1024, content.Length - read)));
                 if (n == 0) break;
                 read += n;
-                Progress = 90.0 * read / content.Length;
+                Progress = (keepBar ? 90.0 : 100.0) * read / content.Length;
                 changed();
             }
-            var r = await api.UploadAsync<T>(HttpMethod.Put, path, content[..read], file.Name, contentType ?? file.ContentType);
-            return snackbar.Report(r, done) ? r.Value : null;
+            return content[..read];
         }
         finally
         {
-            Progress = null;
+            if (!keepBar) Progress = null;
         }
     }
 

@@ -307,6 +307,32 @@ public sealed class PortalTests(BrowserFixture browser) : IClassFixture<BrowserF
         Assert.Equal("send", await page.EvaluateAsync<string>("document.activeElement?.id ?? ''"));
     }
 
+    /// <summary>A CSV file goes up with its bar, is summed up before sending (rows, valid, repeated, invalid, columns), and its rows get their own text.</summary>
+    [Fact]
+    public async Task An_enterprise_uploads_a_csv_and_sends_after_the_summary()
+    {
+        await using var server = await XingeServer.StartAsync(Store.Sqlite);
+        var tenant = await server.CreateTenantAsync();
+        var (username, password) = await PersonAsync(server, tenant, "enterprise_admin");
+        var page = await browser.NewPageAsync(server.BaseAddress);
+        await page.SignInAsync(username, password);
+        await page.GotoAsync("/send");
+        var csv = "姓名,手机号\n张三,13800138301\n李四,13800138302\n张三again,+86 138 0013 8301\n坏号,12345\n";
+        await page.Locator(".job-file-input").SetInputFilesAsync(new FilePayload { Name = "客户.csv", MimeType = "text/csv", Buffer = Encoding.UTF8.GetBytes(csv) });
+        await Expect(page.Locator("#file-summary")).ToContainTextAsync("4 行 · 有效: 2 · 已去重: 1 · 无效: 1");
+        await Expect(page.Locator("#file-summary")).ToContainTextAsync("手机号列: 手机号 · 变量: 姓名");
+        await page.FillAsync("#text", "${姓名}您好，您的会员积分已到账。");
+        await Expect(page.Locator("#preview-text")).ToHaveTextAsync($"【{tenant.Signature}】张三您好，您的会员积分已到账。");
+        await Expect(page.Locator("#count-total")).ToHaveTextAsync("0.10");
+        await page.ShotAsync("flow-enterprise-upload");
+        await page.ClickAsync("#send");
+        await Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("/jobs"));
+        await Expect(page.Locator("#jobs .job-status").First).ToHaveTextAsync("已完成", new() { Timeout = 30_000 });
+        await Expect(page.Locator("#jobs .job-counts").First).ToContainTextAsync("成功 2");
+        var received = (await server.Simulator.GetFromJsonAsync<JsonArray>("/api/v1/simulator/handsets/8613800138302/messages"))!;
+        Assert.Equal($"【{tenant.Signature}】李四您好，您的会员积分已到账。", received.Single()!.Str("text"));
+    }
+
     /// <summary>Pasted numbers are checked before sending (valid, repeated, not numbers); the job then shows its progress to the end.</summary>
     [Fact]
     public async Task A_bulk_job_from_pasted_numbers_shows_its_summary_first_and_its_progress_after()

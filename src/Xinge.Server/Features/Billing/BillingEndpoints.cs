@@ -71,12 +71,15 @@ public static class BillingEndpoints
     /// </summary>
     private static async Task<Results<Ok<LedgerView>, ProblemHttpResult>> LedgerAsync(long enterpriseId, Database database)
     {
+        // One statement, so one snapshot: the balance and the ledger as of the same moment, even while messages settle.
         await using var c = await database.OpenAsync();
-        var e = await c.QuerySingleOrDefaultAsync<Enterprise>("SELECT balance AS Balance, reserved AS Reserved FROM enterprises WHERE id = @enterpriseId", new { enterpriseId });
-        if (e is null) return Problems.NotFound("enterprise");
         var totals = (await c.QueryAsync<Totals>(
-            "SELECT kind AS Kind, SUM(amount) AS Amount, SUM(messages) AS Messages FROM ledger WHERE enterprise_id = @enterpriseId GROUP BY kind", new { enterpriseId }))
+            "SELECT kind AS Kind, SUM(amount) AS Amount, SUM(messages) AS Messages FROM ledger WHERE enterprise_id = @enterpriseId GROUP BY kind " +
+            "UNION ALL SELECT 'balance', balance, 0 FROM enterprises WHERE id = @enterpriseId " +
+            "UNION ALL SELECT 'reserved', reserved, 0 FROM enterprises WHERE id = @enterpriseId", new { enterpriseId }))
             .ToDictionary(t => t.Kind);
+        if (!totals.TryGetValue("balance", out var balance) || !totals.TryGetValue("reserved", out var reserved)) return Problems.NotFound("enterprise");
+        var e = new Enterprise { Balance = balance.Amount, Reserved = reserved.Amount };
         long Sum(string kind) => totals.TryGetValue(kind, out var t) ? t.Amount : 0;
         long Count(string kind) => totals.TryGetValue(kind, out var t) ? t.Messages : 0;
         var (credits, reserves, charges, refunds) = (Sum(LedgerKind.Credit), Sum(LedgerKind.Reserve), Sum(LedgerKind.Charge), Sum(LedgerKind.Refund));
