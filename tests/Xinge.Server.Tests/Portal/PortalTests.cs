@@ -144,10 +144,10 @@ public sealed class PortalTests(BrowserFixture browser) : IClassFixture<BrowserF
     }
 
     private static readonly string[] OperatorPages =
-        ["/", "/admin/enterprises", "/admin/users", "/admin/integration-keys", "/admin/blacklist", "/admin/sensitive-words", "/admin/reviews", "/admin/connectors", "/admin/roles", "/admin/audit", "/admin/reports", "/simulator"];
+        ["/", "/admin/enterprises", "/admin/users", "/admin/integration-keys", "/admin/blacklist", "/admin/sensitive-words", "/admin/reviews", "/admin/connectors", "/admin/routing", "/admin/roles", "/admin/audit", "/admin/reports", "/simulator"];
 
     private static readonly string[] EnterprisePages =
-        ["/", "/send", "/jobs", "/messages", "/inbox", "/signatures", "/opt-outs", "/profile", "/balance", "/api-keys", "/webhook", "/users", "/reports"];
+        ["/", "/send", "/jobs", "/messages", "/inbox", "/signatures", "/templates", "/opt-outs", "/test-numbers", "/profile", "/balance", "/api-keys", "/webhook", "/users", "/reports"];
 
     /// <summary>A person of an enterprise with a password of their own (the issued one changed through the API).</summary>
     private static async Task<(string Username, string Password)> PersonAsync(XingeServer server, Tenant tenant, string role)
@@ -305,6 +305,45 @@ public sealed class PortalTests(BrowserFixture browser) : IClassFixture<BrowserF
         await Expect(page.Locator("#send")).ToBeVisibleAsync();
         for (var i = 0; i < 60 && await page.EvaluateAsync<string>("document.activeElement?.id ?? ''") != "send"; i++) await page.Keyboard.PressAsync("Tab");
         Assert.Equal("send", await page.EvaluateAsync<string>("document.activeElement?.id ?? ''"));
+    }
+
+    /// <summary>The operator trusts an enterprise's content, sets one of its flow limits, and routes a network to a connector; the enterprise sees its limit.</summary>
+    [Fact]
+    public async Task The_operator_trusts_an_enterprise_sets_its_limits_and_routes_a_network()
+    {
+        await using var server = await XingeServer.StartAsync(Store.Sqlite);
+        var tenant = await server.CreateTenantAsync(reviewed: true);
+        var op = await browser.NewPageAsync(server.BaseAddress);
+        await op.SignInAsync("admin", XingeServer.AdminPassword);
+        await op.GotoAsync("/admin/enterprises");
+        await op.ClickAsync($"#open-{tenant.Id}");
+        await op.ClickAsync("#review-exempt");
+        await Expect(op.Locator("#exempt-chip")).ToBeVisibleAsync();
+        await op.EnterAsync("#limit-notification_per_day", "20");
+        await op.ClickAsync("#save-limits");
+        await op.SnackAsync("已保存");
+        await op.ShotAsync("operator-enterprise-limits");
+
+        await op.GotoAsync("/admin/routing");
+        await op.Locator("div.mud-select:has(#route-unicom)").First.ClickAsync();
+        await op.Locator(".mud-popover-open .mud-list-item", new() { HasText = "simulator" }).First.ClickAsync();
+        await op.ClickAsync("#save-routes");
+        await op.SnackAsync("已保存");
+        await op.EnterAsync("#lookup-number", "13012345678");
+        await op.ClickAsync("#lookup");
+        await Expect(op.Locator("#lookup-result")).ToContainTextAsync("中国联通 (号段) → simulator");
+        await op.ShotAsync("operator-routing");
+
+        var (username, password) = await PersonAsync(server, tenant, "enterprise_admin");
+        var ent = await browser.NewPageAsync(server.BaseAddress);
+        await ent.SignInAsync(username, password);
+        await ent.GotoAsync("/test-numbers");
+        await Expect(ent.Locator("#limit-notification_per_day")).ToHaveTextAsync("20");
+        await ent.EnterAsync("#test-numbers-input", "13800138900 13800138901");
+        await ent.ClickAsync("#add-test-numbers");
+        await Expect(ent.Locator("#test-numbers")).ToContainTextAsync("+8613800138901");
+        var free = await tenant.SendAsync(new { to = "13800138900", signature = tenant.Signature, category = "notification", text = "免审的内容" });
+        Assert.NotEqual("held", (await tenant.GetAsync($"/api/v1/messages/{free["messages"]![0].Str("id")}")).Str("status"));
     }
 
     /// <summary>A CSV file goes up with its bar, is summed up before sending (rows, valid, repeated, invalid, columns), and its rows get their own text.</summary>

@@ -14,7 +14,7 @@ public sealed record PortedItem(string? Msisdn, string? Carrier);
 public sealed record PortedAdd(List<PortedItem>? Numbers);
 public sealed record PortedView(string Msisdn, string Carrier, DateTimeOffset At);
 public sealed record RoutingChange(int Added, IReadOnlyList<ListProblem> Invalid);
-public sealed record RouteView(string Carrier, string? Connector);
+public sealed record NetworkRoute(string Carrier, string? Connector);
 public sealed record CarrierLookup(string Msisdn, string Carrier, string Source, string? Connector);
 
 /// <summary>R-S1-15: the operator's number segments (号段), ported numbers (携号转网) and routes from network to connector.</summary>
@@ -42,8 +42,8 @@ public static class RoutingEndpoints
         admin.MapPost("/ported-numbers", AddPortedAsync);
         admin.MapPut("/ported-numbers/import", ImportPortedAsync).DisableAntiforgery();
         admin.MapDelete("/ported-numbers/{msisdn}", RemovePortedAsync);
-        admin.MapGet("/routes", (NumberCarriers carriers) => Results.Ok(new Page<RouteView>(
-            Carrier.All.Select(c => new RouteView(c, carriers.Routes.GetValueOrDefault(c))).ToList(), null)));
+        admin.MapGet("/routes", (NumberCarriers carriers) => Results.Ok(new Page<NetworkRoute>(
+            Carrier.All.Select(c => new NetworkRoute(c, carriers.Routes.GetValueOrDefault(c))).ToList(), null)));
         admin.MapPut("/routes", SetRoutesAsync);
         admin.MapGet("/carrier-of/{msisdn}", (string msisdn, NumberCarriers carriers, Connectors.ConnectorRegistry connectors) =>
             Messaging.PhoneNumbers.ToE164(msisdn) is { } e164 && carriers.Find(e164) is var (carrier, source)
@@ -231,6 +231,6 @@ public static class RoutingEndpoints
         revocations.Apply(revocation);
         await carriers.LoadAsync(CancellationToken.None);
         await audit.RecordAsync(http, "routing.routes_changed", "routes", detail: string.Join(", ", body.Select(kv => $"{kv.Key}→{kv.Value ?? "prefix"}")));
-        return Results.Ok(new Page<RouteView>(Carrier.All.Select(x => new RouteView(x, carriers.Routes.GetValueOrDefault(x))).ToList(), null));
+        return Results.Ok(new Page<NetworkRoute>(Carrier.All.Select(x => new NetworkRoute(x, carriers.Routes.GetValueOrDefault(x))).ToList(), null));
     }
 }
