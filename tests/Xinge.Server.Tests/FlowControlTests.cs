@@ -54,16 +54,20 @@ public sealed class FlowControlTests
         time.Advance(TimeSpan.FromMinutes(1));
         Assert.Equal("rate_limited:otp_platform_per_day", await ReasonAsync(other, Otp(phone, other)));
 
-        // A test number is spared every limit.
-        Assert.Equal(HttpStatusCode.OK, (await other.Client.PostAsJsonAsync("/api/v1/test-numbers", new { numbers = new[] { phone, "not-a-number" } })).StatusCode);
+        // A test number is spared the enterprise's own limits, not the platform's.
+        const string tester = "13300133002";
+        Assert.Equal(HttpStatusCode.OK, (await other.Client.PostAsJsonAsync("/api/v1/test-numbers", new { numbers = new[] { phone, tester, "not-a-number" } })).StatusCode);
         var list = (await other.GetAsync("/api/v1/test-numbers"))["items"]!.AsArray();
-        Assert.Equal("+8613300133001", list.Single()!.Str("msisdn"));
-        for (var i = 0; i < 3; i++) Assert.Null(await ReasonAsync(other, Otp(phone, other)));
-        Assert.Equal(HttpStatusCode.NoContent, (await other.Client.DeleteAsync("/api/v1/test-numbers/+8613300133001")).StatusCode);
+        Assert.Equal(["+8613300133001", "+8613300133002"], list.Select(n => n!.Str("msisdn")));
+        for (var i = 0; i < 3; i++) Assert.Null(await ReasonAsync(other, Otp(tester, other)));
         Assert.Equal("rate_limited:otp_platform_per_day", await ReasonAsync(other, Otp(phone, other)));
+        // Its messages as a test number were not counted against the enterprise's limits: they start from its next one.
+        Assert.Equal(HttpStatusCode.NoContent, (await other.Client.DeleteAsync("/api/v1/test-numbers/+8613300133002")).StatusCode);
+        Assert.Null(await ReasonAsync(other, Otp(tester, other)));
+        Assert.Equal("rate_limited:otp_per_minute", await ReasonAsync(other, Otp(tester, other)));
         var many = Enumerable.Range(0, 301).Select(i => $"1330014{i:D4}").ToList();
         Assert.Equal(HttpStatusCode.BadRequest, (await other.Client.PostAsJsonAsync("/api/v1/test-numbers", new { numbers = many })).StatusCode);
-        Assert.Equal(HttpStatusCode.OK, (await other.Client.PostAsJsonAsync("/api/v1/test-numbers", new { numbers = many.Take(300) })).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await other.Client.PostAsJsonAsync("/api/v1/test-numbers", new { numbers = many.Take(299) })).StatusCode);
         Assert.Equal(HttpStatusCode.Conflict, (await other.Client.PostAsJsonAsync("/api/v1/test-numbers", new { numbers = new[] { "13300150000" } })).StatusCode);
 
         // A day later everything is counted afresh.
@@ -125,5 +129,24 @@ public sealed class FlowControlTests
         Assert.Equal("rate_limited:notification_per_day", rejections.Single()!.Str("reason"));
         await Wait.Until(async () => (await tenant.BalanceAsync()).Reserved == 0, "every message settled");
         await tenant.AssertLedgerReconcilesAsync();
+
+        // Texts that match one approved template count as that template, however their values differ.
+        var template = (await (await tenant.Client.PostAsJsonAsync("/api/v1/templates", new { name = "发货", category = "notification", text = "订单${id}已发货" }))
+            .Content.ReadFromJsonAsync<JsonObject>())!.Long("id");
+        var review = (await tenant.Admin.GetFromJsonAsync<JsonArray>("/api/v1/admin/reviews?limit=1000"))!.Single(r => r!.Str("kind") == "template" && r.Long("subjectId") == template)!;
+        (await tenant.Admin.PostAsync($"/api/v1/admin/reviews/{review.Long("id")}/approve", null)).EnsureSuccessStatusCode();
+        (await tenant.Admin.PutAsJsonAsync($"/api/v1/admin/enterprises/{tenant.Id}/limits", new Dictionary<string, int?> { ["notification_per_day"] = 2 })).EnsureSuccessStatusCode();
+        await Wait.Until(async () => await ReasonAsync(tenant, new { to = "13300133503", signature = tenant.Signature, category = "notification", text = "订单1已发货" }) is null,
+            "the first goes once the template is known");
+        Assert.Null(await ReasonAsync(tenant, new { to = "13300133503", signature = tenant.Signature, category = "notification", text = "订单2已发货" }));
+        Assert.Equal("rate_limited:notification_per_day",
+            await ReasonAsync(tenant, new { to = "13300133503", signature = tenant.Signature, category = "notification", text = "订单3已发货" }));
+
+        // A request that is not stored (no balance) counts nothing: once topped up, the same OTP goes.
+        var poor = await server.CreateTenantAsync("穷企业", credit: 0);
+        var otp = new { to = "13300133504", signature = poor.Signature, category = "otp", text = "验证码 2468" };
+        Assert.Equal(HttpStatusCode.PaymentRequired, (await poor.Client.PostAsJsonAsync("/api/v1/messages", otp)).StatusCode);
+        (await poor.Admin.PostAsJsonAsync($"/api/v1/admin/enterprises/{poor.Id}/credit", new { amount = 100 })).EnsureSuccessStatusCode();
+        Assert.Null(await ReasonAsync(poor, otp));
     }
 }

@@ -100,6 +100,26 @@ public abstract class JobUploadTests(XingeServer server, string prefix)
             Assert.True(r.StatusCode == HttpStatusCode.BadRequest, $"{name}: {(int)r.StatusCode} {answer}");
             Assert.Contains(problem, answer);
         }
+        // A workbook naming its last possible cell is read as far as a job goes, not as a million rows of 16,384 columns.
+        using (var book = new MemoryStream())
+        {
+            await book.SaveAsAsync(new[] { new Dictionary<string, object> { ["phone"] = Number() } });
+            using (var zip = new System.IO.Compression.ZipArchive(book, System.IO.Compression.ZipArchiveMode.Update, leaveOpen: true))
+            {
+                var entry = zip.Entries.Single(e => e.FullName.StartsWith("xl/worksheets/sheet", StringComparison.Ordinal) && e.FullName.EndsWith(".xml", StringComparison.Ordinal));
+                string xml;
+                using (var reader = new StreamReader(entry.Open())) xml = await reader.ReadToEndAsync();
+                var close = xml.Contains("</x:sheetData>") ? "</x:sheetData>" : "</sheetData>";
+                var prefix = close.StartsWith("</x:") ? "x:" : "";
+                xml = xml.Replace(close, $"<{prefix}row r=\"1048576\"><{prefix}c r=\"XFD1048576\" t=\"str\"><{prefix}v>1</{prefix}v></{prefix}c></{prefix}row>{close}");
+                entry.Delete();
+                await using var writer = new StreamWriter(zip.CreateEntry(entry.FullName).Open());
+                await writer.WriteAsync(xml);
+            }
+            var far = await tenant.Client.PostAsync("/api/v1/jobs", Form(tenant, book.ToArray(), "far.xlsx", "你好"));
+            Assert.Equal(HttpStatusCode.Accepted, far.StatusCode);
+            Assert.Equal(1, (await far.Content.ReadFromJsonAsync<JsonObject>())!["accepted"]!.GetValue<int>());
+        }
         var text = await tenant.Client.PostAsync("/api/v1/jobs", new StringContent("13800138000", Encoding.UTF8, "text/plain"));
         Assert.Equal(HttpStatusCode.UnsupportedMediaType, text.StatusCode);
         var json = await tenant.Client.PostAsync("/api/v1/jobs", new StringContent("{\"recipients\": [", Encoding.UTF8, "application/json"));

@@ -9,6 +9,17 @@ public sealed class SqliteRoutingTests(SqliteFixture fixture) : RoutingTests(fix
 
 public sealed class PostgresRoutingTests(PostgresFixture fixture) : RoutingTests(fixture.Server), IClassFixture<PostgresFixture>;
 
+public sealed class SegmentPrefixTests
+{
+    [Theory]
+    [InlineData("139", "86139")]
+    [InlineData("+86139", "86139")]
+    [InlineData("86139", "86139")]
+    [InlineData("+1415", "1415")]
+    [InlineData("13a", null)]
+    public void A_segment_is_read_as_e164_digits(string raw, string? prefix) => Assert.Equal(prefix, Xinge.Server.Features.Routing.RoutingEndpoints.PrefixOf(raw));
+}
+
 /// <summary>R-S1-15: a number's network from its segment or its porting, its messages routed to that network's connector, statistics per network.</summary>
 public abstract class RoutingTests(XingeServer server)
 {

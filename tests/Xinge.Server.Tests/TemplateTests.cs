@@ -101,6 +101,11 @@ public abstract class TemplateTests(XingeServer server, string prefix)
         var freeId = (await free.Content.ReadFromJsonAsync<JsonObject>())!["messages"]![0].Str("id");
         await tenant.WaitForStatusAsync(freeId, "delivered");
 
+        // Values are text: a null or a control character is refused, not crashed on.
+        foreach (var bad in new object[] { new { code = (string?)null }, new { code = "12\u0007" } })
+            Assert.Equal(HttpStatusCode.BadRequest,
+                (await tenant.Client.PostAsJsonAsync("/api/v1/messages", new { to = Number(), signature = tenant.Signature, templateId, @params = bad })).StatusCode);
+
         // Its category is the template's; a missing param refuses that recipient, naming it.
         Assert.Equal(HttpStatusCode.BadRequest,
             (await tenant.Client.PostAsJsonAsync("/api/v1/messages", new { to = Number(), signature = tenant.Signature, category = "marketing", templateId })).StatusCode);

@@ -113,8 +113,8 @@ public abstract class XingeDb(DbContextOptions options) : DbContext(options), ID
         b.Entity<FlowEvent>(e =>
         {
             e.ToTable("flow_events");
-            e.HasKey(x => new { x.Key, x.At, x.Content });
-            e.HasIndex(x => x.At);
+            e.HasKey(x => x.Seq);
+            e.HasIndex(x => new { x.Key, x.At });
         });
         b.Entity<NumberSegment>(e =>
         {

@@ -203,7 +203,7 @@ public abstract class PortalApiTests(XingeServer server, string numberBase)
             return sent["messages"]![0].Long("price") == 7;
         }, "the other node sends again at the new price", seconds: 10);
 
-        foreach (var bad in new object[] { new { maxHotlines = 0 }, new { }, new { unitPrice = -1 } })
+        foreach (var bad in new object[] { new { maxHotlines = 1001 }, new { }, new { unitPrice = -1 } })
             Assert.Equal(HttpStatusCode.BadRequest, (await tenant.Admin.PatchAsJsonAsync($"/api/v1/admin/enterprises/{tenant.Id}", bad)).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await tenant.Admin.PatchAsJsonAsync("/api/v1/admin/enterprises/999999999", new { suspended = true })).StatusCode);
         Assert.Equal(HttpStatusCode.Forbidden, (await tenant.Client.PatchAsJsonAsync($"/api/v1/admin/enterprises/{tenant.Id}", new { suspended = false })).StatusCode);

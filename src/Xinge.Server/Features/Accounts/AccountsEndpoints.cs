@@ -242,7 +242,7 @@ public static class AccountsEndpoints
     {
         if (body is { Suspended: null, UnitPrice: null, ReviewExempt: null, MaxHotlines: null }) return Problems.Validation("give any of suspended, unitPrice, reviewExempt, maxHotlines");
         if (body.UnitPrice is < 0 or > 100_000) return Problems.Validation("unitPrice is fen per billing unit, 0 to 100000");
-        if (body.MaxHotlines is < 1 or > 1000) return Problems.Validation("maxHotlines is 1 to 1000");
+        if (body.MaxHotlines is < 0 or > 1000) return Problems.Validation("maxHotlines is 0 to 1000");
         await using var c = await database.OpenAsync();
         await using var tx = await c.BeginTransactionAsync();
         var changed = await c.ExecuteAsync(
@@ -571,7 +571,7 @@ public static class AccountsEndpoints
         if (string.IsNullOrEmpty(licence) || !Input.IsUnifiedSocialCreditCode(licence))
             return Problems.Validation("licenceNumber is the enterprise's 18-character unified social credit code (统一社会信用代码), with its check character");
         if (body.UnitPrice is < 0 or > 100_000) return Problems.Validation("unitPrice is fen per billing unit, 0 to 100000");
-        if (body.MaxHotlines is < 1 or > 1000) return Problems.Validation("maxHotlines is 1 to 1000");
+        if (body.MaxHotlines is < 0 or > 1000) return Problems.Validation("maxHotlines is 0 to 1000");
         var hotlines = new List<string>();
         foreach (var raw in body.Hotlines ?? [])
         {

@@ -1,3 +1,4 @@
+using System.Data.Common;
 using System.Security.Claims;
 using Dapper;
 using Xinge.Server.Data;
@@ -29,7 +30,7 @@ public static class FlowControlEndpoints
     public static IEndpointRouteBuilder MapFlowControl(this IEndpointRouteBuilder app)
     {
         var admin = app.MapGroup("/api/v1/admin/enterprises/{id:long}/limits").RequireAuthorization(Rights.EnterprisesManage).WithTags("Operator");
-        admin.MapGet("", (long id, FlowSettings settings) => ViewAsync(id, settings));
+        admin.MapGet("", async (long id, FlowSettings settings, Database database) => await ExistsAsync(database, id) ? await ViewAsync(id, settings) : Problems.NotFound("enterprise"));
         admin.MapPut("", SetAsync);
         var enterprise = app.MapGroup("/api/v1").RequireAuthorization("enterprise").WithTags("Enterprise");
         enterprise.MapGet("/limits", (ClaimsPrincipal user, FlowSettings settings) => ViewAsync(Caller.From(user).Enterprise, settings)).RequireAuthorization(Rights.MessagesRead);
@@ -39,9 +40,22 @@ public static class FlowControlEndpoints
         return app;
     }
 
+    private static async Task<bool> ExistsAsync(Database database, long id)
+    {
+        await using var c = await database.OpenAsync();
+        return await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM enterprises WHERE id = @id", new { id }) > 0;
+    }
+
+    /// <summary>
+    /// In the transaction of a change to an enterprise's lists: on PostgreSQL its row is locked first, so two changes at
+    /// once take turns and a cap is checked against what the other wrote. SQLite writes one at a time anyway.
+    /// </summary>
+    public static Task LockEnterpriseAsync(DbConnection c, DbTransaction tx, long enterpriseId) =>
+        c is Npgsql.NpgsqlConnection ? c.ExecuteAsync("SELECT id FROM enterprises WHERE id = @enterpriseId FOR UPDATE", new { enterpriseId }, tx) : Task.CompletedTask;
+
     private static async Task<IResult> ViewAsync(long enterpriseId, FlowSettings settings)
     {
-        var values = await settings.ForAsync(enterpriseId, CancellationToken.None);
+        var values = (await settings.ForAsync(enterpriseId, CancellationToken.None)).Limits;
         return Results.Ok(new Page<FlowLimitView>(FlowLimits.All.Select(l => new FlowLimitView(l.Name, values[l.Name], settings.Platform(l), values[l.Name] != settings.Platform(l),
             l.Scope, (int)l.Window.TotalSeconds)).ToList(), null));
     }
@@ -81,7 +95,8 @@ public static class FlowControlEndpoints
         return Results.Ok(new Page<TestNumberView>(rows.Select(r => new TestNumberView(r.Msisdn, DateTimeOffset.FromUnixTimeMilliseconds(r.AddedAt))).ToList(), null));
     }
 
-    private static async Task<IResult> AddTestNumbersAsync(TestNumbersAdd body, ClaimsPrincipal user, Database database, AuditLog audit, TimeProvider time, HttpContext http)
+    private static async Task<IResult> AddTestNumbersAsync(TestNumbersAdd body, ClaimsPrincipal user, Database database, Revocations revocations, AuditLog audit, TimeProvider time,
+        HttpContext http)
     {
         if (body.Numbers is not { Count: > 0 and <= MaxTestNumbers } numbers) return Problems.Validation($"numbers: 1 to {MaxTestNumbers} phone numbers");
         var invalid = new List<ListProblem>();
@@ -95,6 +110,7 @@ public static class FlowControlEndpoints
         var at = time.GetUtcNow().ToUnixTimeMilliseconds();
         await using var c = await database.OpenAsync();
         await using var tx = await c.BeginTransactionAsync();
+        await LockEnterpriseAsync(c, tx, enterpriseId);
         foreach (var msisdn in valid)
         {
             await c.ExecuteAsync("INSERT INTO test_numbers (enterprise_id, msisdn, added_at) VALUES (@enterpriseId, @msisdn, @at) ON CONFLICT (enterprise_id, msisdn) DO NOTHING",
@@ -105,17 +121,25 @@ public static class FlowControlEndpoints
             await tx.RollbackAsync();
             return Problems.Conflict("too-many-test-numbers", $"an enterprise has at most {MaxTestNumbers} test numbers");
         }
+        var revocation = await Revocations.WriteAsync(c, tx, RevocationKind.Limits, enterpriseId.ToString(), at);
         await tx.CommitAsync();
+        revocations.Apply(revocation);
         await audit.RecordAsync(http, "test_numbers.added", $"{valid.Count} numbers", enterpriseId: enterpriseId);
         return Results.Ok(new TestNumbersAdded(valid.Count, invalid));
     }
 
-    private static async Task<IResult> RemoveTestNumberAsync(string msisdn, ClaimsPrincipal user, Database database, AuditLog audit, HttpContext http)
+    private static async Task<IResult> RemoveTestNumberAsync(string msisdn, ClaimsPrincipal user, Database database, Revocations revocations, AuditLog audit, TimeProvider time,
+        HttpContext http)
     {
         if (Messaging.PhoneNumbers.ToE164(msisdn) is not { } e164) return Problems.NotFound("test number");
         var enterpriseId = Caller.From(user).Enterprise;
         await using var c = await database.OpenAsync();
-        if (await c.ExecuteAsync("DELETE FROM test_numbers WHERE enterprise_id = @enterpriseId AND msisdn = @e164", new { enterpriseId, e164 }) == 0) return Problems.NotFound("test number");
+        await using var tx = await c.BeginTransactionAsync();
+        if (await c.ExecuteAsync("DELETE FROM test_numbers WHERE enterprise_id = @enterpriseId AND msisdn = @e164", new { enterpriseId, e164 }, tx) == 0)
+            return Problems.NotFound("test number");
+        var revocation = await Revocations.WriteAsync(c, tx, RevocationKind.Limits, enterpriseId.ToString(), time.GetUtcNow().ToUnixTimeMilliseconds());
+        await tx.CommitAsync();
+        revocations.Apply(revocation);
         await audit.RecordAsync(http, "test_numbers.removed", e164, enterpriseId: enterpriseId);
         return Results.NoContent();
     }

@@ -61,6 +61,7 @@ public static class TemplateEndpoints
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         await using var c = await database.OpenAsync();
         await using var tx = await c.BeginTransactionAsync();
+        await FlowControlEndpoints.LockEnterpriseAsync(c, tx, enterpriseId);
         if (await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM templates WHERE enterprise_id = @enterpriseId", new { enterpriseId }, tx) >= MaxTemplates)
             return Problems.Conflict("too-many-templates", $"an enterprise has at most {MaxTemplates} templates; remove unused ones");
         if (await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM templates WHERE enterprise_id = @enterpriseId AND name = @name", new { enterpriseId, name }, tx) > 0)

@@ -145,14 +145,14 @@ public sealed class TemplateBook(Database database, Revocations revocations) : I
             new { templateId, enterpriseId });
     }
 
-    /// <summary>Whether <paramref name="body"/> (placeholders and all, as the enterprise wrote it) matches one of its approved templates of <paramref name="category"/>.</summary>
-    public async ValueTask<bool> MatchesAsync(long enterpriseId, string category, string body, CancellationToken ct)
+    /// <summary>The approved template of <paramref name="category"/> that <paramref name="body"/> (placeholders and all, as the enterprise wrote it) matches, if any.</summary>
+    public async ValueTask<long?> MatchAsync(long enterpriseId, string category, string body, CancellationToken ct)
     {
         foreach (var t in await ApprovedAsync(enterpriseId, ct))
         {
-            if (t.Category == category && TemplatePattern.Matches(t.Pieces, body)) return true;
+            if (t.Category == category && TemplatePattern.Matches(t.Pieces, body)) return t.Id;
         }
-        return false;
+        return null;
     }
 }
 
@@ -169,8 +169,9 @@ public sealed class ContentReviewRule(TemplateBook templates) : IAdmissionRule
 
     public async ValueTask CheckAsync(AdmissionBatch batch, CancellationToken ct)
     {
-        if (batch.TemplateId is not null || batch.ReviewExempt || batch.Candidates.Count == 0) return;
-        if (await templates.MatchesAsync(batch.EnterpriseId, batch.Category, batch.Body, ct)) return;
+        if (batch.TemplateId is not null || batch.Candidates.Count == 0) return;
+        batch.MatchedTemplateId = await templates.MatchAsync(batch.EnterpriseId, batch.Category, batch.Body, ct);
+        if (batch.MatchedTemplateId is not null || batch.ReviewExempt) return;
         batch.HoldAll(Reason);
     }
 }

@@ -13,8 +13,21 @@ public readonly record struct Candidate(int Line, string Recipient);
 public sealed class AdmissionBatch(long enterpriseId, string signature, string category, IReadOnlyList<Candidate> candidates, string body = "",
     IReadOnlyList<Recipient>? recipients = null, DateTimeOffset? sendsAt = null)
 {
-    /// <summary>The approved (or, for a review-exempt enterprise, any of its own) template the request names; its body is the template's text.</summary>
+    /// <summary>The template the request names (approved, or pending for a review-exempt enterprise); its body is the template's text.</summary>
     public long? TemplateId { get; init; }
+
+    /// <summary>The approved template the body was found to match (free text, SMPP), when one was: limits per template count it there.</summary>
+    public long? MatchedTemplateId { get; set; }
+
+    private List<Func<Task>>? _notStored;
+
+    /// <summary>What a rule wrote for the request (counts) that must be taken back if it is not stored after all.</summary>
+    public void OnNotStored(Func<Task> undo) => (_notStored ??= []).Add(undo);
+
+    public async Task NotStoredAsync()
+    {
+        foreach (var undo in _notStored ?? []) await undo();
+    }
 
     /// <summary>The operator trusts the enterprise: its content skips manual review (words, opt-out, blacklist and limits still apply).</summary>
     public bool ReviewExempt { get; init; }

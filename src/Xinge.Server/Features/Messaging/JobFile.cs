@@ -81,7 +81,11 @@ public static class JobFile
         try
         {
             var line = 0;
-            foreach (IDictionary<string, object?> row in MiniExcel.Query(seekable, useHeaderRow: false, excelType: ExcelType.XLSX))
+            // A bounded range (empty rows counted, so lines are the sheet's rows), without decoding cells into byte arrays: a
+            // few kilobytes naming cell XFD1048576 must not become a million rows of sixteen thousand columns.
+            var bounded = new MiniExcelLibs.OpenXml.OpenXmlConfiguration { EnableConvertByteArray = false, FillMergedCells = false };
+            foreach (IDictionary<string, object?> row in MiniExcel.QueryRange(seekable, useHeaderRow: false, sheetName: null, excelType: ExcelType.XLSX,
+                         startRowIndex: 1, startColumnIndex: 1, endRowIndex: maxRows + 1, endColumnIndex: MaxColumns, configuration: bounded))
             {
                 line++;
                 var fields = row.Values.Take(MaxColumns).Select(Cell).ToArray();

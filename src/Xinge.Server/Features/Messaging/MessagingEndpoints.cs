@@ -220,9 +220,23 @@ public static class MessagingEndpoints
         DateTimeOffset? sendAt = null;
         if (Field("sendAt") is { } at)
         {
-            if (!DateTimeOffset.TryParse(at, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.None, out var when))
+            // With its offset (Z or ±hh:mm), as in JSON: a time without one would be read in the server's zone.
+            if (!System.Text.RegularExpressions.Regex.IsMatch(at, @"(Z|[+-]\d{2}:?\d{2})$")
+                || !DateTimeOffset.TryParse(at, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.None, out var when))
                 return Problems.Validation("sendAt is a date and time with its offset, e.g. 2026-12-24T09:00:00+08:00");
             sendAt = when;
+        }
+        Dictionary<string, string>? shared = null;
+        if (Field("params") is { } json)
+        {
+            try
+            {
+                shared = System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, string>>(json);
+            }
+            catch (System.Text.Json.JsonException)
+            {
+                return Problems.Validation("params is a JSON object of text values, e.g. {\"code\":\"1234\"}");
+            }
         }
         long? templateId = null;
         if (Field("templateId") is { } t)
@@ -233,7 +247,8 @@ public static class MessagingEndpoints
         await using var stream = file.OpenReadStream();
         var (parsed, fileProblem) = await JobFile.ReadAsync(stream, MessagingService.MaxRecipientsPerJob, http.RequestAborted);
         if (parsed is null) return Problems.Validation(fileProblem!);
-        return await StartJobAsync(new SendCommand(Caller.From(user).Enterprise, parsed.Recipients, Field("signature"), Field("category"), Field("text"),
+        var recipients = shared is null ? parsed.Recipients : parsed.Recipients.Select(r => r with { Params = Merge(shared, r.Params as Dictionary<string, string>) }).ToList();
+        return await StartJobAsync(new SendCommand(Caller.From(user).Enterprise, recipients, Field("signature"), Field("category"), Field("text"),
             sendAt, Field("clientRef"), IdempotencyKey(http.Request), Kind: SendKind.Job, TemplateId: templateId), messaging);
     }
 

@@ -104,6 +104,7 @@ public sealed class MessagingService(Database database, MessageStore store, Stat
         if (cmd.Category is not null && !Category.IsValid(cmd.Category)) return Refuse(SendError.Invalid, "category is otp, notification or marketing");
         if (cmd.TemplateId is null && string.IsNullOrEmpty(cmd.Text)) return Refuse(SendError.Invalid, "text or templateId is required");
         if (cmd.Text is not null && Input.HasHiddenCharacters(cmd.Text, lineBreaks: true)) return Refuse(SendError.Invalid, "text may not contain control characters other than line breaks, nor bidirectional formatting characters");
+        if (ParamsProblem(cmd.Recipients) is { } paramsProblem) return Refuse(SendError.Invalid, paramsProblem);
         if (string.IsNullOrWhiteSpace(cmd.Signature)) return Refuse(SendError.Invalid, "signature is required");
         if (cmd.Recipients.Count == 0) return Refuse(SendError.Invalid, "at least one recipient is required");
         if (cmd.Recipients.Count > MaxRecipientsPerJob) return Refuse(SendError.Invalid, $"at most {MaxRecipientsPerJob} recipients a job");
@@ -171,15 +172,28 @@ public sealed class MessagingService(Database database, MessageStore store, Stat
                 i => e164[i] = PhoneNumbers.ToE164(cmd.Recipients[i].Raw));
         }
 
+        // Each recipient's own text is filled and measured before the rules: the rules (flow control counts) see only
+        // recipients that will be sent if they let them.
         var seen = new HashSet<string>(cmd.Recipients.Count);
         var candidates = new List<Candidate>(cmd.Recipients.Count);
+        var texts = shared is null ? new List<ComposedText>(cmd.Recipients.Count) : null;
         var rejected = new List<Rejection>();
         for (var i = 0; i < cmd.Recipients.Count; i++)
         {
             var number = e164[i];
-            if (number is null) rejected.Add(new Rejection(cmd.Recipients[i].Line ?? i + 1, cmd.Recipients[i].Raw ?? "", "invalid_number"));
-            else if (!seen.Add(number)) rejected.Add(new Rejection(cmd.Recipients[i].Line ?? i + 1, number, "duplicate"));
-            else candidates.Add(new Candidate(i + 1, number));
+            var line = cmd.Recipients[i].Line ?? i + 1;
+            if (number is null) rejected.Add(new Rejection(line, cmd.Recipients[i].Raw ?? "", "invalid_number"));
+            else if (!seen.Add(number)) rejected.Add(new Rejection(line, number, "duplicate"));
+            else if (texts is null) candidates.Add(new Candidate(i + 1, number));
+            else
+            {
+                var (filled, missing) = Composer.Fill(body, cmd.Recipients[i].Params);
+                if (filled is null) { rejected.Add(new Rejection(line, number, $"missing_param:{missing}")); continue; }
+                var (measured, _) = composer.Measure(Composer.Compose(signature, filled, category), category);
+                if (measured is null) { rejected.Add(new Rejection(line, number, "text_too_long")); continue; }
+                candidates.Add(new Candidate(i + 1, number));
+                texts.Add(measured.Value);
+            }
         }
 
         // The features' rules (signature, opt-out, …) on the whole batch at once.
@@ -200,18 +214,8 @@ public sealed class MessagingService(Database database, MessageStore store, Stat
         {
             var (line, number) = candidates[j];
             var i = line - 1;
-            var fileLine = cmd.Recipients[i].Line ?? line;
-            if (admission.ReasonOf(j) is { } reason) { rejected.Add(new Rejection(fileLine, number, reason)); continue; }
-            var text = shared;
-            if (text is null)
-            {
-                var (filled, missing) = Composer.Fill(body, cmd.Recipients[i].Params);
-                if (filled is null) { rejected.Add(new Rejection(fileLine, number, $"missing_param:{missing}")); continue; }
-                var (measured, error) = composer.Measure(Composer.Compose(signature, filled, category), category);
-                if (measured is null) { rejected.Add(new Rejection(fileLine, number, "text_too_long")); continue; }
-                text = measured;
-            }
-            var t = text.Value;
+            if (admission.ReasonOf(j) is { } reason) { rejected.Add(new Rejection(cmd.Recipients[i].Line ?? line, number, reason)); continue; }
+            var t = texts?[j] ?? shared!.Value;
             accepted.Add(new NewMessage(ids.Next(), number, t.Text, (int)t.Encoding, t.Segments, (long)t.Segments * enterprise.UnitPrice, connectors.Route(number)?.Name));
         }
         rejected.Sort((a, b) => a.Line.CompareTo(b.Line));
@@ -243,11 +247,21 @@ public sealed class MessagingService(Database database, MessageStore store, Stat
             Fingerprint = fingerprint,
             AlsoWrite = admission.HoldReason is { } hold
                 ? heldReviews.Select(review => (Func<DbConnection, DbTransaction, CancellationToken, Task>)((c, tx, ct) =>
-                    review.RecordAsync(c, tx, new HeldRequest(enterprise.Id, jobId, accepted[0].Text, hold, accepted.Count), ct))).ToList()
+                    review.RecordAsync(c, tx, new HeldRequest(enterprise.Id, jobId, HeldText(body, accepted), hold, accepted.Count), ct))).ToList()
                 : [],
         };
         var validated = clock.ElapsedMilliseconds;
-        var outcome = await store.StoreAsync(request);
+        StoreOutcome outcome;
+        try
+        {
+            outcome = await store.StoreAsync(request);
+        }
+        catch
+        {
+            await admission.NotStoredAsync();
+            throw;
+        }
+        if (outcome != StoreOutcome.Stored) await admission.NotStoredAsync();
         if (accepted.Count >= 1000)
         {
             logger.LogInformation("Job {JobId}: {Accepted} accepted, {Rejected} rejected; checked in {CheckMs} ms, stored in {StoreMs} ms ({Outcome})",
@@ -261,6 +275,32 @@ public sealed class MessagingService(Database database, MessageStore store, Stat
                 Required: request.TotalPrice)),
         };
     }
+
+    /// <summary>The values recipients put in placeholders are text like the rest: names of at most 32 characters, values of at most 500, no control characters.</summary>
+    private static string? ParamsProblem(IReadOnlyList<Recipient> recipients)
+    {
+        var checkedAlready = new HashSet<object>(ReferenceEqualityComparer.Instance);
+        foreach (var r in recipients)
+        {
+            if (r.Params is not { } values || !checkedAlready.Add(values)) continue;
+            foreach (var (name, value) in values)
+            {
+                if (name.Length is 0 or > 32) return "params: a name is 1 to 32 characters";
+                if (value is null) return $"params: {name} is text, not null";
+                if (value.Length > 500) return $"params: {name} is at most 500 characters";
+                if (Input.HasHiddenCharacters(value, lineBreaks: true)) return $"params: {name} may not contain control or bidirectional formatting characters";
+            }
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// What the operator reviews for a held request: its text, or for one with per-recipient values the text as written
+    /// and the first few as they go (each recipient's values were searched for words already).
+    /// </summary>
+    private static string HeldText(string body, List<NewMessage> accepted) =>
+        !Composer.HasPlaceholders(body) ? accepted[0].Text
+            : $"{body} — {string.Join(" | ", accepted.Take(3).Select(m => m.Text))}{(accepted.Count > 3 ? " | …" : "")}";
 
     /// <summary>
     /// The answer kept for an Idempotency-Key, when the request is the one the key was first used with; the same key

@@ -52,11 +52,12 @@ public static class RoutingEndpoints
         return app;
     }
 
-    /// <summary>A segment as E.164 digits: "139", "+86139" and "86139" are all 86139 (a national Chinese segment starts with 1).</summary>
+    /// <summary>A segment as E.164 digits: "139", "+86139" and "86139" are all 86139 (a national Chinese segment starts with 1; "+1…" is North America's).</summary>
     public static string? PrefixOf(string? raw)
     {
-        var p = raw?.Trim().TrimStart('+') ?? "";
-        if (p.StartsWith('1')) p = "86" + p;
+        var t = raw?.Trim() ?? "";
+        var p = t.TrimStart('+');
+        if (p.Length == t.Length && p.StartsWith('1')) p = "86" + p;
         return p.Length is >= 3 and <= 15 && p.All(char.IsAsciiDigit) ? p : null;
     }
 

@@ -493,9 +493,12 @@ namespace Xinge.Server.Data.Postgres.Migrations
 
             modelBuilder.Entity("Xinge.Server.Features.Compliance.FlowEvent", b =>
                 {
-                    b.Property<long>("Key")
+                    b.Property<long>("Seq")
+                        .ValueGeneratedOnAdd()
                         .HasColumnType("bigint")
-                        .HasColumnName("key");
+                        .HasColumnName("seq");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Seq"));
 
                     b.Property<long>("At")
                         .HasColumnType("bigint")
@@ -505,13 +508,13 @@ namespace Xinge.Server.Data.Postgres.Migrations
                         .HasColumnType("bigint")
                         .HasColumnName("content");
 
-                    b.Property<int>("N")
-                        .HasColumnType("integer")
-                        .HasColumnName("n");
+                    b.Property<long>("Key")
+                        .HasColumnType("bigint")
+                        .HasColumnName("key");
 
-                    b.HasKey("Key", "At", "Content");
+                    b.HasKey("Seq");
 
-                    b.HasIndex("At");
+                    b.HasIndex("Key", "At");
 
                     b.ToTable("flow_events", (string)null);
                 });

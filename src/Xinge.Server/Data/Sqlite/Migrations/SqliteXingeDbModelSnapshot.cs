@@ -470,9 +470,10 @@ namespace Xinge.Server.Data.Sqlite.Migrations
 
             modelBuilder.Entity("Xinge.Server.Features.Compliance.FlowEvent", b =>
                 {
-                    b.Property<long>("Key")
+                    b.Property<long>("Seq")
+                        .ValueGeneratedOnAdd()
                         .HasColumnType("INTEGER")
-                        .HasColumnName("key");
+                        .HasColumnName("seq");
 
                     b.Property<long>("At")
                         .HasColumnType("INTEGER")
@@ -482,13 +483,13 @@ namespace Xinge.Server.Data.Sqlite.Migrations
                         .HasColumnType("INTEGER")
                         .HasColumnName("content");
 
-                    b.Property<int>("N")
+                    b.Property<long>("Key")
                         .HasColumnType("INTEGER")
-                        .HasColumnName("n");
+                        .HasColumnName("key");
 
-                    b.HasKey("Key", "At", "Content");
+                    b.HasKey("Seq");
 
-                    b.HasIndex("At");
+                    b.HasIndex("Key", "At");
 
                     b.ToTable("flow_events", (string)null);
                 });
