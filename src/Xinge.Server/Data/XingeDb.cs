@@ -30,7 +30,7 @@ public abstract class XingeDb(DbContextOptions options) : DbContext(options), ID
     public DbSet<Signature> Signatures => Set<Signature>();
     public DbSet<Review> Reviews => Set<Review>();
     public DbSet<MessageTemplate> Templates => Set<MessageTemplate>();
-    public DbSet<FlowEvent> FlowEvents => Set<FlowEvent>();
+    public DbSet<FlowLogRow> FlowLog => Set<FlowLogRow>();
     public DbSet<NumberSegment> NumberSegments => Set<NumberSegment>();
     public DbSet<PortedNumber> PortedNumbers => Set<PortedNumber>();
     public DbSet<CarrierRoute> CarrierRoutes => Set<CarrierRoute>();
@@ -110,11 +110,11 @@ public abstract class XingeDb(DbContextOptions options) : DbContext(options), ID
             e.ToTable("templates");
             e.HasIndex(x => new { x.EnterpriseId, x.Name }).IsUnique();
         });
-        b.Entity<FlowEvent>(e =>
+        b.Entity<FlowLogRow>(e =>
         {
-            e.ToTable("flow_events");
+            e.ToTable("flow_log");
             e.HasKey(x => x.Seq);
-            e.HasIndex(x => new { x.Key, x.At });
+            e.HasIndex(x => x.Until);
         });
         b.Entity<NumberSegment>(e =>
         {

@@ -1,11 +1,7 @@
 using System.Collections.Concurrent;
-using System.Data.Common;
 using System.Security.Cryptography;
 using System.Text;
-using System.Threading.Channels;
 using Dapper;
-using Npgsql;
-using NpgsqlTypes;
 using Xinge.Server.Data;
 using Xinge.Server.Features.Accounts;
 using Xinge.Server.Features.Messaging;
@@ -13,15 +9,15 @@ using Xinge.Server.Features.Messaging;
 namespace Xinge.Server.Features.Compliance;
 
 /// <summary>
-/// A message counted against a limit (R-S1-14): its key (limit scope and number, hashed), when it goes, and its
-/// content's hash. <see cref="Seq"/> grows in the order the rows were written, which every node follows.
+/// One decision of the flow gate (R-S1-14): the counts it added or took back, packed (a kind byte, then 20 bytes a
+/// count: key, time, content hash). <see cref="Seq"/> grows in the order the rows were written, which every node reads
+/// them in; <see cref="Until"/> is the latest time among its counts, after which a day later the row goes.
 /// </summary>
-public sealed class FlowEvent
+public sealed class FlowLogRow
 {
     public long Seq { get; set; }
-    public long Key { get; set; }
-    public long At { get; set; }
-    public long Content { get; set; }
+    public long Until { get; set; }
+    public byte[] Counts { get; set; } = [];
 }
 
 /// <summary>A test number of an enterprise: exempt from the flow limits (R-S1-14); at most 300 an enterprise.</summary>
@@ -151,7 +147,7 @@ public sealed class FlowControlRule(FlowGate gate, FlowSettings settings, TimePr
             if (scoped.Length > 0) keys.Add(new FlowKey(Hash(scope + "\n" + number), scoped));
             if (platform.Length > 0) keys.Add(new FlowKey(Hash("otp-platform\n" + number), platform, Platform: true));
             indexes.Add(i);
-            entries.Add(new FlowEntry(number, at, content, keys.ToArray()));
+            entries.Add(new FlowEntry(number, at, (int)content, keys.ToArray()));
         }
         if (entries.Count == 0) return;
         var decision = await gate.DecideAsync(entries, flow.TestNumbers, urgent: otp);
@@ -159,7 +155,7 @@ public sealed class FlowControlRule(FlowGate gate, FlowSettings settings, TimePr
         {
             if (decision.Reasons[j] is { } reason) batch.Refuse(indexes[j], "rate_limited:" + reason);
         }
-        if (decision.Written.Length > 0) batch.OnNotStored(() => gate.TakeBackAsync(decision.Written));
+        if (decision.Counted.Length > 0) batch.OnNotStored(() => gate.TakeBackAsync(decision.Counted));
     }
 
     private static (FlowLimits.Limit Limit, int Count)[] Scoped(IReadOnlyDictionary<string, int> values, params FlowLimits.Limit[] limits) =>
@@ -178,5 +174,5 @@ public sealed class FlowControlRule(FlowGate gate, FlowSettings settings, TimePr
 /// <summary>A key of an entry and the limits counted on it; <see cref="Platform"/>: the platform's own, which test numbers do not escape.</summary>
 public readonly record struct FlowKey(long Key, (FlowLimits.Limit Limit, int Count)[] Limits, bool Platform = false);
 
-public readonly record struct FlowEntry(string Number, long At, long Content, FlowKey[] Keys);
+public readonly record struct FlowEntry(string Number, long At, int Content, FlowKey[] Keys);
 

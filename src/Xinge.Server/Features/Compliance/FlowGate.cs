@@ -1,85 +1,116 @@
+using System.Buffers.Binary;
 using System.Data.Common;
 using System.Threading.Channels;
 using Dapper;
-using Npgsql;
-using NpgsqlTypes;
 using Xinge.Server.Data;
-using Xinge.Server.Features.Messaging;
 
 namespace Xinge.Server.Features.Compliance;
 
-/// <summary>What the gate decided for a request: each entry's refusal (null when it went), and the events it wrote, to take back if the request is not stored.</summary>
-public sealed record FlowDecision(string?[] Reasons, long[] Written);
+/// <summary>One message counted on one key: when it goes and a hash of its content.</summary>
+public readonly record struct FlowCount(long Key, long At, int Content);
+
+/// <summary>What the gate decided for a request: each entry's refusal (null when it went), and what it counted, to take back if the request is not stored.</summary>
+public sealed record FlowDecision(string?[] Reasons, FlowCount[] Counted);
 
 /// <summary>
-/// The keys that may have events in the database, as this node knows them: two Bloom filters of the keys written in
-/// the last day and the day before (turned over every 24 hours), and the few keys whose events lie in the future
-/// (scheduled sends). A key in neither has no event within any window, so its counts are not read. A false "may" costs
-/// one read; a key is never missed, because every node's rows are read into the filters before each decision.
+/// Every count of the last day (and those of scheduled sends ahead), as this node holds them: for each key its events,
+/// newest first, in flat arrays (about 45 bytes a key with one event). Compacted now and then, dropping what has
+/// aged out of every window.
 /// </summary>
-public sealed class FlowKeyFilter(long expectedKeysPerDay)
+public sealed class FlowLedger
 {
-    private const int Hashes = 7;
-    private readonly long _bits = Math.Max(1 << 16, expectedKeysPerDay * 10);
-    private ulong[] _current = new ulong[(Math.Max(1 << 16, expectedKeysPerDay * 10) + 63) / 64];
-    private ulong[] _previous = new ulong[(Math.Max(1 << 16, expectedKeysPerDay * 10) + 63) / 64];
-    private long _turnedAt = long.MinValue;
-    private readonly Dictionary<long, long> _future = [];
-    private static readonly long Day = (long)FlowLimits.Longest.TotalMilliseconds;
+    private Dictionary<long, int> _newest = [];
+    private long[] _at = new long[1024];
+    private int[] _content = new int[1024];
+    private int[] _older = new int[1024];
+    private int _used;
 
-    public void Add(long key, long at, long now)
+    public int Keys => _newest.Count;
+    public int Events => _used;
+
+    public void Add(FlowCount c)
     {
-        Turn(now);
-        var h1 = (ulong)key;
-        var h2 = (h1 >> 32) | 1;
-        for (var i = 0UL; i < Hashes; i++)
+        if (_used == _at.Length)
         {
-            var bit = (h1 + i * h2) % (ulong)_bits;
-            _current[bit / 64] |= 1UL << (int)(bit % 64);
+            Array.Resize(ref _at, _used * 2);
+            Array.Resize(ref _content, _used * 2);
+            Array.Resize(ref _older, _used * 2);
         }
-        if (at > now) _future[key] = Math.Max(at, _future.GetValueOrDefault(key));
+        _at[_used] = c.At;
+        _content[_used] = c.Content;
+        _older[_used] = _newest.TryGetValue(c.Key, out var head) ? head : -1;
+        _newest[c.Key] = _used++;
     }
 
-    public bool MayHave(long key)
+    /// <summary>Takes one matching count back (a request that was not stored).</summary>
+    public void Remove(FlowCount c)
     {
-        if (_future.ContainsKey(key)) return true;
-        var h1 = (ulong)key;
-        var h2 = (h1 >> 32) | 1;
-        bool current = true, previous = true;
-        for (var i = 0UL; i < Hashes && (current || previous); i++)
+        if (!_newest.TryGetValue(c.Key, out var i)) return;
+        var previous = -1;
+        for (; i >= 0; previous = i, i = _older[i])
         {
-            var bit = (h1 + i * h2) % (ulong)_bits;
-            var mask = 1UL << (int)(bit % 64);
-            current &= (_current[bit / 64] & mask) != 0;
-            previous &= (_previous[bit / 64] & mask) != 0;
+            if (_at[i] != c.At || _content[i] != c.Content) continue;
+            if (previous < 0)
+            {
+                if (_older[i] < 0) _newest.Remove(c.Key);
+                else _newest[c.Key] = _older[i];
+            }
+            else _older[previous] = _older[i];
+            return;
         }
-        return current || previous;
     }
 
-    /// <summary>Every 24 hours the older filter goes: what it held is more than a day old, beyond every window.</summary>
-    private void Turn(long now)
+    /// <summary>How many counts of <paramref name="key"/> lie within <paramref name="window"/> of <paramref name="at"/> (of the same content, if given).</summary>
+    public int Count(long key, long at, long window, int? content)
     {
-        if (_turnedAt == long.MinValue) _turnedAt = now;
-        if (now - _turnedAt < Day) return;
-        (_previous, _current) = (_current, _previous);
-        Array.Clear(_current);
-        _turnedAt = now;
-        foreach (var (key, at) in _future.ToList())
+        if (!_newest.TryGetValue(key, out var i)) return 0;
+        var n = 0;
+        for (; i >= 0; i = _older[i])
         {
-            if (at < now - Day) _future.Remove(key);
+            if (Math.Abs(_at[i] - at) < window && (content is null || _content[i] == content)) n++;
         }
+        return n;
+    }
+
+    /// <summary>Keeps only counts at or after <paramref name="since"/>: the arrays are built again, as small as they can be.</summary>
+    public void Compact(long since)
+    {
+        var newest = new Dictionary<long, int>(_newest.Count);
+        var at = new long[Math.Max(1024, _used)];
+        var content = new int[at.Length];
+        var older = new int[at.Length];
+        var used = 0;
+        var chain = new List<int>();
+        foreach (var (key, head) in _newest)
+        {
+            chain.Clear();
+            for (var i = head; i >= 0; i = _older[i])
+            {
+                if (_at[i] >= since) chain.Add(i);
+            }
+            var next = -1;
+            for (var j = chain.Count - 1; j >= 0; j--)
+            {
+                at[used] = _at[chain[j]];
+                content[used] = _content[chain[j]];
+                older[used] = next;
+                next = used++;
+            }
+            if (next >= 0) newest[key] = next;
+        }
+        (_newest, _at, _content, _older, _used) = (newest, at, content, older, used);
     }
 }
 
 /// <summary>
-/// Decides flow-limited candidates in batches: the requests waiting when the last transaction ended go into the next,
-/// which first reads the events other nodes wrote since (by <see cref="FlowEvent.Seq"/>), then the counts of the keys
-/// that may have events, decides candidate by candidate in arrival order, and writes the events of those that go.
-/// On PostgreSQL the transaction locks the events table against the other nodes' gates (not against readers); on
-/// SQLite the write lock does that. So two nodes never both take the last place. Small requests go before a big job's
-/// next slice, so an OTP does not wait for 200,000 numbers.
+/// Decides flow-limited candidates in batches. The counts live in memory on every node (<see cref="FlowLedger"/>); the
+/// database keeps the log they come from (<c>flow_log</c>: a row per decision, its counts packed). A decision takes
+/// the log's lock (PostgreSQL: the table, against the other nodes' gates, not readers; SQLite: the write lock), reads
+/// the rows other nodes wrote since its last one, decides candidate by candidate in arrival order, and writes one row
+/// with what it counted. So two nodes never both take the last place, and a 200,000-number job costs one row, not
+/// 200,000. Small requests go before a big job's next slice, OTPs first, so an OTP does not wait for a big job.
 /// </summary>
-public sealed class FlowGate(Database database, TimeProvider time, IConfiguration config, ILogger<FlowGate> logger) : BackgroundService
+public sealed class FlowGate(Database database, TimeProvider time, ILogger<FlowGate> logger) : BackgroundService
 {
     private sealed class Pending(List<FlowEntry> entries, IReadOnlySet<string> exempt, bool urgent)
     {
@@ -88,18 +119,20 @@ public sealed class FlowGate(Database database, TimeProvider time, IConfiguratio
         public bool Urgent { get; } = urgent;
         public int Done { get; set; }
         public string?[] Reasons { get; } = new string?[entries.Count];
-        public List<long> Written { get; } = [];
+        public List<FlowCount> Counted { get; } = [];
+        /// <summary>A take-back instead of a decision: these counts leave the log.</summary>
+        public FlowCount[]? Removing { get; init; }
         public TaskCompletionSource<FlowDecision> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
+    private const byte Added = 1, Removed = 2;
+    private const int CountBytes = 20;
     private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>(new() { SingleReader = true });
-    private readonly FlowKeyFilter _filter = new(config.GetValue("Xinge:Compliance:FlowControl:ExpectedKeysPerDay", 4_000_000L));
+    private FlowLedger _ledger = new();
     private long _lastSeq;
-    /// <summary>Entries one transaction takes from a big request; the rest wait for the next, after any small ones.</summary>
-    private const int Slice = 5_000;
-    // The last row written before each minute: old events are pruned by row, up to the last one over a day old.
-    private readonly Queue<(long At, long Seq)> _marks = new();
-    private long _markedAt = long.MinValue;
+    /// <summary>Entries one decision takes from a big request; the rest wait for the next, after any small ones.</summary>
+    private const int Slice = 20_000;
+    private static readonly long Day = (long)FlowLimits.Longest.TotalMilliseconds;
 
     /// <param name="exempt">The enterprise's test numbers: its own limits spare them, the platform's do not.</param>
     /// <param name="urgent">OTPs: decided before other requests waiting at the same time.</param>
@@ -110,21 +143,20 @@ public sealed class FlowGate(Database database, TimeProvider time, IConfiguratio
         return pending.Result.Task;
     }
 
-    /// <summary>A request that was not stored after all (no balance, a duplicate): its events are taken back.</summary>
-    public async Task TakeBackAsync(long[] written)
+    /// <summary>A request that was not stored after all (no balance, a duplicate): its counts are taken back, on every node.</summary>
+    public async Task TakeBackAsync(FlowCount[] counted)
     {
-        if (written.Length == 0) return;
+        if (counted.Length == 0) return;
+        var pending = new Pending([], new HashSet<string>(), urgent: false) { Removing = counted };
+        if (!_queue.Writer.TryWrite(pending)) return;
         try
         {
-            using var turn = await database.WriteTurnAsync();
-            await using var c = await database.OpenAsync();
-            foreach (var chunk in written.Chunk(1000))
-                await c.ExecuteAsync("DELETE FROM flow_events WHERE seq " + Database.InList(c, "seqs"), new { seqs = chunk });
+            await pending.Result.Task;
         }
         catch (Exception e)
         {
-            // Counted but not sent: the number gets fewer messages than its limit allows until the events age out.
-            logger.LogWarning(e, "Taking back {Count} flow events failed", written.Length);
+            // Counted but not sent: the number gets fewer messages than its limit allows until the counts age out.
+            logger.LogWarning(e, "Taking back {Count} flow counts failed", counted.Length);
         }
     }
 
@@ -133,7 +165,7 @@ public sealed class FlowGate(Database database, TimeProvider time, IConfiguratio
         await LoadAsync(stoppingToken);
         var reader = _queue.Reader;
         var big = new Queue<Pending>();
-        var pruned = time.GetUtcNow();
+        var tidied = time.GetUtcNow();
         while (big.Count > 0 || await reader.WaitToReadAsync(stoppingToken))
         {
             var small = new List<Pending>();
@@ -144,7 +176,7 @@ public sealed class FlowGate(Database database, TimeProvider time, IConfiguratio
                 else
                 {
                     small.Add(p);
-                    entries += p.Entries.Count;
+                    entries += Math.Max(1, p.Entries.Count);
                 }
             }
             // Small requests first, OTPs among them first; then a slice of the oldest big request.
@@ -157,7 +189,7 @@ public sealed class FlowGate(Database database, TimeProvider time, IConfiguratio
                 foreach (var (p, _) in turn)
                 {
                     if (p.Done < p.Entries.Count) continue;
-                    p.Result.TrySetResult(new FlowDecision(p.Reasons, p.Written.ToArray()));
+                    p.Result.TrySetResult(new FlowDecision(p.Reasons, p.Counted.ToArray()));
                     if (big.TryPeek(out var first) && first == p) big.Dequeue();
                 }
             }
@@ -169,216 +201,154 @@ public sealed class FlowGate(Database database, TimeProvider time, IConfiguratio
                     p.Result.TrySetException(e);
                     if (big.TryPeek(out var first) && first == p) big.Dequeue();
                 }
+                // What this node holds may be behind what it wrote before the failure: read the log again.
+                await LoadAsync(stoppingToken);
             }
-            if (time.GetUtcNow() - pruned > TimeSpan.FromMinutes(1))
+            if (time.GetUtcNow() - tidied > TimeSpan.FromMinutes(10))
             {
-                pruned = time.GetUtcNow();
-                await PruneAsync(stoppingToken);
+                tidied = time.GetUtcNow();
+                await TidyAsync(stoppingToken);
             }
         }
     }
 
-    /// <summary>At start: every event still in the table into the filter, and the last row read.</summary>
+    /// <summary>At start (and after a failure): the whole log, which holds a day, into memory.</summary>
     private async Task LoadAsync(CancellationToken ct)
     {
-        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        var ledger = new FlowLedger();
         await using var c = await database.OpenAsync(ct);
-        await using var rows = await c.ExecuteReaderAsync("SELECT seq, key, at FROM flow_events ORDER BY seq");
+        await using var rows = await c.ExecuteReaderAsync("SELECT seq, counts FROM flow_log ORDER BY seq");
+        var last = 0L;
         while (await rows.ReadAsync(ct))
         {
-            _lastSeq = rows.GetInt64(0);
-            _filter.Add(rows.GetInt64(1), rows.GetInt64(2), now);
+            last = rows.GetInt64(0);
+            Apply(ledger, (byte[])rows.GetValue(1));
         }
+        _ledger = ledger;
+        _lastSeq = last;
+    }
+
+    private static void Apply(FlowLedger ledger, byte[] packed)
+    {
+        if (packed.Length == 0) return;
+        var kind = packed[0];
+        for (var offset = 1; offset + CountBytes <= packed.Length; offset += CountBytes)
+        {
+            var span = packed.AsSpan(offset, CountBytes);
+            var count = new FlowCount(BinaryPrimitives.ReadInt64LittleEndian(span), BinaryPrimitives.ReadInt64LittleEndian(span[8..]), BinaryPrimitives.ReadInt32LittleEndian(span[16..]));
+            if (kind == Added) ledger.Add(count);
+            else ledger.Remove(count);
+        }
+    }
+
+    private static byte[] Pack(byte kind, IReadOnlyList<FlowCount> counts)
+    {
+        var packed = new byte[1 + counts.Count * CountBytes];
+        packed[0] = kind;
+        for (var i = 0; i < counts.Count; i++)
+        {
+            var span = packed.AsSpan(1 + i * CountBytes, CountBytes);
+            BinaryPrimitives.WriteInt64LittleEndian(span, counts[i].Key);
+            BinaryPrimitives.WriteInt64LittleEndian(span[8..], counts[i].At);
+            BinaryPrimitives.WriteInt32LittleEndian(span[16..], counts[i].Content);
+        }
+        return packed;
     }
 
     private async Task DecideAsync(List<(Pending Request, int Take)> turn, CancellationToken ct)
     {
-        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         using var writeTurn = await database.WriteTurnAsync(ct);
         await using var c = await database.OpenAsync(ct);
         await using var tx = await c.BeginTransactionAsync(ct);
-        if (database.IsPostgres) await c.ExecuteAsync("LOCK TABLE flow_events IN SHARE ROW EXCLUSIVE MODE", transaction: tx);
+        if (database.IsPostgres)
+        {
+            // The log row is worth losing only with the messages it counted: a later commit (the store's) flushes it anyway.
+            await c.ExecuteAsync("SET LOCAL synchronous_commit TO OFF; LOCK TABLE flow_log IN SHARE ROW EXCLUSIVE MODE", transaction: tx);
+        }
 
-        // Other nodes' events since this node's last transaction.
+        // Other nodes' decisions since this node's last one.
         var last = _lastSeq;
-        await using (var rows = await c.ExecuteReaderAsync("SELECT seq, key, at FROM flow_events WHERE seq > @last ORDER BY seq", new { last }, tx))
+        await using (var rows = await c.ExecuteReaderAsync("SELECT seq, counts FROM flow_log WHERE seq > @last ORDER BY seq", new { last }, tx))
         {
             while (await rows.ReadAsync(ct))
             {
                 last = rows.GetInt64(0);
-                _filter.Add(rows.GetInt64(1), rows.GetInt64(2), now);
+                Apply(_ledger, (byte[])rows.GetValue(1));
             }
         }
+        _lastSeq = last;
 
-        // The counts of the keys that may have events, within the longest window around the entries' times.
-        var slices = turn.Select(t => (t.Request, From: t.Request.Done, To: t.Request.Done + t.Take)).ToList();
-        var from = slices.Min(s => s.Request.Entries.Skip(s.From).Take(s.To - s.From).Min(e => e.At)) - (long)FlowLimits.Longest.TotalMilliseconds;
-        var keys = new HashSet<long>();
-        foreach (var (p, start, end) in slices)
+        // Decided against the ledger and what this decision counted before (kept apart until the commit).
+        var added = new List<FlowCount>();
+        var pending = new FlowLedger();
+        foreach (var (p, take) in turn)
         {
-            for (var i = start; i < end; i++)
+            if (p.Removing is { } removing)
             {
-                foreach (var k in p.Entries[i].Keys)
-                {
-                    if (_filter.MayHave(k.Key)) keys.Add(k.Key);
-                }
+                foreach (var r in removing) _ledger.Remove(r);
+                continue;
             }
-        }
-        var events = new Dictionary<long, List<(long At, long Content)>>();
-        foreach (var (key, at, content) in await ReadAsync(c, tx, keys.ToArray(), from, ct))
-        {
-            if (!events.TryGetValue(key, out var list)) events[key] = list = [];
-            list.Add((at, content));
-        }
-
-        var added = new List<(long Key, long At, long Content)>();
-        var owners = new List<Pending>();
-        foreach (var (p, start, end) in slices)
-        {
-            for (var i = start; i < end; i++)
+            var end = p.Done + take;
+            for (var i = p.Done; i < end; i++)
             {
                 var entry = p.Entries[i];
                 // A test number is spared the enterprise's own limits; the platform's still count it.
-                var keysOf = p.Exempt.Contains(entry.Number) ? entry.Keys.Where(k => k.Platform).ToArray() : entry.Keys;
-                p.Reasons[i] = Exceeded(entry, keysOf, events);
+                var keys = p.Exempt.Contains(entry.Number) ? entry.Keys.Where(k => k.Platform).ToArray() : entry.Keys;
+                p.Reasons[i] = Exceeded(entry, keys, pending);
                 if (p.Reasons[i] is not null) continue;
-                foreach (var k in keysOf)
+                foreach (var k in keys)
                 {
-                    if (!events.TryGetValue(k.Key, out var list)) events[k.Key] = list = [];
-                    list.Add((entry.At, entry.Content));
-                    added.Add((k.Key, entry.At, entry.Content));
-                    owners.Add(p);
+                    var count = new FlowCount(k.Key, entry.At, entry.Content);
+                    pending.Add(count);
+                    added.Add(count);
+                    p.Counted.Add(count);
                 }
             }
         }
-        var seqs = await WriteAsync(c, tx, added, ct);
+        var removed = turn.Where(t => t.Request.Removing is not null).SelectMany(t => t.Request.Removing!).ToList();
+        if (removed.Count > 0) _lastSeq = await WriteAsync(c, tx, Pack(Removed, removed), MaxAt(removed), ct);
+        if (added.Count > 0) _lastSeq = await WriteAsync(c, tx, Pack(Added, added), MaxAt(added), ct);
         await tx.CommitAsync(ct);
-
-        for (var i = 0; i < added.Count; i++)
-        {
-            _filter.Add(added[i].Key, added[i].At, now);
-            owners[i].Written.Add(seqs[i]);
-        }
-        foreach (var (p, _, end) in slices) p.Done = end;
-        _lastSeq = seqs.Length > 0 ? Math.Max(last, seqs[^1]) : last;
-        if (now - _markedAt >= 60_000)
-        {
-            _marks.Enqueue((now, _lastSeq));
-            _markedAt = now;
-        }
+        foreach (var count in added) _ledger.Add(count);
+        foreach (var (p, take) in turn) p.Done += p.Removing is null ? take : 0;
     }
 
+    private static long MaxAt(List<FlowCount> counts) => counts.Max(x => x.At);
+
     /// <summary>The first limit the entry would exceed, or null. A window counts the events within it on either side of the entry's time.</summary>
-    private static string? Exceeded(FlowEntry entry, FlowKey[] keys, Dictionary<long, List<(long At, long Content)>> events)
+    private string? Exceeded(FlowEntry entry, FlowKey[] keys, FlowLedger pending)
     {
         foreach (var k in keys)
         {
-            if (!events.TryGetValue(k.Key, out var list)) continue;
             foreach (var (limit, count) in k.Limits)
             {
                 var window = (long)limit.Window.TotalMilliseconds;
-                var same = limit == FlowLimits.SameContent;
-                var n = 0;
-                foreach (var e in list)
-                {
-                    if (Math.Abs(e.At - entry.At) < window && (!same || e.Content == entry.Content)) n++;
-                }
-                if (n >= count) return limit.Name;
+                int? content = limit == FlowLimits.SameContent ? entry.Content : null;
+                if (_ledger.Count(k.Key, entry.At, window, content) + pending.Count(k.Key, entry.At, window, content) >= count) return limit.Name;
             }
         }
         return null;
     }
 
-    private async Task<List<(long Key, long At, long Content)>> ReadAsync(DbConnection c, DbTransaction tx, long[] keys, long from, CancellationToken ct)
-    {
-        var rows = new List<(long, long, long)>();
-        if (keys.Length == 0) return rows;
-        if (database.IsPostgres)
-        {
-            rows.AddRange(await c.QueryAsync<(long, long, long)>("SELECT key, at, content FROM flow_events WHERE key = ANY(@keys) AND at > @from", new { keys, from }, tx));
-            return rows;
-        }
-        // SQLite, in process: one prepared lookup per key.
-        await using var cmd = Prepared(c, tx, "SELECT at, content FROM flow_events WHERE key = $key AND at > $from", "$key", "$from");
-        cmd.Parameters[1].Value = from;
-        foreach (var key in keys)
-        {
-            cmd.Parameters[0].Value = key;
-            await using var r = await cmd.ExecuteReaderAsync(ct);
-            while (await r.ReadAsync(ct)) rows.Add((key, r.GetInt64(0), r.GetInt64(1)));
-        }
-        return rows;
-    }
+    /// <summary>Writes one row of the log; its seq.</summary>
+    private static async Task<long> WriteAsync(DbConnection c, DbTransaction tx, byte[] counts, long until, CancellationToken ct) =>
+        await c.ExecuteScalarAsync<long>(new CommandDefinition("INSERT INTO flow_log (until, counts) VALUES (@until, @counts) RETURNING seq",
+            new { until, counts }, tx, cancellationToken: ct));
 
-    private static DbCommand Prepared(DbConnection c, DbTransaction tx, string sql, params string[] parameters)
-    {
-        var cmd = c.CreateCommand();
-        cmd.Transaction = tx;
-        cmd.CommandText = sql;
-        foreach (var name in parameters)
-        {
-            var p = cmd.CreateParameter();
-            p.ParameterName = name;
-            cmd.Parameters.Add(p);
-        }
-        cmd.Prepare();
-        return cmd;
-    }
-
-    /// <summary>Writes the events in order; their seqs, in the same order.</summary>
-    private static async Task<long[]> WriteAsync(DbConnection c, DbTransaction tx, List<(long Key, long At, long Content)> added, CancellationToken ct)
-    {
-        var seqs = new long[added.Count];
-        if (added.Count == 0) return seqs;
-        if (c is NpgsqlConnection pg)
-        {
-            var at = 0;
-            foreach (var chunk in added.Chunk(50_000))
-            {
-                await using var cmd = new NpgsqlCommand(
-                    "INSERT INTO flow_events (key, at, content) SELECT k, a, x FROM unnest(@k, @a, @x) AS t(k, a, x) RETURNING seq", pg, (NpgsqlTransaction)tx);
-                cmd.Parameters.Add(new NpgsqlParameter("k", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { Value = chunk.Select(a => a.Key).ToArray() });
-                cmd.Parameters.Add(new NpgsqlParameter("a", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { Value = chunk.Select(a => a.At).ToArray() });
-                cmd.Parameters.Add(new NpgsqlParameter("x", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { Value = chunk.Select(a => a.Content).ToArray() });
-                var written = new List<long>(chunk.Length);
-                await using (var r = await cmd.ExecuteReaderAsync(ct))
-                {
-                    while (await r.ReadAsync(ct)) written.Add(r.GetInt64(0));
-                }
-                // Under the table lock nobody else draws from the sequence: the rows got ascending seqs in the order given.
-                written.Sort();
-                written.CopyTo(seqs, at);
-                at += chunk.Length;
-            }
-            return seqs;
-        }
-        await using var insert = Prepared(c, tx, "INSERT INTO flow_events (key, at, content) VALUES ($key, $at, $content) RETURNING seq", "$key", "$at", "$content");
-        for (var i = 0; i < added.Count; i++)
-        {
-            insert.Parameters[0].Value = added[i].Key;
-            insert.Parameters[1].Value = added[i].At;
-            insert.Parameters[2].Value = added[i].Content;
-            seqs[i] = (long)(await insert.ExecuteScalarAsync(ct))!;
-        }
-        return seqs;
-    }
-
-    /// <summary>Events more than a day old count for nothing: once a minute, the rows written before then go (scheduled ones once their time has passed).</summary>
-    private async Task PruneAsync(CancellationToken ct)
+    /// <summary>Every ten minutes: the log rows whose counts are all more than a day old go, and the ledger drops them too.</summary>
+    private async Task TidyAsync(CancellationToken ct)
     {
         var cutoff = (time.GetUtcNow() - FlowLimits.Longest - TimeSpan.FromMinutes(5)).ToUnixTimeMilliseconds();
-        long? upTo = null;
-        while (_marks.TryPeek(out var mark) && mark.At < cutoff) upTo = _marks.Dequeue().Seq;
-        if (upTo is null) return;
+        _ledger.Compact(cutoff);
         try
         {
             using var turn = await database.WriteTurnAsync(ct);
             await using var c = await database.OpenAsync(ct);
-            await c.ExecuteAsync("DELETE FROM flow_events WHERE seq <= @upTo AND at < @cutoff", new { upTo, cutoff });
+            await c.ExecuteAsync("DELETE FROM flow_log WHERE until < @cutoff", new { cutoff });
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            logger.LogWarning(e, "Pruning old flow-control events failed; will try again");
+            logger.LogWarning(e, "Pruning old flow-control log rows failed; will try again");
         }
     }
 }

@@ -491,34 +491,6 @@ namespace Xinge.Server.Data.Postgres.Migrations
                     b.ToTable("blacklist", (string)null);
                 });
 
-            modelBuilder.Entity("Xinge.Server.Features.Compliance.FlowEvent", b =>
-                {
-                    b.Property<long>("Seq")
-                        .ValueGeneratedOnAdd()
-                        .HasColumnType("bigint")
-                        .HasColumnName("seq");
-
-                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Seq"));
-
-                    b.Property<long>("At")
-                        .HasColumnType("bigint")
-                        .HasColumnName("at");
-
-                    b.Property<long>("Content")
-                        .HasColumnType("bigint")
-                        .HasColumnName("content");
-
-                    b.Property<long>("Key")
-                        .HasColumnType("bigint")
-                        .HasColumnName("key");
-
-                    b.HasKey("Seq");
-
-                    b.HasIndex("Key", "At");
-
-                    b.ToTable("flow_events", (string)null);
-                });
-
             modelBuilder.Entity("Xinge.Server.Features.Compliance.FlowLimitOverride", b =>
                 {
                     b.Property<long>("EnterpriseId")
@@ -536,6 +508,31 @@ namespace Xinge.Server.Data.Postgres.Migrations
                     b.HasKey("EnterpriseId", "Name");
 
                     b.ToTable("flow_limit_overrides", (string)null);
+                });
+
+            modelBuilder.Entity("Xinge.Server.Features.Compliance.FlowLogRow", b =>
+                {
+                    b.Property<long>("Seq")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint")
+                        .HasColumnName("seq");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Seq"));
+
+                    b.Property<byte[]>("Counts")
+                        .IsRequired()
+                        .HasColumnType("bytea")
+                        .HasColumnName("counts");
+
+                    b.Property<long>("Until")
+                        .HasColumnType("bigint")
+                        .HasColumnName("until");
+
+                    b.HasKey("Seq");
+
+                    b.HasIndex("Until");
+
+                    b.ToTable("flow_log", (string)null);
                 });
 
             modelBuilder.Entity("Xinge.Server.Features.Compliance.MessageTemplate", b =>

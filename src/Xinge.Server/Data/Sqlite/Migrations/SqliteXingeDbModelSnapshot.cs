@@ -468,32 +468,6 @@ namespace Xinge.Server.Data.Sqlite.Migrations
                     b.ToTable("blacklist", (string)null);
                 });
 
-            modelBuilder.Entity("Xinge.Server.Features.Compliance.FlowEvent", b =>
-                {
-                    b.Property<long>("Seq")
-                        .ValueGeneratedOnAdd()
-                        .HasColumnType("INTEGER")
-                        .HasColumnName("seq");
-
-                    b.Property<long>("At")
-                        .HasColumnType("INTEGER")
-                        .HasColumnName("at");
-
-                    b.Property<long>("Content")
-                        .HasColumnType("INTEGER")
-                        .HasColumnName("content");
-
-                    b.Property<long>("Key")
-                        .HasColumnType("INTEGER")
-                        .HasColumnName("key");
-
-                    b.HasKey("Seq");
-
-                    b.HasIndex("Key", "At");
-
-                    b.ToTable("flow_events", (string)null);
-                });
-
             modelBuilder.Entity("Xinge.Server.Features.Compliance.FlowLimitOverride", b =>
                 {
                     b.Property<long>("EnterpriseId")
@@ -511,6 +485,29 @@ namespace Xinge.Server.Data.Sqlite.Migrations
                     b.HasKey("EnterpriseId", "Name");
 
                     b.ToTable("flow_limit_overrides", (string)null);
+                });
+
+            modelBuilder.Entity("Xinge.Server.Features.Compliance.FlowLogRow", b =>
+                {
+                    b.Property<long>("Seq")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("seq");
+
+                    b.Property<byte[]>("Counts")
+                        .IsRequired()
+                        .HasColumnType("BLOB")
+                        .HasColumnName("counts");
+
+                    b.Property<long>("Until")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("until");
+
+                    b.HasKey("Seq");
+
+                    b.HasIndex("Until");
+
+                    b.ToTable("flow_log", (string)null);
                 });
 
             modelBuilder.Entity("Xinge.Server.Features.Compliance.MessageTemplate", b =>
