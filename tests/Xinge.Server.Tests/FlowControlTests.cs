@@ -110,6 +110,14 @@ public sealed class FlowControlTests
         Assert.Equal(10, answers.Count(a => a["messages"] is JsonArray { Count: 1 }));
         Assert.Equal(20, answers.Count(a => a["rejected"]?.AsArray().SingleOrDefault()?.Str("reason") == "rate_limited:notification_per_day"));
 
+        // A node that starts later reads the counts from the log: the number is at its limit there too.
+        await using (var third = await server.StartSecondNodeAsync("--Xinge:NodeId=2"))
+        {
+            var late = await third.Client(tenant.ApiKey).PostAsJsonAsync("/api/v1/messages",
+                new { to = phone, signature = tenant.Signature, category = "notification", text = "您的第${n}号包裹已发出", @params = new { n = "77" } });
+            Assert.Equal("rate_limited:notification_per_day", (await late.Content.ReadFromJsonAsync<JsonObject>())!["rejected"]![0].Str("reason"));
+        }
+
         // Another template is counted apart; the same content again within 30 seconds is not sent twice.
         var same = new { to = phone, signature = tenant.Signature, category = "notification", text = "您的账单已出" };
         Assert.Null(await ReasonAsync(tenant, same));
@@ -148,5 +156,29 @@ public sealed class FlowControlTests
         Assert.Equal(HttpStatusCode.PaymentRequired, (await poor.Client.PostAsJsonAsync("/api/v1/messages", otp)).StatusCode);
         (await poor.Admin.PostAsJsonAsync($"/api/v1/admin/enterprises/{poor.Id}/credit", new { amount = 100 })).EnsureSuccessStatusCode();
         Assert.Null(await ReasonAsync(poor, otp));
+    }
+}
+
+public sealed class FlowLedgerTests
+{
+    [Fact]
+    public void Counts_are_kept_per_key_within_their_window_taken_back_and_compacted()
+    {
+        var ledger = new Xinge.Server.Features.Compliance.FlowLedger();
+        ledger.Add(new(1, 1_000, 7));
+        ledger.Add(new(1, 61_000, 8));
+        ledger.Add(new(2, 1_000, 7));
+        Assert.Equal(2, ledger.Count(1, 60_000, 60_000, null));
+        Assert.Equal(1, ledger.Count(1, 61_000, 60_000, null));
+        Assert.Equal(1, ledger.Count(1, 30_000, 60_000, 7));
+        ledger.Remove(new(1, 61_000, 8));
+        Assert.Equal(0, ledger.Count(1, 61_000, 60_000, null));
+        ledger.Compact(since: 2_000);
+        Assert.Equal((0, 0), (ledger.Keys, ledger.Events));
+        for (var i = 0; i < 5000; i++) ledger.Add(new(i % 10, 10_000 + i, i));
+        Assert.Equal(500, ledger.Count(3, 12_500, 100_000, null));
+        ledger.Compact(since: 12_000);
+        Assert.Equal((10, 3000), (ledger.Keys, ledger.Events));
+        Assert.Equal(300, ledger.Count(3, 12_500, 100_000, null));
     }
 }
