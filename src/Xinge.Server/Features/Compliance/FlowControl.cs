@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
 using Dapper;
@@ -69,44 +68,44 @@ public sealed record EnterpriseFlow(IReadOnlyDictionary<string, int> Limits, IRe
 /// The limits in force for each enterprise, the platform's settings and the operator's values for it, and its test
 /// numbers: read once, forgotten on every node within a second of a change (a revocation of kind <c>limits</c>).
 /// </summary>
-public sealed class FlowSettings(IConfiguration config, Database database, Revocations revocations) : IHostedService
+public sealed class FlowSettings : IHostedService
 {
-    private readonly ConcurrentDictionary<long, EnterpriseFlow> _byEnterprise = new();
-    private long _generation;
+    private readonly IConfiguration config;
+    private readonly Database database;
+    private readonly Revocations revocations;
+    private readonly EnterpriseCache<EnterpriseFlow> _byEnterprise;
+
+    public FlowSettings(IConfiguration config, Database database, Revocations revocations)
+    {
+        (this.config, this.database, this.revocations) = (config, database, revocations);
+        _byEnterprise = new EnterpriseCache<EnterpriseFlow>(LoadAsync);
+    }
 
     public int Platform(FlowLimits.Limit limit) => Math.Max(0, config.GetValue($"Xinge:Compliance:FlowControl:{limit.Name}", limit.Default));
 
     public Task StartAsync(CancellationToken ct)
     {
-        revocations.LimitsChanged += Forget;
+        revocations.LimitsChanged += _byEnterprise.Forget;
         return Task.CompletedTask;
     }
 
     public Task StopAsync(CancellationToken ct)
     {
-        revocations.LimitsChanged -= Forget;
+        revocations.LimitsChanged -= _byEnterprise.Forget;
         return Task.CompletedTask;
     }
 
-    private void Forget(long enterpriseId)
-    {
-        Interlocked.Increment(ref _generation);
-        _byEnterprise.TryRemove(enterpriseId, out _);
-    }
-
     /// <summary>Every limit's value for the enterprise (its own where the operator set one, else the platform's), and its test numbers.</summary>
-    public async ValueTask<EnterpriseFlow> ForAsync(long enterpriseId, CancellationToken ct)
+    public ValueTask<EnterpriseFlow> ForAsync(long enterpriseId, CancellationToken ct) => _byEnterprise.GetAsync(enterpriseId, ct);
+
+    private async Task<EnterpriseFlow> LoadAsync(long enterpriseId, CancellationToken ct)
     {
-        if (_byEnterprise.TryGetValue(enterpriseId, out var known)) return known;
-        var generation = Interlocked.Read(ref _generation);
         await using var c = await database.OpenAsync(ct);
         var own = (await c.QueryAsync<(string Name, int Value)>("SELECT name, value FROM flow_limit_overrides WHERE enterprise_id = @enterpriseId", new { enterpriseId }))
             .ToDictionary(r => r.Name, r => r.Value);
         var values = FlowLimits.All.ToDictionary(l => l.Name, l => l != FlowLimits.OtpPlatformPerDay && own.TryGetValue(l.Name, out var v) ? v : Platform(l));
         var testNumbers = (await c.QueryAsync<string>("SELECT msisdn FROM test_numbers WHERE enterprise_id = @enterpriseId", new { enterpriseId })).ToHashSet();
-        var flow = new EnterpriseFlow(values, testNumbers);
-        if (Interlocked.Read(ref _generation) == generation) _byEnterprise[enterpriseId] = flow;
-        return flow;
+        return new EnterpriseFlow(values, testNumbers);
     }
 }
 

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Dapper;
 using Xinge.Server.Data;
 using Xinge.Server.Features.Accounts;
@@ -94,43 +93,41 @@ public static class TemplatePattern
 /// second of a decision or a removal (a revocation of kind <c>templates</c>). Admission asks it without a database
 /// round trip: a templated request by id, and free text matched against the templates of its category.
 /// </summary>
-public sealed class TemplateBook(Database database, Revocations revocations) : ITemplateSource, IHostedService
+public sealed class TemplateBook : ITemplateSource, IHostedService
 {
     private sealed record Approved(long Id, string Category, string Text, string[] Pieces);
 
-    private readonly ConcurrentDictionary<long, Approved[]> _approved = new();
-    private long _generation;
+    private readonly Database database;
+    private readonly Revocations revocations;
+    private readonly EnterpriseCache<Approved[]> _approved;
+
+    public TemplateBook(Database database, Revocations revocations)
+    {
+        (this.database, this.revocations) = (database, revocations);
+        _approved = new EnterpriseCache<Approved[]>(LoadAsync);
+    }
 
     public Task StartAsync(CancellationToken ct)
     {
-        revocations.TemplatesChanged += Forget;
+        revocations.TemplatesChanged += _approved.Forget;
         return Task.CompletedTask;
     }
 
     public Task StopAsync(CancellationToken ct)
     {
-        revocations.TemplatesChanged -= Forget;
+        revocations.TemplatesChanged -= _approved.Forget;
         return Task.CompletedTask;
     }
 
-    public void Forget(long enterpriseId)
-    {
-        Interlocked.Increment(ref _generation);
-        _approved.TryRemove(enterpriseId, out _);
-    }
+    private ValueTask<Approved[]> ApprovedAsync(long enterpriseId, CancellationToken ct) => _approved.GetAsync(enterpriseId, ct);
 
-    private async ValueTask<Approved[]> ApprovedAsync(long enterpriseId, CancellationToken ct)
+    private async Task<Approved[]> LoadAsync(long enterpriseId, CancellationToken ct)
     {
-        if (_approved.TryGetValue(enterpriseId, out var known)) return known;
-        var generation = Interlocked.Read(ref _generation);
         await using var c = await database.OpenAsync(ct);
         var rows = await c.QueryAsync<(long Id, string Category, string Text)>(
             "SELECT id, category, text FROM templates WHERE enterprise_id = @enterpriseId AND status = @approved ORDER BY id",
             new { enterpriseId, approved = ReviewStatus.Approved });
-        var list = rows.Select(r => new Approved(r.Id, r.Category, r.Text, TemplatePattern.Pieces(r.Text))).ToArray();
-        // A read that began before a change is not kept: the next request reads again.
-        if (Interlocked.Read(ref _generation) == generation) _approved[enterpriseId] = list;
-        return list;
+        return rows.Select(r => new Approved(r.Id, r.Category, r.Text, TemplatePattern.Pieces(r.Text))).ToArray();
     }
 
     public async ValueTask<TemplateInfo?> FindAsync(long enterpriseId, long templateId, CancellationToken ct)
