@@ -114,7 +114,7 @@ public sealed class FlowSettings : IHostedService
 /// The batch's candidates go to the <see cref="FlowGate"/>, which decides them with every other request waiting at
 /// that moment, in one transaction, against the counts in the database: exact under concurrency and across nodes.
 /// </summary>
-public sealed class FlowControlRule(FlowGate gate, FlowSettings settings, TimeProvider time) : IAdmissionRule
+public sealed class FlowControlRule(FlowGate gate, FlowSettings settings, Database database, TimeProvider time) : IAdmissionRule
 {
     public int Order => 1000;
 
@@ -149,6 +149,12 @@ public sealed class FlowControlRule(FlowGate gate, FlowSettings settings, TimePr
             entries.Add(new FlowEntry(number, at, (int)content, keys.ToArray()));
         }
         if (entries.Count == 0) return;
+        if (!database.IsPostgres)
+        {
+            // SQLite: decided in the store's transaction, under the write lock it holds anyway (FlowStoreGuard).
+            batch.StoreCheck = new FlowCheck(entries, flow.TestNumbers);
+            return;
+        }
         var decision = await gate.DecideAsync(entries, flow.TestNumbers, urgent: otp);
         for (var j = 0; j < decision.Reasons.Length; j++)
         {

@@ -21,6 +21,9 @@ public static class FlowControlEndpoints
     {
         services.AddSingleton<FlowSettings>();
         services.AddHostedService(sp => sp.GetRequiredService<FlowSettings>());
+        services.AddSingleton<FlowBook>();
+        services.AddHostedService(sp => sp.GetRequiredService<FlowBook>());
+        services.AddSingleton<IStoreGuard, FlowStoreGuard>();
         services.AddSingleton<FlowGate>();
         services.AddHostedService(sp => sp.GetRequiredService<FlowGate>());
         services.AddSingleton<IAdmissionRule, FlowControlRule>();

@@ -3,6 +3,7 @@ using System.Data.Common;
 using System.Threading.Channels;
 using Dapper;
 using Xinge.Server.Data;
+using Xinge.Server.Features.Messaging;
 
 namespace Xinge.Server.Features.Compliance;
 
@@ -103,117 +104,32 @@ public sealed class FlowLedger
 }
 
 /// <summary>
-/// Decides flow-limited candidates in batches. The counts live in memory on every node (<see cref="FlowLedger"/>); the
-/// database keeps the log they come from (<c>flow_log</c>: a row per decision, its counts packed). A decision takes
-/// the log's lock (PostgreSQL: the table, against the other nodes' gates, not readers; SQLite: the write lock), reads
-/// the rows other nodes wrote since its last one, decides candidate by candidate in arrival order, and writes one row
-/// with what it counted. So two nodes never both take the last place, and a 200,000-number job costs one row, not
-/// 200,000. Small requests go before a big job's next slice, OTPs first, so an OTP does not wait for a big job.
+/// The counts as this node holds them (<see cref="FlowLedger"/>) and the log they come from (<c>flow_log</c>: a row
+/// per decision, its counts packed, read by every node in <see cref="FlowLogRow.Seq"/> order). A decision runs in a
+/// transaction that holds the log's lock (PostgreSQL: the table, against the other nodes, not readers; SQLite: the
+/// write lock): it reads the rows other nodes wrote since, decides entry by entry against the counts, and writes one
+/// row with what it counted, which joins the ledger when the transaction commits. So two nodes never both take the
+/// last place, and a 200,000-number job costs one row, not 200,000. One caller at a time: the PostgreSQL gate's loop,
+/// or SQLite's store writer.
 /// </summary>
-public sealed class FlowGate(Database database, TimeProvider time, ILogger<FlowGate> logger) : BackgroundService
+public sealed class FlowBook(Database database, TimeProvider time, ILogger<FlowBook> logger) : IHostedService
 {
-    private sealed class Pending(List<FlowEntry> entries, IReadOnlySet<string> exempt, bool urgent)
-    {
-        public List<FlowEntry> Entries { get; } = entries;
-        public IReadOnlySet<string> Exempt { get; } = exempt;
-        public bool Urgent { get; } = urgent;
-        public int Done { get; set; }
-        public string?[] Reasons { get; } = new string?[entries.Count];
-        public List<FlowCount> Counted { get; } = [];
-        /// <summary>A take-back instead of a decision: these counts leave the log.</summary>
-        public FlowCount[]? Removing { get; init; }
-        public TaskCompletionSource<FlowDecision> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    }
-
     private const byte Added = 1, Removed = 2;
     private const int CountBytes = 20;
-    private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>(new() { SingleReader = true });
     private FlowLedger _ledger = new();
     private long _lastSeq;
-    /// <summary>Entries one decision takes from a big request; the rest wait for the next, after any small ones.</summary>
-    private const int Slice = 20_000;
-    private static readonly long Day = (long)FlowLimits.Longest.TotalMilliseconds;
+    // What the open transaction counted: in order (to write and to keep), and by key (to count against).
+    private List<(object? Owner, FlowCount Count)> _pending = [];
+    private FlowLedger _overlay = new();
+    private long? _pendingSeq;
+    private DateTimeOffset _tidied = DateTimeOffset.MinValue;
 
-    /// <param name="exempt">The enterprise's test numbers: its own limits spare them, the platform's do not.</param>
-    /// <param name="urgent">OTPs: decided before other requests waiting at the same time.</param>
-    public Task<FlowDecision> DecideAsync(List<FlowEntry> entries, IReadOnlySet<string> exempt, bool urgent)
-    {
-        var pending = new Pending(entries, exempt, urgent);
-        if (!_queue.Writer.TryWrite(pending)) throw new InvalidOperationException("flow control is stopped");
-        return pending.Result.Task;
-    }
+    public Task StartAsync(CancellationToken ct) => LoadAsync(ct);
 
-    /// <summary>A request that was not stored after all (no balance, a duplicate): its counts are taken back, on every node.</summary>
-    public async Task TakeBackAsync(FlowCount[] counted)
-    {
-        if (counted.Length == 0) return;
-        var pending = new Pending([], new HashSet<string>(), urgent: false) { Removing = counted };
-        if (!_queue.Writer.TryWrite(pending)) return;
-        try
-        {
-            await pending.Result.Task;
-        }
-        catch (Exception e)
-        {
-            // Counted but not sent: the number gets fewer messages than its limit allows until the counts age out.
-            logger.LogWarning(e, "Taking back {Count} flow counts failed", counted.Length);
-        }
-    }
+    public Task StopAsync(CancellationToken ct) => Task.CompletedTask;
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        await LoadAsync(stoppingToken);
-        var reader = _queue.Reader;
-        var big = new Queue<Pending>();
-        var tidied = time.GetUtcNow();
-        while (big.Count > 0 || await reader.WaitToReadAsync(stoppingToken))
-        {
-            var small = new List<Pending>();
-            var entries = 0;
-            while (entries < Slice && reader.TryRead(out var p))
-            {
-                if (p.Entries.Count > Slice) big.Enqueue(p);
-                else
-                {
-                    small.Add(p);
-                    entries += Math.Max(1, p.Entries.Count);
-                }
-            }
-            // Small requests first, OTPs among them first; then a slice of the oldest big request.
-            var turn = small.OrderBy(p => p.Urgent ? 0 : 1).Select(p => (p, p.Entries.Count)).ToList();
-            if (turn.Count == 0 && big.TryPeek(out var head)) turn.Add((head, Math.Min(Slice, head.Entries.Count - head.Done)));
-            if (turn.Count == 0) continue;
-            try
-            {
-                await DecideAsync(turn, stoppingToken);
-                foreach (var (p, _) in turn)
-                {
-                    if (p.Done < p.Entries.Count) continue;
-                    p.Result.TrySetResult(new FlowDecision(p.Reasons, p.Counted.ToArray()));
-                    if (big.TryPeek(out var first) && first == p) big.Dequeue();
-                }
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                logger.LogError(e, "Flow control could not decide {Count} requests", turn.Count);
-                foreach (var (p, _) in turn)
-                {
-                    p.Result.TrySetException(e);
-                    if (big.TryPeek(out var first) && first == p) big.Dequeue();
-                }
-                // What this node holds may be behind what it wrote before the failure: read the log again.
-                await LoadAsync(stoppingToken);
-            }
-            if (time.GetUtcNow() - tidied > TimeSpan.FromMinutes(10))
-            {
-                tidied = time.GetUtcNow();
-                await TidyAsync(stoppingToken);
-            }
-        }
-    }
-
-    /// <summary>At start (and after a failure): the whole log, which holds a day, into memory.</summary>
-    private async Task LoadAsync(CancellationToken ct)
+    /// <summary>The whole log, which holds a day, into memory: at start, and after a transaction that failed.</summary>
+    public async Task LoadAsync(CancellationToken ct)
     {
         var ledger = new FlowLedger();
         await using var c = await database.OpenAsync(ct);
@@ -224,8 +140,103 @@ public sealed class FlowGate(Database database, TimeProvider time, ILogger<FlowG
             last = rows.GetInt64(0);
             Apply(ledger, (byte[])rows.GetValue(1));
         }
-        _ledger = ledger;
-        _lastSeq = last;
+        (_ledger, _lastSeq, _tidied) = (ledger, last, time.GetUtcNow());
+        Abandoned();
+    }
+
+    /// <summary>In the decision's transaction, first: the lock (PostgreSQL), then what other nodes wrote since this node's last row.</summary>
+    public async Task BeginAsync(DbConnection c, DbTransaction tx, CancellationToken ct)
+    {
+        Abandoned();
+        if (database.IsPostgres)
+        {
+            // The row is worth losing only with the messages it counted: the store's later commit flushes it anyway.
+            await c.ExecuteAsync("SET LOCAL synchronous_commit TO OFF; LOCK TABLE flow_log IN SHARE ROW EXCLUSIVE MODE", transaction: tx);
+        }
+        await using var rows = await c.ExecuteReaderAsync("SELECT seq, counts FROM flow_log WHERE seq > @last ORDER BY seq", new { last = _lastSeq }, tx);
+        while (await rows.ReadAsync(ct))
+        {
+            _lastSeq = rows.GetInt64(0);
+            Apply(_ledger, (byte[])rows.GetValue(1));
+        }
+    }
+
+    /// <summary>Decides entries in order: each entry's refusal (null when it goes), and what it counted (kept apart until the commit).</summary>
+    /// <param name="owner">Whose counts these are, for <see cref="WriteAsync(DbConnection, DbTransaction, Func{object?, bool}, CancellationToken)"/>.</param>
+    public void Decide(List<FlowEntry> entries, int from, int to, IReadOnlySet<string> exempt, string?[] reasons, List<FlowCount>? counted, object? owner = null)
+    {
+        for (var i = from; i < to; i++)
+        {
+            var entry = entries[i];
+            // A test number is spared the enterprise's own limits; the platform's still count it.
+            var keys = exempt.Contains(entry.Number) ? entry.Keys.Where(k => k.Platform).ToArray() : entry.Keys;
+            reasons[i] = Exceeded(entry, keys);
+            if (reasons[i] is not null) continue;
+            foreach (var k in keys)
+            {
+                var count = new FlowCount(k.Key, entry.At, entry.Content);
+                _pending.Add((owner, count));
+                _overlay.Add(count);
+                counted?.Add(count);
+            }
+        }
+    }
+
+    /// <summary>Counts taken back (a request not stored after all), in this transaction.</summary>
+    public async Task TakeBackAsync(DbConnection c, DbTransaction tx, IReadOnlyList<FlowCount> counts, CancellationToken ct)
+    {
+        if (counts.Count == 0) return;
+        await WriteAsync(c, tx, Pack(Removed, counts), counts.Max(x => x.At), ct);
+        foreach (var r in counts) _ledger.Remove(r);
+    }
+
+    /// <summary>Writes what was counted for the owners <paramref name="keep"/> keeps (those stored), as one row of the log, in this transaction.</summary>
+    public async Task WriteAsync(DbConnection c, DbTransaction tx, Func<object?, bool> keep, CancellationToken ct)
+    {
+        _pending = _pending.Where(p => keep(p.Owner)).ToList();
+        if (_pending.Count == 0) return;
+        var counts = _pending.Select(p => p.Count).ToList();
+        _pendingSeq = await WriteAsync(c, tx, Pack(Added, counts), counts.Max(x => x.At), ct);
+    }
+
+    /// <summary>The transaction committed: what it counted joins the ledger.</summary>
+    public void Committed()
+    {
+        foreach (var (_, count) in _pending) _ledger.Add(count);
+        if (_pendingSeq is { } seq) _lastSeq = Math.Max(_lastSeq, seq);
+        Abandoned();
+    }
+
+    /// <summary>The transaction did not commit: what it counted never was.</summary>
+    public void Abandoned()
+    {
+        _pending.Clear();
+        if (_overlay.Events > 0) _overlay = new FlowLedger();
+        _pendingSeq = null;
+    }
+
+    private string? Exceeded(FlowEntry entry, FlowKey[] keys)
+    {
+        foreach (var k in keys)
+        {
+            foreach (var (limit, count) in k.Limits)
+            {
+                var window = (long)limit.Window.TotalMilliseconds;
+                int? content = limit == FlowLimits.SameContent ? entry.Content : null;
+                if (_ledger.Count(k.Key, entry.At, window, content) + _overlay.Count(k.Key, entry.At, window, content) >= count) return limit.Name;
+            }
+        }
+        return null;
+    }
+
+    /// <summary>Every ten minutes, in a decision's transaction: log rows whose counts are all more than a day old go, and the ledger drops them too.</summary>
+    public async Task TidyAsync(DbConnection c, DbTransaction tx)
+    {
+        if (time.GetUtcNow() - _tidied < TimeSpan.FromMinutes(10)) return;
+        _tidied = time.GetUtcNow();
+        var cutoff = (time.GetUtcNow() - FlowLimits.Longest - TimeSpan.FromMinutes(5)).ToUnixTimeMilliseconds();
+        _ledger.Compact(cutoff);
+        await c.ExecuteAsync("DELETE FROM flow_log WHERE until < @cutoff", new { cutoff }, tx);
     }
 
     private static void Apply(FlowLedger ledger, byte[] packed)
@@ -255,100 +266,170 @@ public sealed class FlowGate(Database database, TimeProvider time, ILogger<FlowG
         return packed;
     }
 
-    private async Task DecideAsync(List<(Pending Request, int Take)> turn, CancellationToken ct)
-    {
-        using var writeTurn = await database.WriteTurnAsync(ct);
-        await using var c = await database.OpenAsync(ct);
-        await using var tx = await c.BeginTransactionAsync(ct);
-        if (database.IsPostgres)
-        {
-            // The log row is worth losing only with the messages it counted: a later commit (the store's) flushes it anyway.
-            await c.ExecuteAsync("SET LOCAL synchronous_commit TO OFF; LOCK TABLE flow_log IN SHARE ROW EXCLUSIVE MODE", transaction: tx);
-        }
-
-        // Other nodes' decisions since this node's last one.
-        var last = _lastSeq;
-        await using (var rows = await c.ExecuteReaderAsync("SELECT seq, counts FROM flow_log WHERE seq > @last ORDER BY seq", new { last }, tx))
-        {
-            while (await rows.ReadAsync(ct))
-            {
-                last = rows.GetInt64(0);
-                Apply(_ledger, (byte[])rows.GetValue(1));
-            }
-        }
-        _lastSeq = last;
-
-        // Decided against the ledger and what this decision counted before (kept apart until the commit).
-        var added = new List<FlowCount>();
-        var pending = new FlowLedger();
-        foreach (var (p, take) in turn)
-        {
-            if (p.Removing is { } removing)
-            {
-                foreach (var r in removing) _ledger.Remove(r);
-                continue;
-            }
-            var end = p.Done + take;
-            for (var i = p.Done; i < end; i++)
-            {
-                var entry = p.Entries[i];
-                // A test number is spared the enterprise's own limits; the platform's still count it.
-                var keys = p.Exempt.Contains(entry.Number) ? entry.Keys.Where(k => k.Platform).ToArray() : entry.Keys;
-                p.Reasons[i] = Exceeded(entry, keys, pending);
-                if (p.Reasons[i] is not null) continue;
-                foreach (var k in keys)
-                {
-                    var count = new FlowCount(k.Key, entry.At, entry.Content);
-                    pending.Add(count);
-                    added.Add(count);
-                    p.Counted.Add(count);
-                }
-            }
-        }
-        var removed = turn.Where(t => t.Request.Removing is not null).SelectMany(t => t.Request.Removing!).ToList();
-        if (removed.Count > 0) _lastSeq = await WriteAsync(c, tx, Pack(Removed, removed), MaxAt(removed), ct);
-        if (added.Count > 0) _lastSeq = await WriteAsync(c, tx, Pack(Added, added), MaxAt(added), ct);
-        await tx.CommitAsync(ct);
-        foreach (var count in added) _ledger.Add(count);
-        foreach (var (p, take) in turn) p.Done += p.Removing is null ? take : 0;
-    }
-
-    private static long MaxAt(List<FlowCount> counts) => counts.Max(x => x.At);
-
-    /// <summary>The first limit the entry would exceed, or null. A window counts the events within it on either side of the entry's time.</summary>
-    private string? Exceeded(FlowEntry entry, FlowKey[] keys, FlowLedger pending)
-    {
-        foreach (var k in keys)
-        {
-            foreach (var (limit, count) in k.Limits)
-            {
-                var window = (long)limit.Window.TotalMilliseconds;
-                int? content = limit == FlowLimits.SameContent ? entry.Content : null;
-                if (_ledger.Count(k.Key, entry.At, window, content) + pending.Count(k.Key, entry.At, window, content) >= count) return limit.Name;
-            }
-        }
-        return null;
-    }
-
-    /// <summary>Writes one row of the log; its seq.</summary>
     private static async Task<long> WriteAsync(DbConnection c, DbTransaction tx, byte[] counts, long until, CancellationToken ct) =>
         await c.ExecuteScalarAsync<long>(new CommandDefinition("INSERT INTO flow_log (until, counts) VALUES (@until, @counts) RETURNING seq",
             new { until, counts }, tx, cancellationToken: ct));
 
-    /// <summary>Every ten minutes: the log rows whose counts are all more than a day old go, and the ledger drops them too.</summary>
-    private async Task TidyAsync(CancellationToken ct)
+    public void Failed(Exception e) => logger.LogError(e, "A flow-control decision failed; the log is read again");
+}
+
+/// <summary>
+/// PostgreSQL: decides flow-limited candidates in batches of their own, before the store. The requests waiting when
+/// the last decision ended go into the next (<see cref="FlowBook"/>). Small requests go before a big job's next
+/// slice, OTPs first, so an OTP does not wait for a big job. A request the store then does not take has its counts
+/// taken back.
+/// </summary>
+public sealed class FlowGate(Database database, FlowBook book, ILogger<FlowGate> logger) : BackgroundService
+{
+    private sealed class Pending(List<FlowEntry> entries, IReadOnlySet<string> exempt, bool urgent)
     {
-        var cutoff = (time.GetUtcNow() - FlowLimits.Longest - TimeSpan.FromMinutes(5)).ToUnixTimeMilliseconds();
-        _ledger.Compact(cutoff);
+        public List<FlowEntry> Entries { get; } = entries;
+        public IReadOnlySet<string> Exempt { get; } = exempt;
+        public bool Urgent { get; } = urgent;
+        public int Done { get; set; }
+        public string?[] Reasons { get; } = new string?[entries.Count];
+        public List<FlowCount> Counted { get; } = [];
+        /// <summary>A take-back instead of a decision: these counts leave the log.</summary>
+        public FlowCount[]? Removing { get; init; }
+        public TaskCompletionSource<FlowDecision> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>(new() { SingleReader = true });
+    /// <summary>Entries one decision takes from a big request; the rest wait for the next, after any small ones.</summary>
+    private const int Slice = 20_000;
+
+    /// <param name="exempt">The enterprise's test numbers: its own limits spare them, the platform's do not.</param>
+    /// <param name="urgent">OTPs: decided before other requests waiting at the same time.</param>
+    public Task<FlowDecision> DecideAsync(List<FlowEntry> entries, IReadOnlySet<string> exempt, bool urgent)
+    {
+        var pending = new Pending(entries, exempt, urgent);
+        if (!_queue.Writer.TryWrite(pending)) throw new InvalidOperationException("flow control is stopped");
+        return pending.Result.Task;
+    }
+
+    /// <summary>A request that was not stored after all (no balance, a duplicate): its counts are taken back, on every node.</summary>
+    public async Task TakeBackAsync(FlowCount[] counted)
+    {
+        if (counted.Length == 0) return;
+        var pending = new Pending([], new HashSet<string>(), urgent: false) { Removing = counted };
+        if (!_queue.Writer.TryWrite(pending)) return;
         try
         {
-            using var turn = await database.WriteTurnAsync(ct);
-            await using var c = await database.OpenAsync(ct);
-            await c.ExecuteAsync("DELETE FROM flow_log WHERE until < @cutoff", new { cutoff });
+            await pending.Result.Task;
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (Exception e)
         {
-            logger.LogWarning(e, "Pruning old flow-control log rows failed; will try again");
+            // Counted but not sent: the number gets fewer messages than its limit allows until the counts age out.
+            logger.LogWarning(e, "Taking back {Count} flow counts failed", counted.Length);
         }
     }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (!database.IsPostgres) return;
+        var reader = _queue.Reader;
+        var big = new Queue<Pending>();
+        while (big.Count > 0 || await reader.WaitToReadAsync(stoppingToken))
+        {
+            var small = new List<Pending>();
+            var entries = 0;
+            while (entries < Slice && reader.TryRead(out var p))
+            {
+                if (p.Entries.Count > Slice) big.Enqueue(p);
+                else
+                {
+                    small.Add(p);
+                    entries += Math.Max(1, p.Entries.Count);
+                }
+            }
+            // Small requests first, OTPs among them first; then a slice of the oldest big request.
+            var turn = small.OrderBy(p => p.Urgent ? 0 : 1).Select(p => (p, p.Entries.Count)).ToList();
+            if (turn.Count == 0 && big.TryPeek(out var head)) turn.Add((head, Math.Min(Slice, head.Entries.Count - head.Done)));
+            if (turn.Count == 0) continue;
+            try
+            {
+                await DecideAsync(turn, stoppingToken);
+                foreach (var (p, _) in turn)
+                {
+                    if (p.Done < p.Entries.Count) continue;
+                    p.Result.TrySetResult(new FlowDecision(p.Reasons, p.Counted.ToArray()));
+                    if (big.TryPeek(out var first) && first == p) big.Dequeue();
+                }
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                book.Failed(e);
+                foreach (var (p, _) in turn)
+                {
+                    p.Result.TrySetException(e);
+                    if (big.TryPeek(out var first) && first == p) big.Dequeue();
+                }
+                await book.LoadAsync(stoppingToken);
+            }
+        }
+    }
+
+    private async Task DecideAsync(List<(Pending Request, int Take)> turn, CancellationToken ct)
+    {
+        await using var c = await database.OpenAsync(ct);
+        await using var tx = await c.BeginTransactionAsync(ct);
+        await book.BeginAsync(c, tx, ct);
+        await book.TidyAsync(c, tx);
+        foreach (var (p, _) in turn)
+        {
+            if (p.Removing is { } removing) await book.TakeBackAsync(c, tx, removing, ct);
+        }
+        foreach (var (p, take) in turn)
+        {
+            if (p.Removing is null) book.Decide(p.Entries, p.Done, p.Done + take, p.Exempt, p.Reasons, p.Counted);
+        }
+        await book.WriteAsync(c, tx, _ => true, ct);
+        try
+        {
+            await tx.CommitAsync(ct);
+        }
+        catch
+        {
+            book.Abandoned();
+            throw;
+        }
+        book.Committed();
+        foreach (var (p, take) in turn) p.Done += p.Removing is null ? take : 0;
+    }
+}
+
+/// <summary>What flow control asks the SQLite store to decide in its transaction: the request's entries, one a message in order.</summary>
+public sealed record FlowCheck(List<FlowEntry> Entries, IReadOnlySet<string> Exempt);
+
+/// <summary>
+/// SQLite: flow control decides in the store's own transaction (Messaging's guard seam), under the one write lock the
+/// store holds anyway: the counts commit or roll back with the messages they count, and a single request costs no
+/// transaction of its own.
+/// </summary>
+public sealed class FlowStoreGuard(FlowBook book) : IStoreGuard
+{
+    public async Task CheckAsync(DbConnection c, DbTransaction tx, IReadOnlyList<StoreRequest> requests, CancellationToken ct)
+    {
+        await book.BeginAsync(c, tx, ct);
+        await book.TidyAsync(c, tx);
+        // OTPs first, as they queued.
+        foreach (var r in requests.OrderBy(r => r.Category == Category.Otp ? 0 : 1))
+        {
+            if (r.GuardCheck is not FlowCheck check) continue;
+            var reasons = new string?[check.Entries.Count];
+            book.Decide(check.Entries, 0, check.Entries.Count, check.Exempt, reasons, null, owner: r);
+            for (var i = 0; i < reasons.Length; i++)
+            {
+                if (reasons[i] is { } reason) r.RefuseByGuard(i, "rate_limited:" + reason);
+            }
+        }
+    }
+
+    /// <summary>Only the requests the store keeps (with their balance reserved) are counted.</summary>
+    public Task WriteAsync(DbConnection c, DbTransaction tx, IReadOnlyCollection<StoreRequest> stored, CancellationToken ct) =>
+        book.WriteAsync(c, tx, owner => owner is StoreRequest r && stored.Contains(r), ct);
+
+    public void Committed() => book.Committed();
+
+    public void Abandoned() => book.Abandoned();
 }

@@ -19,6 +19,9 @@ public sealed class AdmissionBatch(long enterpriseId, string signature, string c
     /// <summary>The approved template the body was found to match (free text, SMPP), when one was: limits per template count it there.</summary>
     public long? MatchedTemplateId { get; set; }
 
+    /// <summary>What a rule leaves to be decided in the store's transaction (<see cref="IStoreGuard"/>), for the accepted messages in order.</summary>
+    public object? StoreCheck { get; set; }
+
     private List<Func<Task>>? _notStored;
 
     /// <summary>What a rule wrote for the request (counts) that must be taken back if it is not stored after all.</summary>

@@ -10,13 +10,31 @@ using Xinge.Server.Features.Billing;
 namespace Xinge.Server.Features.Messaging;
 
 /// <param name="Connector">The lane it waits in: the connector its number routes to when it is stored (null: none yet).</param>
-public sealed record NewMessage(long Id, string Recipient, string Text, int Encoding, int Segments, long Price, string? Connector);
+/// <param name="Line">Its line in the request (or the uploaded file), which a refusal names.</param>
+public sealed record NewMessage(long Id, string Recipient, string Text, int Encoding, int Segments, long Price, string? Connector, int Line = 0);
 
 public enum StoreOutcome
 {
     Stored,
     InsufficientBalance,
     DuplicateRequest,
+    /// <summary>A guard refused every message of the request: nothing of it was stored.</summary>
+    NothingLeft,
+}
+
+/// <summary>
+/// The guard seam: a feature that decides some messages only in the store's own transaction (flow control on SQLite,
+/// whose counts commit or roll back with the messages they count, under the one write lock). It sees the requests that
+/// carry its check (<see cref="StoreRequest.GuardCheck"/>), refuses messages of them by index, writes what it must in
+/// the transaction, and learns whether the transaction committed.
+/// </summary>
+public interface IStoreGuard
+{
+    Task CheckAsync(DbConnection c, DbTransaction tx, IReadOnlyList<StoreRequest> requests, CancellationToken ct);
+    /// <summary>Once the store knows which requests it keeps (their balance reserved): what the guard writes for them.</summary>
+    Task WriteAsync(DbConnection c, DbTransaction tx, IReadOnlyCollection<StoreRequest> stored, CancellationToken ct);
+    void Committed();
+    void Abandoned();
 }
 
 /// <summary>Everything one accepted request writes: its job, its messages, its rejections and its reservation.</summary>
@@ -42,6 +60,43 @@ public sealed class StoreRequest
     public long TotalPrice => Messages.Sum(m => m.Price);
     /// <summary>What another feature writes with this request, in its transaction (a held request's review item).</summary>
     public IReadOnlyList<Func<DbConnection, DbTransaction, CancellationToken, Task>> AlsoWrite { get; init; } = [];
+    /// <summary>What the store's guard decides for this request in the store's transaction; null when nothing.</summary>
+    public object? GuardCheck { get; init; }
+    /// <summary>The answer kept for the Idempotency-Key, made again once the guard has refused messages.</summary>
+    public Func<StoreRequest, string>? Respond { get; init; }
+    private List<(int Index, string Reason)>? _refused;
+    // The messages as the request came, which the guard's indexes name (a retry after a failed batch sees fewer).
+    private NewMessage[]? _asCame;
+
+    /// <summary>The guard refuses the message at <paramref name="index"/> of <see cref="Messages"/> as the request came.</summary>
+    public void RefuseByGuard(int index, string reason) => (_refused ??= []).Add((index, reason));
+
+    internal void BeforeGuard() => _asCame ??= Messages.ToArray();
+
+    /// <summary>Takes the guard's refusals out of the messages into the rejections; the messages taken out.</summary>
+    internal List<NewMessage> ApplyGuard()
+    {
+        if (_refused is not { Count: > 0 } refused) return [];
+        var reasons = refused.Where(x => x.Index < _asCame!.Length).ToDictionary(x => _asCame![x.Index].Id, x => x.Reason);
+        _refused = null;
+        var taken = new List<NewMessage>(reasons.Count);
+        var kept = new List<NewMessage>(Messages.Count);
+        foreach (var m in Messages)
+        {
+            if (!reasons.TryGetValue(m.Id, out var reason))
+            {
+                kept.Add(m);
+                continue;
+            }
+            taken.Add(m);
+            Rejections.Add((m.Line, m.Recipient, reason));
+        }
+        Messages.Clear();
+        Messages.AddRange(kept);
+        Rejections.Sort((a, b) => a.Line.CompareTo(b.Line));
+        if (Respond is not null && IdempotencyKey is not null) IdempotentResponse = Respond(this);
+        return taken;
+    }
     internal TaskCompletionSource<StoreOutcome> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 }
 
@@ -51,7 +106,7 @@ public sealed class StoreRequest
 /// transaction, so an accepted message is on disk, paid for, before the API answers.
 /// </summary>
 public sealed class MessageStore(Database database, BillingService billing, TimeProvider time, WakeSignalFor<Dispatcher> dispatch, LaneInbox lanes, IdGenerator ids,
-    ILogger<MessageStore> logger) : BackgroundService
+    IEnumerable<IStoreGuard> guards, ILogger<MessageStore> logger) : BackgroundService
 {
     private const int MaxMessagesPerCommit = 50_000;
     private readonly Channel<StoreRequest> _queue = Channel.CreateUnbounded<StoreRequest>(new() { SingleReader = !database.IsPostgres });
@@ -172,7 +227,7 @@ public sealed class MessageStore(Database database, BillingService billing, Time
         var outcomes = new Dictionary<StoreRequest, StoreOutcome>();
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         using var turn = await database.WriteTurnAsync(ct);
-        if (database.IsPostgres && batch.All(r => r.EnterpriseId == batch[0].EnterpriseId && r.IdempotencyKey is null && r.AlsoWrite.Count == 0)
+        if (database.IsPostgres && batch.All(r => r.EnterpriseId == batch[0].EnterpriseId && r.IdempotencyKey is null && r.AlsoWrite.Count == 0 && r.GuardCheck is null)
             && await WriteWholeAsync(batch, lease, now, ct))
         {
             foreach (var r in batch) outcomes[r] = StoreOutcome.Stored;
@@ -198,6 +253,12 @@ public sealed class MessageStore(Database database, BillingService billing, Time
                 }
             }
             candidates.Add(r);
+        }
+        var guarded = await GuardAsync(c, tx, candidates, lease, ct);
+        foreach (var r in candidates.Where(r => r.Messages.Count == 0).ToList())
+        {
+            outcomes[r] = StoreOutcome.NothingLeft;
+            candidates.Remove(r);
         }
         var reservations = candidates.Select(r => new Reservation(r.EnterpriseId, r.TotalPrice, r.Messages.Count)).ToList();
         var granted = await billing.ReserveAsync(c, tx, reservations, now, ct);
@@ -226,8 +287,55 @@ public sealed class MessageStore(Database database, BillingService billing, Time
         {
             foreach (var write in r.AlsoWrite) await write(c, tx, ct);
         }
-        await tx.CommitAsync(ct);
+        try
+        {
+            if (guarded.Count > 0)
+            {
+                var stored = jobs.ToHashSet();
+                foreach (var g in guarded) await g.WriteAsync(c, tx, stored, ct);
+            }
+            await tx.CommitAsync(ct);
+        }
+        catch
+        {
+            foreach (var g in guarded) g.Abandoned();
+            throw;
+        }
+        foreach (var g in guarded) g.Committed();
         return outcomes;
+    }
+
+    /// <summary>
+    /// The guards decide the requests that carry their checks, in this transaction; what they refuse leaves the
+    /// request (and its place in a lane, if it had one). The guards that took part, to be told how the transaction ends.
+    /// </summary>
+    private async Task<List<IStoreGuard>> GuardAsync(DbConnection c, DbTransaction tx, List<StoreRequest> requests, Lease lease, CancellationToken ct)
+    {
+        var taking = requests.Where(r => r.GuardCheck is not null).ToList();
+        if (taking.Count == 0) return [];
+        foreach (var r in taking) r.BeforeGuard();
+        var guarded = new List<IStoreGuard>();
+        try
+        {
+            foreach (var guard in guards)
+            {
+                guarded.Add(guard);
+                await guard.CheckAsync(c, tx, taking, ct);
+            }
+        }
+        catch
+        {
+            foreach (var g in guarded) g.Abandoned();
+            throw;
+        }
+        foreach (var r in taking)
+        {
+            foreach (var m in r.ApplyGuard())
+            {
+                if (lease.Handed.Remove(m.Id)) lanes.Unpromise(m.Connector!);
+            }
+        }
+        return guarded;
     }
 
     /// <summary>

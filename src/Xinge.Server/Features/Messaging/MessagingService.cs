@@ -216,7 +216,8 @@ public sealed class MessagingService(Database database, MessageStore store, Stat
             var i = line - 1;
             if (admission.ReasonOf(j) is { } reason) { rejected.Add(new Rejection(cmd.Recipients[i].Line ?? line, number, reason)); continue; }
             var t = texts?[j] ?? shared!.Value;
-            accepted.Add(new NewMessage(ids.Next(), number, t.Text, (int)t.Encoding, t.Segments, (long)t.Segments * enterprise.UnitPrice, connectors.Route(number)?.Name));
+            accepted.Add(new NewMessage(ids.Next(), number, t.Text, (int)t.Encoding, t.Segments, (long)t.Segments * enterprise.UnitPrice, connectors.Route(number)?.Name,
+                cmd.Recipients[i].Line ?? line));
         }
         rejected.Sort((a, b) => a.Line.CompareTo(b.Line));
         if (accepted.Count == 0)
@@ -225,7 +226,11 @@ public sealed class MessagingService(Database database, MessageStore store, Stat
         }
 
         var jobId = ids.Next();
-        var result = new SendResult(jobId, accepted.Count, rejected.Count, accepted.Select(m => new AcceptedMessage(m.Id, m.Recipient, m.Segments, m.Price)).ToList(), rejected);
+        SendResult ResultOf(List<NewMessage> messages, List<Rejection> rejections) =>
+            new(jobId, messages.Count, rejections.Count, messages.Select(m => new AcceptedMessage(m.Id, m.Recipient, m.Segments, m.Price)).ToList(), rejections);
+        string Answer(SendResult r) => JsonSerializer.Serialize(cmd.Kind == SendKind.Job ? r with { Messages = [], Rejected = [] } : r, JsonSerializerOptions.Web);
+        static List<Rejection> RejectionsOf(StoreRequest r) => r.Rejections.Select(x => new Rejection(x.Line, x.Recipient, x.Reason)).ToList();
+        var result = ResultOf(accepted, rejected);
         var request = new StoreRequest
         {
             EnterpriseId = enterprise.Id,
@@ -242,8 +247,10 @@ public sealed class MessagingService(Database database, MessageStore store, Stat
             Messages = accepted,
             Rejections = rejected.Select(r => (r.Line, r.To, r.Reason)).ToList(),
             IdempotencyKey = cmd.IdempotencyKey,
-            IdempotentResponse = cmd.IdempotencyKey is null ? null : JsonSerializer.Serialize(
-                cmd.Kind == SendKind.Job ? result with { Messages = [], Rejected = [] } : result, JsonSerializerOptions.Web),
+            IdempotentResponse = cmd.IdempotencyKey is null ? null : Answer(result),
+            // A guard in the store's transaction (flow control on SQLite) may refuse some: the answer is made again.
+            GuardCheck = admission.StoreCheck,
+            Respond = r => Answer(ResultOf(r.Messages, RejectionsOf(r))),
             Fingerprint = fingerprint,
             AlsoWrite = admission.HoldReason is { } hold
                 ? heldReviews.Select(review => (Func<DbConnection, DbTransaction, CancellationToken, Task>)((c, tx, ct) =>
@@ -267,9 +274,11 @@ public sealed class MessagingService(Database database, MessageStore store, Stat
             logger.LogInformation("Job {JobId}: {Accepted} accepted, {Rejected} rejected; checked in {CheckMs} ms, stored in {StoreMs} ms ({Outcome})",
                 jobId, accepted.Count, rejected.Count, validated, clock.ElapsedMilliseconds - validated, outcome);
         }
+        if (admission.StoreCheck is not null) result = ResultOf(request.Messages, RejectionsOf(request));
         return outcome switch
         {
             StoreOutcome.Stored => (result, null),
+            StoreOutcome.NothingLeft => (null, new SendRefusal(SendError.NoValidRecipients, "no recipient could be accepted; see rejected", result.Rejected)),
             StoreOutcome.DuplicateRequest => Replay(request.IdempotentResponse!, request.PreviousFingerprint, fingerprint!),
             _ => (null, new SendRefusal(SendError.InsufficientBalance, $"the balance does not cover {request.TotalPrice} fen for {accepted.Count} messages",
                 Required: request.TotalPrice)),
