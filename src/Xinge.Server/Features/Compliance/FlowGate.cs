@@ -402,14 +402,19 @@ public sealed class FlowGate(Database database, FlowBook book, ILogger<FlowGate>
 public sealed record FlowCheck(List<FlowEntry> Entries, IReadOnlySet<string> Exempt);
 
 /// <summary>
-/// SQLite: flow control decides in the store's own transaction (Messaging's guard seam), under the one write lock the
-/// store holds anyway: the counts commit or roll back with the messages they count, and a single request costs no
-/// transaction of its own.
+/// Flow control decides in the store's own transaction (Messaging's guard seam), under the log's lock: the counts
+/// commit or roll back with the messages they count, and a request costs no transaction of its own. The store's
+/// writers (two on PostgreSQL) take the book in turns, from the check to the end of their transaction.
 /// </summary>
 public sealed class FlowStoreGuard(FlowBook book) : IStoreGuard
 {
+    private readonly SemaphoreSlim _turn = new(1, 1);
+    private DbTransaction? _holder;
+
     public async Task CheckAsync(DbConnection c, DbTransaction tx, IReadOnlyList<StoreRequest> requests, CancellationToken ct)
     {
+        await _turn.WaitAsync(ct);
+        _holder = tx;
         await book.BeginAsync(c, tx, ct);
         await book.TidyAsync(c, tx);
         // OTPs first, as they queued.
@@ -429,7 +434,15 @@ public sealed class FlowStoreGuard(FlowBook book) : IStoreGuard
     public Task WriteAsync(DbConnection c, DbTransaction tx, IReadOnlyCollection<StoreRequest> stored, CancellationToken ct) =>
         book.WriteAsync(c, tx, owner => owner is StoreRequest r && stored.Contains(r), ct);
 
-    public void Committed() => book.Committed();
+    public void Committed(DbTransaction tx) => End(tx, book.Committed);
 
-    public void Abandoned() => book.Abandoned();
+    public void Abandoned(DbTransaction tx) => End(tx, book.Abandoned);
+
+    private void End(DbTransaction tx, Action outcome)
+    {
+        if (_holder != tx) return;
+        outcome();
+        _holder = null;
+        _turn.Release();
+    }
 }

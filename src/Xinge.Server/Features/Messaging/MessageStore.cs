@@ -33,8 +33,9 @@ public interface IStoreGuard
     Task CheckAsync(DbConnection c, DbTransaction tx, IReadOnlyList<StoreRequest> requests, CancellationToken ct);
     /// <summary>Once the store knows which requests it keeps (their balance reserved): what the guard writes for them.</summary>
     Task WriteAsync(DbConnection c, DbTransaction tx, IReadOnlyCollection<StoreRequest> stored, CancellationToken ct);
-    void Committed();
-    void Abandoned();
+    void Committed(DbTransaction tx);
+    /// <summary>The transaction did not commit (or the check itself failed).</summary>
+    void Abandoned(DbTransaction tx);
 }
 
 /// <summary>Everything one accepted request writes: its job, its messages, its rejections and its reservation.</summary>
@@ -73,10 +74,17 @@ public sealed class StoreRequest
 
     internal void BeforeGuard() => _asCame ??= Messages.ToArray();
 
-    /// <summary>Takes the guard's refusals out of the messages into the rejections; the messages taken out.</summary>
+    /// <summary>Takes the guard's refusals out of the messages into the rejections, and makes the answer; the messages taken out.</summary>
     internal List<NewMessage> ApplyGuard()
     {
-        if (_refused is not { Count: > 0 } refused) return [];
+        var taken = new List<NewMessage>();
+        if (_refused is { Count: > 0 } refused) taken = TakeOut(refused);
+        if (Respond is not null && IdempotencyKey is not null) IdempotentResponse = Respond(this);
+        return taken;
+    }
+
+    private List<NewMessage> TakeOut(List<(int Index, string Reason)> refused)
+    {
         var reasons = refused.Where(x => x.Index < _asCame!.Length).ToDictionary(x => _asCame![x.Index].Id, x => x.Reason);
         _refused = null;
         var taken = new List<NewMessage>(reasons.Count);
@@ -94,7 +102,6 @@ public sealed class StoreRequest
         Messages.Clear();
         Messages.AddRange(kept);
         Rejections.Sort((a, b) => a.Line.CompareTo(b.Line));
-        if (Respond is not null && IdempotencyKey is not null) IdempotentResponse = Respond(this);
         return taken;
     }
     internal TaskCompletionSource<StoreOutcome> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -235,8 +242,6 @@ public sealed class MessageStore(Database database, BillingService billing, Time
         }
         await using var c = await database.OpenAsync(ct);
         await using var tx = await c.BeginTransactionAsync(ct);
-        var messages = new List<(StoreRequest Request, NewMessage Message)>();
-        var rejections = new List<(long JobId, int Line, string Recipient, string Reason)>();
         var candidates = new List<StoreRequest>(batch.Count);
         foreach (var r in batch)
         {
@@ -255,6 +260,27 @@ public sealed class MessageStore(Database database, BillingService billing, Time
             candidates.Add(r);
         }
         var guarded = await GuardAsync(c, tx, candidates, lease, ct);
+        try
+        {
+            await WriteCheckedAsync(c, tx, candidates, guarded, outcomes, lease, now, ct);
+            await tx.CommitAsync(ct);
+        }
+        catch
+        {
+            // Whatever failed after the guards decided: what they counted never was.
+            foreach (var g in guarded) g.Abandoned(tx);
+            throw;
+        }
+        foreach (var g in guarded) g.Committed(tx);
+        return outcomes;
+    }
+
+    /// <summary>The requests the guards left something of: reserved, and written with what the guards write for those stored.</summary>
+    private async Task WriteCheckedAsync(DbConnection c, DbTransaction tx, List<StoreRequest> candidates, List<IStoreGuard> guarded,
+        Dictionary<StoreRequest, StoreOutcome> outcomes, Lease lease, long now, CancellationToken ct)
+    {
+        var messages = new List<(StoreRequest Request, NewMessage Message)>();
+        var rejections = new List<(long JobId, int Line, string Recipient, string Reason)>();
         foreach (var r in candidates.Where(r => r.Messages.Count == 0).ToList())
         {
             outcomes[r] = StoreOutcome.NothingLeft;
@@ -287,22 +313,11 @@ public sealed class MessageStore(Database database, BillingService billing, Time
         {
             foreach (var write in r.AlsoWrite) await write(c, tx, ct);
         }
-        try
+        if (guarded.Count > 0)
         {
-            if (guarded.Count > 0)
-            {
-                var stored = jobs.ToHashSet();
-                foreach (var g in guarded) await g.WriteAsync(c, tx, stored, ct);
-            }
-            await tx.CommitAsync(ct);
+            var stored = jobs.ToHashSet();
+            foreach (var g in guarded) await g.WriteAsync(c, tx, stored, ct);
         }
-        catch
-        {
-            foreach (var g in guarded) g.Abandoned();
-            throw;
-        }
-        foreach (var g in guarded) g.Committed();
-        return outcomes;
     }
 
     /// <summary>
@@ -325,7 +340,7 @@ public sealed class MessageStore(Database database, BillingService billing, Time
         }
         catch
         {
-            foreach (var g in guarded) g.Abandoned();
+            foreach (var g in guarded) g.Abandoned(tx);
             throw;
         }
         foreach (var r in taking)

@@ -230,7 +230,8 @@ public sealed class MessagingService(Database database, MessageStore store, Stat
             new(jobId, messages.Count, rejections.Count, messages.Select(m => new AcceptedMessage(m.Id, m.Recipient, m.Segments, m.Price)).ToList(), rejections);
         string Answer(SendResult r) => JsonSerializer.Serialize(cmd.Kind == SendKind.Job ? r with { Messages = [], Rejected = [] } : r, JsonSerializerOptions.Web);
         static List<Rejection> RejectionsOf(StoreRequest r) => r.Rejections.Select(x => new Rejection(x.Line, x.Recipient, x.Reason)).ToList();
-        var result = ResultOf(accepted, rejected);
+        // With a guard in the store's transaction (flow control on SQLite) the answer is made there, after its refusals.
+        var result = admission.StoreCheck is null ? ResultOf(accepted, rejected) : null;
         var request = new StoreRequest
         {
             EnterpriseId = enterprise.Id,
@@ -247,8 +248,7 @@ public sealed class MessagingService(Database database, MessageStore store, Stat
             Messages = accepted,
             Rejections = rejected.Select(r => (r.Line, r.To, r.Reason)).ToList(),
             IdempotencyKey = cmd.IdempotencyKey,
-            IdempotentResponse = cmd.IdempotencyKey is null ? null : Answer(result),
-            // A guard in the store's transaction (flow control on SQLite) may refuse some: the answer is made again.
+            IdempotentResponse = cmd.IdempotencyKey is null || result is null ? null : Answer(result),
             GuardCheck = admission.StoreCheck,
             Respond = r => Answer(ResultOf(r.Messages, RejectionsOf(r))),
             Fingerprint = fingerprint,
@@ -274,7 +274,7 @@ public sealed class MessagingService(Database database, MessageStore store, Stat
             logger.LogInformation("Job {JobId}: {Accepted} accepted, {Rejected} rejected; checked in {CheckMs} ms, stored in {StoreMs} ms ({Outcome})",
                 jobId, accepted.Count, rejected.Count, validated, clock.ElapsedMilliseconds - validated, outcome);
         }
-        if (admission.StoreCheck is not null) result = ResultOf(request.Messages, RejectionsOf(request));
+        result ??= ResultOf(request.Messages, RejectionsOf(request));
         return outcome switch
         {
             StoreOutcome.Stored => (result, null),
