@@ -22,7 +22,9 @@ public sealed class EnterpriseCache<T>(Func<long, CancellationToken, Task<T>> lo
         if (_items.TryGetValue(enterpriseId, out var known)) return known;
         var generation = Interlocked.Read(ref _generation);
         var item = await load(enterpriseId, ct);
-        if (Interlocked.Read(ref _generation) == generation) _items[enterpriseId] = item;
+        _items[enterpriseId] = item;
+        // A change while it was read (or between the check and the store): not kept.
+        if (Interlocked.Read(ref _generation) != generation) _items.TryRemove(enterpriseId, out _);
         return item;
     }
 }

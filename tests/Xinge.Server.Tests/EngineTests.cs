@@ -525,12 +525,13 @@ public abstract class EngineTests(XingeServer server, string numberBase)
     public async Task An_idempotency_key_answers_a_repeat_with_the_first_answer_and_charges_once()
     {
         var tenant = await server.CreateTenantAsync();
-        var n = NewNumber();
-        var body = new { to = n, signature = tenant.Signature, category = "notification", text = "只发一次" };
-        async Task<string> Post()
+        var (n, n2) = (NewNumber(), NewNumber());
+        var body = new Once(n, tenant.Signature, "notification", "只发一次");
+        Task<string> Post() => PostWith("order-7781");
+        async Task<string> PostWith(string key)
         {
-            using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/messages") { Content = JsonContent.Create(body) };
-            request.Headers.Add("Idempotency-Key", "order-7781");
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/messages") { Content = JsonContent.Create(body with { To = key == "order-7781" ? n : n2 }) };
+            request.Headers.Add("Idempotency-Key", key);
             var r = await tenant.Client.SendAsync(request);
             Assert.Equal(HttpStatusCode.Accepted, r.StatusCode);
             return (await r.Content.ReadFromJsonAsync<JsonObject>())!["messages"]![0].Str("id");
@@ -538,11 +539,16 @@ public abstract class EngineTests(XingeServer server, string numberBase)
         var first = await Post();
         var second = await Post();
         Assert.Equal(first, second);
+        // Retries while the first is still on its way: one message, every answer the same.
+        var racing = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => PostWith("order-7782")));
+        Assert.Single(racing.Distinct());
         await tenant.WaitForStatusAsync(first, "delivered");
         await Task.Delay(300);
         Assert.Single(await HandsetAsync(n));
-        Assert.Equal((100_000L - 5, 0L), await tenant.BalanceAsync());
+        await Wait.Until(async () => (await tenant.BalanceAsync()) == (100_000L - 10, 0L), "two messages charged, once each");
     }
+
+    private sealed record Once(string To, string Signature, string Category, string Text);
 
     [Fact]
     public async Task Replies_reach_the_inbox_and_a_signed_webhook_and_unsubscribe_stops_marketing()

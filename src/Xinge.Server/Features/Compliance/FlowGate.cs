@@ -153,6 +153,9 @@ public sealed class FlowBook(Database database, TimeProvider time, ILogger<FlowB
             // The row is worth losing only with the messages it counted: the store's later commit flushes it anyway.
             await c.ExecuteAsync("SET LOCAL synchronous_commit TO OFF; LOCK TABLE flow_log IN SHARE ROW EXCLUSIVE MODE", transaction: tx);
         }
+        // A log whose last row is below the last one read went back (a database restored, or crashed before its
+        // disk had the rows this node read): the ledger is read from it again.
+        if (await c.ExecuteScalarAsync<long>("SELECT COALESCE(MAX(seq), 0) FROM flow_log", transaction: tx) < _lastSeq) await LoadAsync(ct);
         await using var rows = await c.ExecuteReaderAsync("SELECT seq, counts FROM flow_log WHERE seq > @last ORDER BY seq", new { last = _lastSeq }, tx);
         while (await rows.ReadAsync(ct))
         {
@@ -186,7 +189,9 @@ public sealed class FlowBook(Database database, TimeProvider time, ILogger<FlowB
     public async Task TakeBackAsync(DbConnection c, DbTransaction tx, IReadOnlyList<FlowCount> counts, CancellationToken ct)
     {
         if (counts.Count == 0) return;
-        await WriteAsync(c, tx, Pack(Removed, counts), counts.Max(x => x.At), ct);
+        var seq = await WriteAsync(c, tx, Pack(Removed, counts), counts.Max(x => x.At), ct);
+        // This node applies its own row here: the next read of the log must start after it, not apply it again.
+        _pendingSeq = Math.Max(_pendingSeq ?? 0, seq);
         foreach (var r in counts) _ledger.Remove(r);
     }
 
@@ -196,7 +201,7 @@ public sealed class FlowBook(Database database, TimeProvider time, ILogger<FlowB
         _pending = _pending.Where(p => keep(p.Owner)).ToList();
         if (_pending.Count == 0) return;
         var counts = _pending.Select(p => p.Count).ToList();
-        _pendingSeq = await WriteAsync(c, tx, Pack(Added, counts), counts.Max(x => x.At), ct);
+        _pendingSeq = Math.Max(_pendingSeq ?? 0, await WriteAsync(c, tx, Pack(Added, counts), counts.Max(x => x.At), ct));
     }
 
     /// <summary>The transaction committed: what it counted joins the ledger.</summary>
@@ -289,6 +294,8 @@ public sealed class FlowGate(Database database, FlowBook book, ILogger<FlowGate>
         public int Done { get; set; }
         public string?[] Reasons { get; } = new string?[entries.Count];
         public List<FlowCount> Counted { get; } = [];
+        /// <summary>How many of <see cref="Counted"/> are in the log (slices of a big job committed one by one).</summary>
+        public int Committed { get; set; }
         /// <summary>A take-back instead of a decision: these counts leave the log.</summary>
         public FlowCount[]? Removing { get; init; }
         public TaskCompletionSource<FlowDecision> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -363,8 +370,28 @@ public sealed class FlowGate(Database database, FlowBook book, ILogger<FlowGate>
                 {
                     p.Result.TrySetException(e);
                     if (big.TryPeek(out var first) && first == p) big.Dequeue();
+                    // A big job's slices that committed before this one failed: their counts are taken back.
+                    if (p.Committed > 0) _queue.Writer.TryWrite(new Pending([], new HashSet<string>(), urgent: false) { Removing = p.Counted.Take(p.Committed).ToArray() });
                 }
-                await book.LoadAsync(stoppingToken);
+                await ReloadAsync(stoppingToken);
+            }
+        }
+    }
+
+    /// <summary>After a failure: the log read again, until the database answers (the loop lives on; requests wait meanwhile).</summary>
+    private async Task ReloadAsync(CancellationToken ct)
+    {
+        for (var wait = TimeSpan.FromMilliseconds(200); ; wait = TimeSpan.FromMilliseconds(Math.Min(wait.TotalMilliseconds * 2, 5000)))
+        {
+            try
+            {
+                await book.LoadAsync(ct);
+                return;
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                logger.LogWarning(e, "Reading the flow-control log failed; trying again in {Wait}", wait);
+                await Task.Delay(wait, ct);
             }
         }
     }
@@ -394,7 +421,12 @@ public sealed class FlowGate(Database database, FlowBook book, ILogger<FlowGate>
             throw;
         }
         book.Committed();
-        foreach (var (p, take) in turn) p.Done += p.Removing is null ? take : 0;
+        foreach (var (p, take) in turn)
+        {
+            if (p.Removing is not null) continue;
+            p.Done += take;
+            p.Committed = p.Counted.Count;
+        }
     }
 }
 

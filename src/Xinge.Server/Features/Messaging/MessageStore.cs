@@ -68,11 +68,29 @@ public sealed class StoreRequest
     private List<(int Index, string Reason)>? _refused;
     // The messages as the request came, which the guard's indexes name (a retry after a failed batch sees fewer).
     private NewMessage[]? _asCame;
+    private int _rejectionsAsCame;
 
     /// <summary>The guard refuses the message at <paramref name="index"/> of <see cref="Messages"/> as the request came.</summary>
     public void RefuseByGuard(int index, string reason) => (_refused ??= []).Add((index, reason));
 
-    internal void BeforeGuard() => _asCame ??= Messages.ToArray();
+    /// <summary>
+    /// Before the guard decides: the request as it came. A retry of a failed batch decides again from there, so the
+    /// guard never counts a message an earlier, rolled-back pass took out.
+    /// </summary>
+    internal void BeforeGuard()
+    {
+        _refused = null;
+        if (_asCame is null)
+        {
+            _asCame = Messages.ToArray();
+            _rejectionsAsCame = Rejections.Count;
+            return;
+        }
+        Messages.Clear();
+        Messages.AddRange(_asCame);
+        Rejections.RemoveRange(_rejectionsAsCame, Rejections.Count - _rejectionsAsCame);
+        Rejections.Sort((a, b) => a.Line.CompareTo(b.Line));
+    }
 
     /// <summary>Takes the guard's refusals out of the messages into the rejections, and makes the answer; the messages taken out.</summary>
     internal List<NewMessage> ApplyGuard()
@@ -243,10 +261,19 @@ public sealed class MessageStore(Database database, BillingService billing, Time
         await using var c = await database.OpenAsync(ct);
         await using var tx = await c.BeginTransactionAsync(ct);
         var candidates = new List<StoreRequest>(batch.Count);
+        // Two requests with one Idempotency-Key in one batch (a retry while the first waited): the second is answered as the first.
+        var firstWithKey = new Dictionary<(long, string), StoreRequest>();
+        var sameKey = new List<(StoreRequest Second, StoreRequest First)>();
         foreach (var r in batch)
         {
             if (r.IdempotencyKey is { } key)
             {
+                if (firstWithKey.TryGetValue((r.EnterpriseId, key), out var first))
+                {
+                    sameKey.Add((r, first));
+                    continue;
+                }
+                firstWithKey[(r.EnterpriseId, key)] = r;
                 var previous = await c.QuerySingleOrDefaultAsync<(string Response, string? Fingerprint)>(
                     "SELECT response, fingerprint FROM idempotent_requests WHERE enterprise_id = @e AND key = @key", new { e = r.EnterpriseId, key }, tx);
                 if (previous.Response is not null)
@@ -272,6 +299,12 @@ public sealed class MessageStore(Database database, BillingService billing, Time
             throw;
         }
         foreach (var g in guarded) g.Committed(tx);
+        foreach (var (second, first) in sameKey)
+        {
+            second.IdempotentResponse = first.IdempotentResponse;
+            second.PreviousFingerprint = first.Fingerprint;
+            outcomes[second] = outcomes[first] == StoreOutcome.Stored ? StoreOutcome.DuplicateRequest : outcomes[first];
+        }
         return outcomes;
     }
 
@@ -337,18 +370,18 @@ public sealed class MessageStore(Database database, BillingService billing, Time
                 guarded.Add(guard);
                 await guard.CheckAsync(c, tx, taking, ct);
             }
+            foreach (var r in taking)
+            {
+                foreach (var m in r.ApplyGuard())
+                {
+                    if (lease.Handed.Remove(m.Id)) lanes.Unpromise(m.Connector!);
+                }
+            }
         }
         catch
         {
             foreach (var g in guarded) g.Abandoned(tx);
             throw;
-        }
-        foreach (var r in taking)
-        {
-            foreach (var m in r.ApplyGuard())
-            {
-                if (lease.Handed.Remove(m.Id)) lanes.Unpromise(m.Connector!);
-            }
         }
         return guarded;
     }

@@ -97,7 +97,26 @@ public sealed class MessagingService(Database database, MessageStore store, Stat
 
     private static readonly TimeSpan SendAtTolerance = TimeSpan.FromMinutes(5);
 
+    // Requests with one Idempotency-Key go one after another on this node (a client's retry while the first still
+    // runs): the second finds the first's answer instead of being counted, and refused, as a second message.
+    private readonly SemaphoreSlim[] _keyTurns = Enumerable.Range(0, 64).Select(_ => new SemaphoreSlim(1, 1)).ToArray();
+
     public async Task<(SendResult? Result, SendRefusal? Refusal)> SendAsync(SendCommand cmd)
+    {
+        if (cmd.IdempotencyKey is not { } key) return await SendOnceAsync(cmd);
+        var turn = _keyTurns[(int)((uint)HashCode.Combine(cmd.EnterpriseId, key) % (uint)_keyTurns.Length)];
+        await turn.WaitAsync();
+        try
+        {
+            return await SendOnceAsync(cmd);
+        }
+        finally
+        {
+            turn.Release();
+        }
+    }
+
+    private async Task<(SendResult? Result, SendRefusal? Refusal)> SendOnceAsync(SendCommand cmd)
     {
         if (cmd.TemplateId is not null && cmd.Text is not null) return Refuse(SendError.Invalid, "give text or templateId, not both");
         if (cmd.TemplateId is null && !Category.IsValid(cmd.Category)) return Refuse(SendError.Invalid, "category is otp, notification or marketing");
@@ -272,7 +291,7 @@ public sealed class MessagingService(Database database, MessageStore store, Stat
         if (accepted.Count >= 1000)
         {
             logger.LogInformation("Job {JobId}: {Accepted} accepted, {Rejected} rejected; checked in {CheckMs} ms, stored in {StoreMs} ms ({Outcome})",
-                jobId, accepted.Count, rejected.Count, validated, clock.ElapsedMilliseconds - validated, outcome);
+                jobId, request.Messages.Count, request.Rejections.Count, validated, clock.ElapsedMilliseconds - validated, outcome);
         }
         result ??= ResultOf(request.Messages, RejectionsOf(request));
         return outcome switch
