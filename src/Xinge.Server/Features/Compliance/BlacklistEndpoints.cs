@@ -34,7 +34,7 @@ public static class BlacklistEndpoints
 
     private static BlacklistEntryView View(BlacklistEntry e) => new(e.Msisdn, e.Scope, e.Reason, DateTimeOffset.FromUnixTimeMilliseconds(e.AddedAt), e.AddedBy);
 
-    private static async Task<IResult> AddAsync(BlacklistAdd body, ClaimsPrincipal user, Database database, Revocations revocations, AuditLog audit, TimeProvider time,
+    private static async Task<IResult> AddAsync(BlacklistAdd body, ClaimsPrincipal user, Database database, Revocations revocations, PlatformBlacklist blacklist, AuditLog audit, TimeProvider time,
         HttpContext http)
     {
         if (body.Numbers is not { Count: > 0 and <= 10_000 } numbers) return Problems.Validation("numbers: 1 to 10,000 phone numbers");
@@ -43,7 +43,7 @@ public static class BlacklistEndpoints
         if (ReasonProblem(body.Reason) is { } problem) return Problems.Validation(problem);
         var invalid = new List<ListProblem>();
         var rows = ListFile.ValidNumbers(numbers.Select((n, i) => (i + 1, n ?? "", (Scope: scope, Reason: body.Reason?.Trim()))), invalid);
-        var change = await StoreAsync(rows, Caller.From(user).Name, database, revocations, time);
+        var change = await StoreAsync(rows, Caller.From(user).Name, database, revocations, blacklist, time);
         await audit.RecordAsync(http, "blacklist.added", $"{change} numbers", detail: body.Reason);
         return Results.Ok(new BlacklistChange(change, invalid));
     }
@@ -52,7 +52,8 @@ public static class BlacklistEndpoints
         reason is { Length: > 200 } || reason is not null && Input.HasHiddenCharacters(reason) ? "reason is at most 200 characters, without control characters" : null;
 
     /// <summary>Inserts or updates in chunks, then tells every node (one revocation for the whole change).</summary>
-    private static async Task<int> StoreAsync(List<(string Msisdn, (string Scope, string? Reason) Row)> rows, string by, Database database, Revocations revocations, TimeProvider time)
+    private static async Task<int> StoreAsync(List<(string Msisdn, (string Scope, string? Reason) Row)> rows, string by, Database database, Revocations revocations, PlatformBlacklist blacklist,
+        TimeProvider time)
     {
         if (rows.Count == 0) return 0;
         var at = time.GetUtcNow().ToUnixTimeMilliseconds();
@@ -66,10 +67,12 @@ public static class BlacklistEndpoints
         var revocation = await Revocations.WriteAsync(c, tx, RevocationKind.Blacklist, "", at);
         await tx.CommitAsync();
         revocations.Apply(revocation);
+        // This node follows at once: the change is in force here when the operator has the answer.
+        await blacklist.LoadAsync(CancellationToken.None);
         return rows.Count;
     }
 
-    private static async Task<IResult> RemoveAsync(string msisdn, Database database, Revocations revocations, AuditLog audit, TimeProvider time, HttpContext http)
+    private static async Task<IResult> RemoveAsync(string msisdn, Database database, Revocations revocations, PlatformBlacklist blacklist, AuditLog audit, TimeProvider time, HttpContext http)
     {
         if (Messaging.PhoneNumbers.ToE164(msisdn) is not { } e164) return Problems.NotFound("number on the blacklist");
         await using var c = await database.OpenAsync();
@@ -78,12 +81,14 @@ public static class BlacklistEndpoints
         var revocation = await Revocations.WriteAsync(c, tx, RevocationKind.Blacklist, "", time.GetUtcNow().ToUnixTimeMilliseconds());
         await tx.CommitAsync();
         revocations.Apply(revocation);
+        // This node follows at once: the change is in force here when the operator has the answer.
+        await blacklist.LoadAsync(CancellationToken.None);
         await audit.RecordAsync(http, "blacklist.removed", e164);
         return Results.NoContent();
     }
 
     /// <summary>A CSV file (<see cref="ListFile"/>): a number per row, then optionally its scope and a reason; rows not taken come back by line.</summary>
-    private static async Task<IResult> ImportAsync(ClaimsPrincipal user, Database database, Revocations revocations, AuditLog audit, TimeProvider time, HttpContext http)
+    private static async Task<IResult> ImportAsync(ClaimsPrincipal user, Database database, Revocations revocations, PlatformBlacklist blacklist, AuditLog audit, TimeProvider time, HttpContext http)
     {
         var (file, problem) = await ListFile.ReadAsync(http);
         if (file is null) return problem!;
@@ -97,7 +102,7 @@ public static class BlacklistEndpoints
             else if (ReasonProblem(reason) is { } why) invalid.Add(new ListProblem(row.Line, row.Value, why));
             else rows.Add((row.Line, row.Value, (scope, reason)));
         }
-        var added = await StoreAsync(ListFile.ValidNumbers(rows, invalid), Caller.From(user).Name, database, revocations, time);
+        var added = await StoreAsync(ListFile.ValidNumbers(rows, invalid), Caller.From(user).Name, database, revocations, blacklist, time);
         await audit.RecordAsync(http, "blacklist.imported", $"{added} numbers", detail: $"{invalid.Count} rows refused");
         return Results.Ok(new BlacklistChange(added, invalid.OrderBy(p => p.Line).Take(1000).ToList()));
     }

@@ -64,7 +64,7 @@ public static class SensitiveWordEndpoints
 
     private static SensitiveWordView View(SensitiveWord w) => new(w.Id, w.Word, w.Action, DateTimeOffset.FromUnixTimeMilliseconds(w.AddedAt), w.AddedBy);
 
-    private static async Task<IResult> AddAsync(SensitiveWordAdd body, ClaimsPrincipal user, Database database, Revocations revocations, AuditLog audit, TimeProvider time,
+    private static async Task<IResult> AddAsync(SensitiveWordAdd body, ClaimsPrincipal user, Database database, Revocations revocations, SensitiveWords list, AuditLog audit, TimeProvider time,
         HttpContext http)
     {
         if (body.Words is not { Count: > 0 and <= 10_000 } words) return Problems.Validation("words: 1 to 10,000 words");
@@ -78,13 +78,13 @@ public static class SensitiveWordEndpoints
             if (WordProblem(word) is { } why) invalid.Add(new ListProblem(i + 1, word.Length > 40 ? word[..40] : word, why));
             else rows[word] = action;
         }
-        if (await StoreAsync(rows, Caller.From(user).Name, database, revocations, time) is not { } added) return TooMany();
+        if (await StoreAsync(rows, Caller.From(user).Name, database, revocations, list, time) is not { } added) return TooMany();
         await audit.RecordAsync(http, "sensitive_words.added", $"{added} words");
         return Results.Ok(new SensitiveWordChange(added, invalid));
     }
 
     /// <summary>The words stored, or null when the list would grow past <see cref="MaxWords"/>.</summary>
-    private static async Task<int?> StoreAsync(Dictionary<string, string> rows, string by, Database database, Revocations revocations, TimeProvider time)
+    private static async Task<int?> StoreAsync(Dictionary<string, string> rows, string by, Database database, Revocations revocations, SensitiveWords words, TimeProvider time)
     {
         if (rows.Count == 0) return 0;
         var at = time.GetUtcNow().ToUnixTimeMilliseconds();
@@ -103,10 +103,12 @@ public static class SensitiveWordEndpoints
         var revocation = await Revocations.WriteAsync(c, tx, RevocationKind.Words, "", at);
         await tx.CommitAsync();
         revocations.Apply(revocation);
+        // This node follows at once: the change is in force here when the operator has the answer.
+        await words.LoadAsync(CancellationToken.None);
         return rows.Count;
     }
 
-    private static async Task<IResult> RemoveAsync(long id, Database database, Revocations revocations, AuditLog audit, TimeProvider time, HttpContext http)
+    private static async Task<IResult> RemoveAsync(long id, Database database, Revocations revocations, SensitiveWords words, AuditLog audit, TimeProvider time, HttpContext http)
     {
         await using var c = await database.OpenAsync();
         await using var tx = await c.BeginTransactionAsync();
@@ -115,12 +117,14 @@ public static class SensitiveWordEndpoints
         var revocation = await Revocations.WriteAsync(c, tx, RevocationKind.Words, "", time.GetUtcNow().ToUnixTimeMilliseconds());
         await tx.CommitAsync();
         revocations.Apply(revocation);
+        // This node follows at once: the change is in force here when the operator has the answer.
+        await words.LoadAsync(CancellationToken.None);
         await audit.RecordAsync(http, "sensitive_words.removed", word);
         return Results.NoContent();
     }
 
     /// <summary>A CSV file (multipart <c>file</c>): a word per row, then optionally its action; a first row <c>word</c> or <c>敏感词</c> is a header.</summary>
-    private static async Task<IResult> ImportAsync(ClaimsPrincipal user, Database database, Revocations revocations, AuditLog audit, TimeProvider time, HttpContext http)
+    private static async Task<IResult> ImportAsync(ClaimsPrincipal user, Database database, Revocations revocations, SensitiveWords words, AuditLog audit, TimeProvider time, HttpContext http)
     {
         var (file, problem) = await ListFile.ReadAsync(http, value => Canonical(value) is "word" or "敏感词");
         if (file is null) return problem!;
@@ -134,7 +138,7 @@ public static class SensitiveWordEndpoints
             if ((WordProblem(word) ?? ActionProblem(action)) is { } why) invalid.Add(new ListProblem(row.Line, word.Length > 40 ? word[..40] : word, why));
             else rows[word] = action;
         }
-        if (await StoreAsync(rows, Caller.From(user).Name, database, revocations, time) is not { } added) return TooMany();
+        if (await StoreAsync(rows, Caller.From(user).Name, database, revocations, words, time) is not { } added) return TooMany();
         await audit.RecordAsync(http, "sensitive_words.imported", $"{added} words", detail: $"{invalid.Count} rows refused");
         return Results.Ok(new SensitiveWordChange(added, invalid.Take(1000).ToList()));
     }
