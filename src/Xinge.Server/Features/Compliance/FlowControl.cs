@@ -8,7 +8,7 @@ using Xinge.Server.Features.Messaging;
 namespace Xinge.Server.Features.Compliance;
 
 /// <summary>
-/// One decision of the flow gate (R-S1-14): the counts it added or took back, packed (a kind byte, then 20 bytes a
+/// One decision of flow control (R-S1-14): the counts it added or took back, packed (a kind byte, then 20 bytes a
 /// count: key, time, content hash). <see cref="Seq"/> grows in the order the rows were written, which every node reads
 /// them in; <see cref="Until"/> is the latest time among its counts, after which a day later the row goes.
 /// </summary>
@@ -111,8 +111,9 @@ public sealed class FlowSettings : IHostedService
 
 /// <summary>
 /// R-S1-14: per-number flow control, last of the admission rules (only what every other rule let through is counted).
-/// The batch's candidates go to the <see cref="FlowGate"/>, which decides them with every other request waiting at
-/// that moment, in one transaction, against the counts in the database: exact under concurrency and across nodes.
+/// Each candidate becomes an entry (its keys, time and content); the entries are decided against the counts every
+/// node shares (<see cref="FlowBook"/>): on SQLite in the store's own transaction (<see cref="FlowStoreGuard"/>), on
+/// PostgreSQL by the <see cref="FlowGate"/> before the store. Exact under concurrency and across nodes.
 /// </summary>
 public sealed class FlowControlRule(FlowGate gate, FlowSettings settings, Database database, TimeProvider time) : IAdmissionRule
 {
