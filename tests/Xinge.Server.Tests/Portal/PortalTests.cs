@@ -149,6 +149,15 @@ public sealed class PortalTests(BrowserFixture browser) : IClassFixture<BrowserF
     private static readonly string[] EnterprisePages =
         ["/", "/send", "/jobs", "/messages", "/inbox", "/signatures", "/templates", "/opt-outs", "/test-numbers", "/profile", "/balance", "/api-keys", "/webhook", "/users", "/reports"];
 
+    /// <summary>A new person of the enterprise with that role, signed in on a page of their own.</summary>
+    private async Task<IPage> SignedInAsync(XingeServer server, Tenant tenant, string role = "enterprise_admin")
+    {
+        var (username, password) = await PersonAsync(server, tenant, role);
+        var page = await browser.NewPageAsync(server.BaseAddress);
+        await page.SignInAsync(username, password);
+        return page;
+    }
+
     /// <summary>A person of an enterprise with a password of their own (the issued one changed through the API).</summary>
     private static async Task<(string Username, string Password)> PersonAsync(XingeServer server, Tenant tenant, string role)
     {
@@ -239,9 +248,7 @@ public sealed class PortalTests(BrowserFixture browser) : IClassFixture<BrowserF
         var mine = await server.CreateTenantAsync();
         var theirs = await server.CreateTenantAsync();
         var theirJob = (await theirs.SendAsync(new { to = new[] { "13800138002", "13800138003" }, signature = theirs.Signature, category = "notification", text = "别人的短信" })).Str("jobId");
-        var (clerk, password) = await PersonAsync(server, mine, "enterprise_user");
-        var page = await browser.NewPageAsync(server.BaseAddress);
-        await page.SignInAsync(clerk, password);
+        var page = await SignedInAsync(server, mine, "enterprise_user");
         await Expect(page.Locator("#dashboard")).ToBeVisibleAsync();
 
         // An enterprise user may send and read, not manage people, keys or the webhook, and nothing of the operator's.
@@ -334,9 +341,7 @@ public sealed class PortalTests(BrowserFixture browser) : IClassFixture<BrowserF
         await Expect(op.Locator("#lookup-result")).ToContainTextAsync("中国联通 (号段) → simulator");
         await op.ShotAsync("operator-routing");
 
-        var (username, password) = await PersonAsync(server, tenant, "enterprise_admin");
-        var ent = await browser.NewPageAsync(server.BaseAddress);
-        await ent.SignInAsync(username, password);
+        var ent = await SignedInAsync(server, tenant);
         await ent.GotoAsync("/test-numbers");
         await Expect(ent.Locator("#limit-notification_per_day")).ToHaveTextAsync("20");
         await ent.EnterAsync("#test-numbers-input", "13800138900 13800138901");
@@ -352,9 +357,7 @@ public sealed class PortalTests(BrowserFixture browser) : IClassFixture<BrowserF
     {
         await using var server = await XingeServer.StartAsync(Store.Sqlite);
         var tenant = await server.CreateTenantAsync();
-        var (username, password) = await PersonAsync(server, tenant, "enterprise_admin");
-        var page = await browser.NewPageAsync(server.BaseAddress);
-        await page.SignInAsync(username, password);
+        var page = await SignedInAsync(server, tenant);
         await page.GotoAsync("/send");
         var csv = "姓名,手机号\n张三,13800138301\n李四,13800138302\n张三again,+86 138 0013 8301\n坏号,12345\n";
         await page.Locator(".job-file-input").SetInputFilesAsync(new FilePayload { Name = "客户.csv", MimeType = "text/csv", Buffer = Encoding.UTF8.GetBytes(csv) });
@@ -378,9 +381,7 @@ public sealed class PortalTests(BrowserFixture browser) : IClassFixture<BrowserF
     {
         await using var server = await XingeServer.StartAsync(Store.Sqlite);
         var tenant = await server.CreateTenantAsync();
-        var (username, password) = await PersonAsync(server, tenant, "enterprise_admin");
-        var page = await browser.NewPageAsync(server.BaseAddress);
-        await page.SignInAsync(username, password);
+        var page = await SignedInAsync(server, tenant);
         await page.GotoAsync("/send");
         await page.FillAsync("#numbers", "13800138101, 13800138102\n+8613800138102 13800138103；12345 not-a-number");
         await Expect(page.Locator("#numbers-summary")).ToContainTextAsync("有效: 3 · 已去重: 1 · 无效: 2");

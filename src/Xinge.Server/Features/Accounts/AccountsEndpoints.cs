@@ -199,16 +199,14 @@ public static class AccountsEndpoints
     }
 
     /// <summary>Removes an SMPP account: it binds no more, and its sessions close on every node within a second.</summary>
-    private static async Task<IResult> RemoveSmppAccountAsync(long id, long accountId, Database database, Revocations revocations, AuditLog audit, TimeProvider time, HttpContext http)
+    private static async Task<IResult> RemoveSmppAccountAsync(long id, long accountId, Database database, Revocations revocations, AuditLog audit, HttpContext http)
     {
         await using var c = await database.OpenAsync();
         await using var tx = await c.BeginTransactionAsync();
         var systemId = await c.QuerySingleOrDefaultAsync<string>(
             "DELETE FROM smpp_accounts WHERE id = @accountId AND enterprise_id = @id RETURNING system_id", new { id, accountId }, tx);
         if (systemId is null) return Problems.NotFound("SMPP account");
-        var r = await Revocations.WriteAsync(c, tx, RevocationKind.SmppAccount, systemId, time.GetUtcNow().ToUnixTimeMilliseconds());
-        await tx.CommitAsync();
-        revocations.Apply(r);
+        await revocations.CommitAsync(c, tx, RevocationKind.SmppAccount, systemId);
         await audit.RecordAsync(http, "smpp_account.removed", "smpp:" + systemId, enterpriseId: id);
         return Results.NoContent();
     }
@@ -238,7 +236,7 @@ public static class AccountsEndpoints
     /// The operator changes an enterprise's terms: suspends or resumes its sending, sets its price per billing unit.
     /// Every node forgets what it cached of the enterprise within a second (a revocation of kind enterprise).
     /// </summary>
-    private static async Task<IResult> UpdateEnterpriseAsync(long id, UpdateEnterprise body, Database database, Revocations revocations, AuditLog audit, TimeProvider time, HttpContext http)
+    private static async Task<IResult> UpdateEnterpriseAsync(long id, UpdateEnterprise body, Database database, Revocations revocations, AuditLog audit, HttpContext http)
     {
         if (body is { Suspended: null, UnitPrice: null, ReviewExempt: null, MaxHotlines: null }) return Problems.Validation("give any of suspended, unitPrice, reviewExempt, maxHotlines");
         if (body.UnitPrice is < 0 or > 100_000) return Problems.Validation("unitPrice is fen per billing unit, 0 to 100000");
@@ -250,9 +248,7 @@ public static class AccountsEndpoints
             "review_exempt = COALESCE(@reviewExempt, review_exempt), max_hotlines = COALESCE(@maxHotlines, max_hotlines) WHERE id = @id",
             new { id, suspended = body.Suspended, unitPrice = body.UnitPrice, reviewExempt = body.ReviewExempt, maxHotlines = body.MaxHotlines }, tx);
         if (changed == 0) return Problems.NotFound("enterprise");
-        var r = await Revocations.WriteAsync(c, tx, RevocationKind.Enterprise, id.ToString(), time.GetUtcNow().ToUnixTimeMilliseconds());
-        await tx.CommitAsync();
-        revocations.Apply(r);
+        await revocations.CommitAsync(c, tx, RevocationKind.Enterprise, id.ToString());
         var what = string.Join(", ", new[]
         {
             body.Suspended is { } s ? (s ? "suspended" : "resumed") : null,
@@ -330,15 +326,13 @@ public static class AccountsEndpoints
     }
 
     /// <summary>Ends the session of the token presented, on every node.</summary>
-    private static async Task<IResult> LogoutAsync(ClaimsPrincipal principal, Database database, Revocations revocations, AuditLog audit, TimeProvider time, HttpContext http)
+    private static async Task<IResult> LogoutAsync(ClaimsPrincipal principal, Database database, Revocations revocations, AuditLog audit, HttpContext http)
     {
         var caller = Caller.From(principal);
         if (caller.SessionId is not { } session) return Problems.Validation("only a session token signs out; an API key is revoked with DELETE /api-keys/{id}");
         await using var c = await database.OpenAsync();
         await using var tx = await c.BeginTransactionAsync();
-        var r = await Revocations.WriteAsync(c, tx, RevocationKind.Session, session, time.GetUtcNow().ToUnixTimeMilliseconds());
-        await tx.CommitAsync();
-        revocations.Apply(r);
+        await revocations.CommitAsync(c, tx, RevocationKind.Session, session);
         await audit.RecordAsync(http, "auth.logout", caller.Name);
         return Results.NoContent();
     }

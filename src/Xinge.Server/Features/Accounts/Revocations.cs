@@ -79,6 +79,14 @@ public sealed class Revocations(TimeProvider time)
         return new Revocation { Id = id, Kind = kind, Subject = subject, At = at };
     }
 
+    /// <summary>Writes a revocation in the caller's transaction, commits it, and applies it here: this node follows at once, the others within a second.</summary>
+    public async Task CommitAsync(DbConnection c, DbTransaction tx, string kind, string subject)
+    {
+        var r = await WriteAsync(c, tx, kind, subject, time.GetUtcNow().ToUnixTimeMilliseconds());
+        await tx.CommitAsync();
+        Apply(r);
+    }
+
     /// <summary>The ids applied lately: the watcher reads the last ones again each second, and a change is followed once.</summary>
     private readonly ConcurrentDictionary<long, byte> _applied = new();
 

@@ -64,23 +64,19 @@ public static class BlacklistEndpoints
         await ManyRows.InsertAsync(c, tx, "INSERT INTO blacklist (msisdn, scope, reason, added_at, added_by) VALUES",
             "ON CONFLICT (msisdn) DO UPDATE SET scope = excluded.scope, reason = excluded.reason, added_at = excluded.added_at, added_by = excluded.added_by",
             rows, r => [r.Msisdn, r.Row.Scope, r.Row.Reason, at, by]);
-        var revocation = await Revocations.WriteAsync(c, tx, RevocationKind.Blacklist, "", at);
-        await tx.CommitAsync();
-        revocations.Apply(revocation);
+        await revocations.CommitAsync(c, tx, RevocationKind.Blacklist, "");
         // This node follows at once: the change is in force here when the operator has the answer.
         await blacklist.LoadAsync(CancellationToken.None);
         return rows.Count;
     }
 
-    private static async Task<IResult> RemoveAsync(string msisdn, Database database, Revocations revocations, PlatformBlacklist blacklist, AuditLog audit, TimeProvider time, HttpContext http)
+    private static async Task<IResult> RemoveAsync(string msisdn, Database database, Revocations revocations, PlatformBlacklist blacklist, AuditLog audit, HttpContext http)
     {
         if (Messaging.PhoneNumbers.ToE164(msisdn) is not { } e164) return Problems.NotFound("number on the blacklist");
         await using var c = await database.OpenAsync();
         await using var tx = await c.BeginTransactionAsync();
         if (await c.ExecuteAsync("DELETE FROM blacklist WHERE msisdn = @e164", new { e164 }, tx) == 0) return Problems.NotFound("number on the blacklist");
-        var revocation = await Revocations.WriteAsync(c, tx, RevocationKind.Blacklist, "", time.GetUtcNow().ToUnixTimeMilliseconds());
-        await tx.CommitAsync();
-        revocations.Apply(revocation);
+        await revocations.CommitAsync(c, tx, RevocationKind.Blacklist, "");
         // This node follows at once: the change is in force here when the operator has the answer.
         await blacklist.LoadAsync(CancellationToken.None);
         await audit.RecordAsync(http, "blacklist.removed", e164);

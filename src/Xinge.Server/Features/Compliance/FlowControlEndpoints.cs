@@ -64,8 +64,7 @@ public static class FlowControlEndpoints
     }
 
     /// <summary>PUT: <c>{name: value}</c> sets the enterprise's own value (0 switches the limit off), <c>{name: null}</c> returns it to the platform's.</summary>
-    private static async Task<IResult> SetAsync(long id, Dictionary<string, int?>? body, Database database, FlowSettings settings, Revocations revocations, AuditLog audit,
-        TimeProvider time, HttpContext http)
+    private static async Task<IResult> SetAsync(long id, Dictionary<string, int?>? body, Database database, FlowSettings settings, Revocations revocations, AuditLog audit, HttpContext http)
     {
         if (body is not { Count: > 0 }) return Problems.Validation("give {name: value} for each limit to set, or null to use the platform's");
         foreach (var (name, value) in body)
@@ -83,9 +82,7 @@ public static class FlowControlEndpoints
             else await c.ExecuteAsync("INSERT INTO flow_limit_overrides (enterprise_id, name, value) VALUES (@id, @name, @value) ON CONFLICT (enterprise_id, name) DO UPDATE SET value = excluded.value",
                 new { id, name, value }, tx);
         }
-        var revocation = await Revocations.WriteAsync(c, tx, RevocationKind.Limits, id.ToString(), time.GetUtcNow().ToUnixTimeMilliseconds());
-        await tx.CommitAsync();
-        revocations.Apply(revocation);
+        await revocations.CommitAsync(c, tx, RevocationKind.Limits, id.ToString());
         await audit.RecordAsync(http, "limits.changed", $"enterprise:{id}", detail: string.Join(", ", body.Select(kv => $"{kv.Key}={kv.Value?.ToString() ?? "platform"}")), enterpriseId: id);
         return await ViewAsync(id, settings);
     }
@@ -124,14 +121,12 @@ public static class FlowControlEndpoints
             await tx.RollbackAsync();
             return Problems.Conflict("too-many-test-numbers", $"an enterprise has at most {MaxTestNumbers} test numbers");
         }
-        var revocation = await Revocations.WriteAsync(c, tx, RevocationKind.Limits, enterpriseId.ToString(), at);
-        await tx.CommitAsync();
-        revocations.Apply(revocation);
+        await revocations.CommitAsync(c, tx, RevocationKind.Limits, enterpriseId.ToString());
         await audit.RecordAsync(http, "test_numbers.added", $"{valid.Count} numbers", enterpriseId: enterpriseId);
         return Results.Ok(new TestNumbersAdded(valid.Count, invalid));
     }
 
-    private static async Task<IResult> RemoveTestNumberAsync(string msisdn, ClaimsPrincipal user, Database database, Revocations revocations, AuditLog audit, TimeProvider time,
+    private static async Task<IResult> RemoveTestNumberAsync(string msisdn, ClaimsPrincipal user, Database database, Revocations revocations, AuditLog audit,
         HttpContext http)
     {
         if (Messaging.PhoneNumbers.ToE164(msisdn) is not { } e164) return Problems.NotFound("test number");
@@ -140,9 +135,7 @@ public static class FlowControlEndpoints
         await using var tx = await c.BeginTransactionAsync();
         if (await c.ExecuteAsync("DELETE FROM test_numbers WHERE enterprise_id = @enterpriseId AND msisdn = @e164", new { enterpriseId, e164 }, tx) == 0)
             return Problems.NotFound("test number");
-        var revocation = await Revocations.WriteAsync(c, tx, RevocationKind.Limits, enterpriseId.ToString(), time.GetUtcNow().ToUnixTimeMilliseconds());
-        await tx.CommitAsync();
-        revocations.Apply(revocation);
+        await revocations.CommitAsync(c, tx, RevocationKind.Limits, enterpriseId.ToString());
         await audit.RecordAsync(http, "test_numbers.removed", e164, enterpriseId: enterpriseId);
         return Results.NoContent();
     }

@@ -100,23 +100,19 @@ public static class SensitiveWordEndpoints
             await tx.RollbackAsync();
             return null;
         }
-        var revocation = await Revocations.WriteAsync(c, tx, RevocationKind.Words, "", at);
-        await tx.CommitAsync();
-        revocations.Apply(revocation);
+        await revocations.CommitAsync(c, tx, RevocationKind.Words, "");
         // This node follows at once: the change is in force here when the operator has the answer.
         await words.LoadAsync(CancellationToken.None);
         return rows.Count;
     }
 
-    private static async Task<IResult> RemoveAsync(long id, Database database, Revocations revocations, SensitiveWords words, AuditLog audit, TimeProvider time, HttpContext http)
+    private static async Task<IResult> RemoveAsync(long id, Database database, Revocations revocations, SensitiveWords words, AuditLog audit, HttpContext http)
     {
         await using var c = await database.OpenAsync();
         await using var tx = await c.BeginTransactionAsync();
         var word = await c.QuerySingleOrDefaultAsync<string>("DELETE FROM sensitive_words WHERE id = @id RETURNING word", new { id }, tx);
         if (word is null) return Problems.NotFound("sensitive word");
-        var revocation = await Revocations.WriteAsync(c, tx, RevocationKind.Words, "", time.GetUtcNow().ToUnixTimeMilliseconds());
-        await tx.CommitAsync();
-        revocations.Apply(revocation);
+        await revocations.CommitAsync(c, tx, RevocationKind.Words, "");
         // This node follows at once: the change is in force here when the operator has the answer.
         await words.LoadAsync(CancellationToken.None);
         await audit.RecordAsync(http, "sensitive_words.removed", word);

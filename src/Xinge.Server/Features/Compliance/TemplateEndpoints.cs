@@ -100,7 +100,7 @@ public static class TemplateEndpoints
     }
 
     /// <summary>A removed template sends nothing more and leaves the review queue; messages already sent by it are not touched.</summary>
-    private static async Task<IResult> RemoveAsync(long id, ClaimsPrincipal user, Database database, Revocations revocations, AuditLog audit, TimeProvider time, HttpContext http)
+    private static async Task<IResult> RemoveAsync(long id, ClaimsPrincipal user, Database database, Revocations revocations, AuditLog audit, HttpContext http)
     {
         var enterpriseId = Caller.From(user).Enterprise;
         await using var c = await database.OpenAsync();
@@ -108,9 +108,7 @@ public static class TemplateEndpoints
         var name = await c.QuerySingleOrDefaultAsync<string>("DELETE FROM templates WHERE id = @id AND enterprise_id = @enterpriseId RETURNING name", new { id, enterpriseId }, tx);
         if (name is null) return Problems.NotFound("template");
         await c.ExecuteAsync("DELETE FROM reviews WHERE kind = @kind AND subject_id = @id AND status = @pending", new { kind = Kind, id, pending = ReviewStatus.Pending }, tx);
-        var revocation = await Revocations.WriteAsync(c, tx, RevocationKind.Templates, enterpriseId.ToString(), time.GetUtcNow().ToUnixTimeMilliseconds());
-        await tx.CommitAsync();
-        revocations.Apply(revocation);
+        await revocations.CommitAsync(c, tx, RevocationKind.Templates, enterpriseId.ToString());
         await audit.RecordAsync(http, "template.removed", $"template:{id}", detail: name, enterpriseId: enterpriseId);
         return Results.NoContent();
     }

@@ -83,11 +83,11 @@ public static class RoutingEndpoints
         return Results.Ok(new Page<SegmentView>(rows, more ? rows[^1].Prefix : null));
     }
 
-    private static async Task<IResult> AddSegmentsAsync(SegmentsAdd body, Database database, Revocations revocations, AuditLog audit, TimeProvider time, HttpContext http)
+    private static async Task<IResult> AddSegmentsAsync(SegmentsAdd body, Database database, Revocations revocations, AuditLog audit, HttpContext http)
     {
         if (body.Segments is not { Count: > 0 and <= 10_000 } segments) return Problems.Validation("segments: 1 to 10,000 of {prefix, carrier}");
         var (rows, invalid) = Segments(segments.Select((s, i) => (i + 1, s?.Prefix, s?.Carrier)));
-        var added = await StoreAsync(database, revocations, time, "INSERT INTO number_segments (prefix, carrier) VALUES", "ON CONFLICT (prefix) DO UPDATE SET carrier = excluded.carrier",
+        var added = await StoreAsync(database, revocations, "INSERT INTO number_segments (prefix, carrier) VALUES", "ON CONFLICT (prefix) DO UPDATE SET carrier = excluded.carrier",
             rows, r => [r.Key, r.Value]);
         await audit.RecordAsync(http, "routing.segments_added", $"{added} segments");
         return Results.Ok(new RoutingChange(added, invalid));
@@ -109,7 +109,7 @@ public static class RoutingEndpoints
 
     private static string Clip(string? s) => s is null ? "" : s.Length > 40 ? s[..40] : s;
 
-    private static async Task<int> StoreAsync<T>(Database database, Revocations revocations, TimeProvider time, string insert, string conflict, IReadOnlyCollection<T> rows,
+    private static async Task<int> StoreAsync<T>(Database database, Revocations revocations, string insert, string conflict, IReadOnlyCollection<T> rows,
         Func<T, object?[]> values)
     {
         if (rows.Count == 0) return 0;
@@ -117,25 +117,23 @@ public static class RoutingEndpoints
         await using var c = await database.OpenAsync();
         await using var tx = await c.BeginTransactionAsync();
         await ManyRows.InsertAsync(c, tx, insert, conflict, rows, values);
-        var revocation = await Revocations.WriteAsync(c, tx, RevocationKind.Routing, "", time.GetUtcNow().ToUnixTimeMilliseconds());
-        await tx.CommitAsync();
-        revocations.Apply(revocation);
+        await revocations.CommitAsync(c, tx, RevocationKind.Routing, "");
         return rows.Count;
     }
 
-    private static async Task<IResult> ImportSegmentsAsync(Database database, Revocations revocations, AuditLog audit, TimeProvider time, HttpContext http)
+    private static async Task<IResult> ImportSegmentsAsync(Database database, Revocations revocations, AuditLog audit, HttpContext http)
     {
         var (file, problem) = await ListFile.ReadAsync(http, value => PrefixOf(value) is null);
         if (file is null) return problem!;
         var (rows, invalid) = Segments(file.Select(r => (r.Line, (string?)r.Value, r.Rest.FirstOrDefault())));
-        var added = await StoreAsync(database, revocations, time, "INSERT INTO number_segments (prefix, carrier) VALUES", "ON CONFLICT (prefix) DO UPDATE SET carrier = excluded.carrier",
+        var added = await StoreAsync(database, revocations, "INSERT INTO number_segments (prefix, carrier) VALUES", "ON CONFLICT (prefix) DO UPDATE SET carrier = excluded.carrier",
             rows, r => [r.Key, r.Value]);
         await audit.RecordAsync(http, "routing.segments_imported", $"{added} segments", detail: $"{invalid.Count} rows refused");
         return Results.Ok(new RoutingChange(added, invalid.Take(1000).ToList()));
     }
 
-    private static async Task<IResult> RemoveSegmentAsync(string prefix, Database database, Revocations revocations, AuditLog audit, TimeProvider time, HttpContext http) =>
-        await RemoveAsync(database, revocations, time, "DELETE FROM number_segments WHERE prefix = @key", PrefixOf(prefix), "number segment") is { } missing
+    private static async Task<IResult> RemoveSegmentAsync(string prefix, Database database, Revocations revocations, AuditLog audit, HttpContext http) =>
+        await RemoveAsync(database, revocations, "DELETE FROM number_segments WHERE prefix = @key", PrefixOf(prefix), "number segment") is { } missing
             ? missing
             : await AuditedAsync(audit, http, "routing.segment_removed", PrefixOf(prefix)!);
 
@@ -146,15 +144,13 @@ public static class RoutingEndpoints
     }
 
     /// <summary>Null when removed; a 404 when there was nothing to remove.</summary>
-    private static async Task<IResult?> RemoveAsync(Database database, Revocations revocations, TimeProvider time, string sql, string? key, string what)
+    private static async Task<IResult?> RemoveAsync(Database database, Revocations revocations, string sql, string? key, string what)
     {
         if (key is null) return Problems.NotFound(what);
         await using var c = await database.OpenAsync();
         await using var tx = await c.BeginTransactionAsync();
         if (await c.ExecuteAsync(sql, new { key }, tx) == 0) return Problems.NotFound(what);
-        var revocation = await Revocations.WriteAsync(c, tx, RevocationKind.Routing, "", time.GetUtcNow().ToUnixTimeMilliseconds());
-        await tx.CommitAsync();
-        revocations.Apply(revocation);
+        await revocations.CommitAsync(c, tx, RevocationKind.Routing, "");
         return null;
     }
 
@@ -185,7 +181,7 @@ public static class RoutingEndpoints
         if (body.Numbers is not { Count: > 0 and <= 10_000 } numbers) return Problems.Validation("numbers: 1 to 10,000 of {msisdn, carrier}");
         var (rows, invalid) = Ported(numbers.Select((n, i) => (i + 1, n?.Msisdn, n?.Carrier)));
         var at = time.GetUtcNow().ToUnixTimeMilliseconds();
-        var added = await StoreAsync(database, revocations, time, PortedInsert, PortedConflict, rows, r => [r.Msisdn, r.Carrier, at]);
+        var added = await StoreAsync(database, revocations, PortedInsert, PortedConflict, rows, r => [r.Msisdn, r.Carrier, at]);
         await audit.RecordAsync(http, "routing.ported_added", $"{added} numbers");
         return Results.Ok(new RoutingChange(added, invalid));
     }
@@ -196,22 +192,22 @@ public static class RoutingEndpoints
         if (file is null) return problem!;
         var (rows, invalid) = Ported(file.Select(r => (r.Line, (string?)r.Value, r.Rest.FirstOrDefault())));
         var at = time.GetUtcNow().ToUnixTimeMilliseconds();
-        var added = await StoreAsync(database, revocations, time, PortedInsert, PortedConflict, rows, r => [r.Msisdn, r.Carrier, at]);
+        var added = await StoreAsync(database, revocations, PortedInsert, PortedConflict, rows, r => [r.Msisdn, r.Carrier, at]);
         await audit.RecordAsync(http, "routing.ported_imported", $"{added} numbers", detail: $"{invalid.Count} rows refused");
         return Results.Ok(new RoutingChange(added, invalid.OrderBy(p => p.Line).Take(1000).ToList()));
     }
 
-    private static async Task<IResult> RemovePortedAsync(string msisdn, Database database, Revocations revocations, AuditLog audit, TimeProvider time, HttpContext http)
+    private static async Task<IResult> RemovePortedAsync(string msisdn, Database database, Revocations revocations, AuditLog audit, HttpContext http)
     {
         var e164 = Messaging.PhoneNumbers.ToE164(msisdn);
-        return await RemoveAsync(database, revocations, time, "DELETE FROM ported_numbers WHERE msisdn = @key", e164, "ported number") is { } missing
+        return await RemoveAsync(database, revocations, "DELETE FROM ported_numbers WHERE msisdn = @key", e164, "ported number") is { } missing
             ? missing
             : await AuditedAsync(audit, http, "routing.ported_removed", e164!);
     }
 
     /// <summary>PUT /routes: <c>{carrier: connector}</c> routes a network to a connector; <c>{carrier: null}</c> leaves it to the connectors' prefixes.</summary>
     private static async Task<IResult> SetRoutesAsync(Dictionary<string, string?>? body, Database database, Revocations revocations, NumberCarriers carriers,
-        Connectors.ConnectorRegistry connectors, AuditLog audit, TimeProvider time, HttpContext http)
+        Connectors.ConnectorRegistry connectors, AuditLog audit, HttpContext http)
     {
         if (body is not { Count: > 0 }) return Problems.Validation("give {carrier: connector} for each network to route, or null to route it by prefix");
         foreach (var (carrier, connector) in body)
@@ -227,9 +223,7 @@ public static class RoutingEndpoints
             else await c.ExecuteAsync("INSERT INTO carrier_routes (carrier, connector) VALUES (@carrier, @connector) ON CONFLICT (carrier) DO UPDATE SET connector = excluded.connector",
                 new { carrier, connector }, tx);
         }
-        var revocation = await Revocations.WriteAsync(c, tx, RevocationKind.Routing, "", time.GetUtcNow().ToUnixTimeMilliseconds());
-        await tx.CommitAsync();
-        revocations.Apply(revocation);
+        await revocations.CommitAsync(c, tx, RevocationKind.Routing, "");
         await carriers.LoadAsync(CancellationToken.None);
         await audit.RecordAsync(http, "routing.routes_changed", "routes", detail: string.Join(", ", body.Select(kv => $"{kv.Key}→{kv.Value ?? "prefix"}")));
         return Results.Ok(new Page<NetworkRoute>(Carrier.All.Select(x => new NetworkRoute(x, carriers.Routes.GetValueOrDefault(x))).ToList(), null));
