@@ -246,6 +246,13 @@ public static class KannelComparison
             double Percentile(double p) => latencies.Count == 0 ? double.NaN : latencies[Math.Min(latencies.Count - 1, (int)Math.Ceiling(p * latencies.Count) - 1)];
             return new XingeFigures(single, jobRate, bigAccepted, Percentile(0.5), Percentile(0.99), answered.Count - latencies.Count);
         }
+        catch (Exception) when (File.Exists(Path.Combine(dir, "server.out")))
+        {
+            // The server's own words about what went wrong, before its folder goes.
+            Console.Error.WriteLine($"server (exited: {server.HasExited}) said last:");
+            foreach (var line in File.ReadLines(Path.Combine(dir, "server.out")).TakeLast(60)) Console.Error.WriteLine("  " + line);
+            throw;
+        }
         finally
         {
             server.Kill(true);
