@@ -10,6 +10,8 @@ using Xinge.Server.Features.Compliance;
 using Xinge.Server.Features.Connectors;
 using Xinge.Server.Features.Messaging;
 using Xinge.Server.Features.Reports;
+using Xinge.Server.Features.Calls;
+using Xinge.Server.Features.Onhook;
 using Xinge.Server.Features.Routing;
 using Xinge.Server.Features.SmppServer;
 using Xinge.Server.Portal;
@@ -90,6 +92,8 @@ public static class XingeApp
         builder.Services.AddPortal();
         builder.Services.AddReports();
         builder.Services.AddCarrierRouting();
+        builder.Services.AddCalls();
+        builder.Services.AddOnhook();
         builder.Services.AddBilling();
         builder.Services.AddCompliance();
         builder.Services.AddMessaging(config);
@@ -131,6 +135,8 @@ public static class XingeApp
         app.MapConnectors();
         app.MapReports();
         app.MapCarrierRouting();
+        app.MapCalls();
+        app.MapOnhook();
         app.MapPortal();
         // Handsets receive OTP codes and can opt subscribers out: the operator's, unless this is a developer's machine.
         var simulator = app.MapSimulator(() => app.Services.GetRequiredService<ConnectorRegistry>().Simulator);

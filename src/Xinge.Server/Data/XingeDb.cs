@@ -32,6 +32,13 @@ public abstract class XingeDb(DbContextOptions options) : DbContext(options), ID
     public DbSet<MessageTemplate> Templates => Set<MessageTemplate>();
     public DbSet<FlowLogRow> FlowLog => Set<FlowLogRow>();
     public DbSet<NumberSegment> NumberSegments => Set<NumberSegment>();
+    public DbSet<Features.Calls.CallEventRow> CallEvents => Set<Features.Calls.CallEventRow>();
+    public DbSet<Features.Onhook.Hotline> Hotlines => Set<Features.Onhook.Hotline>();
+    public DbSet<Features.Onhook.OnhookService> OnhookServices => Set<Features.Onhook.OnhookService>();
+    public DbSet<Features.Onhook.OnhookPolicy> OnhookPolicies => Set<Features.Onhook.OnhookPolicy>();
+    public DbSet<Features.Onhook.OnhookDecision> OnhookDecisions => Set<Features.Onhook.OnhookDecision>();
+    public DbSet<Features.Onhook.OnhookDaily> OnhookDaily => Set<Features.Onhook.OnhookDaily>();
+    public DbSet<Features.Onhook.OnhookCaller> OnhookCallers => Set<Features.Onhook.OnhookCaller>();
     public DbSet<PortedNumber> PortedNumbers => Set<PortedNumber>();
     public DbSet<CarrierRoute> CarrierRoutes => Set<CarrierRoute>();
     public DbSet<TestNumber> TestNumbers => Set<TestNumber>();
@@ -115,6 +122,47 @@ public abstract class XingeDb(DbContextOptions options) : DbContext(options), ID
             e.ToTable("flow_log");
             e.HasKey(x => x.Seq);
             e.HasIndex(x => x.Until);
+        });
+        b.Entity<Features.Calls.CallEventRow>(e =>
+        {
+            e.ToTable("call_events");
+            e.HasKey(x => x.CallId);
+            e.HasIndex(x => x.ReceivedAt);
+        });
+        b.Entity<Features.Onhook.Hotline>(e =>
+        {
+            e.ToTable("hotlines");
+            e.HasIndex(x => x.Number).IsUnique();
+            e.HasIndex(x => x.EnterpriseId);
+        });
+        b.Entity<Features.Onhook.OnhookService>(e =>
+        {
+            e.ToTable("onhook_services");
+            e.HasKey(x => x.EnterpriseId);
+        });
+        b.Entity<Features.Onhook.OnhookPolicy>(e =>
+        {
+            e.ToTable("onhook_policies");
+            e.HasIndex(x => new { x.HotlineId, x.Priority });
+            e.HasIndex(x => x.EnterpriseId);
+        });
+        b.Entity<Features.Onhook.OnhookDecision>(e =>
+        {
+            e.ToTable("onhook_decisions");
+            e.HasKey(x => x.CallId);
+            e.HasIndex(x => new { x.EnterpriseId, x.Day });
+            // The sender's queue: only the decisions whose SMS has not gone yet.
+            e.HasIndex(x => x.SendAt).HasFilter("send_state = 'pending'");
+        });
+        b.Entity<Features.Onhook.OnhookDaily>(e =>
+        {
+            e.ToTable("onhook_daily");
+            e.HasKey(x => new { x.PolicyId, x.Day });
+        });
+        b.Entity<Features.Onhook.OnhookCaller>(e =>
+        {
+            e.ToTable("onhook_callers");
+            e.HasKey(x => new { x.PolicyId, x.Caller });
         });
         b.Entity<NumberSegment>(e =>
         {

@@ -376,6 +376,7 @@ public static class PortalText
         ["The document is at most 5 MB."] = "文件最大 5 MB。",
         ["Upload the business licence (PDF, JPEG or PNG, at most 5 MB)"] = "上传营业执照（PDF、JPEG 或 PNG，最大 5 MB）",
         ["upload the enterprise's licence document"] = "上传本企业的营业执照",
+        ["add hotlines and set on-hook SMS policies, and see their statistics"] = "添加热线号码、设置挂机短信策略并查看其统计",
         ["Change connector"] = "修改通道",
         ["Connector changed; it binds again with the new terms."] = "通道已修改，将按新参数重新连接。",
         ["Edit"] = "编辑",

@@ -126,3 +126,16 @@ public sealed class Setting
     public string Key { get; set; } = "";
     public string Value { get; set; } = "";
 }
+
+/// <summary>
+/// The seam through which the operator's enterprise calls (<c>POST /admin/enterprises {hotlines}</c>) hand hotline
+/// numbers to the service that keeps them (on-hook SMS): numbers in any form, within the enterprise's quota.
+/// </summary>
+public interface IEnterpriseHotlines
+{
+    /// <summary>The first of these numbers (E.164) that is a hotline already, if any.</summary>
+    Task<string?> TakenAsync(IReadOnlyList<string> numbers);
+
+    Task<(IReadOnlyList<string> Added, IResult? Problem)> AddAsync(long enterpriseId, IReadOnlyList<string?> numbers);
+}
+

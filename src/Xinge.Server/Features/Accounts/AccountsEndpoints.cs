@@ -557,7 +557,8 @@ public static class AccountsEndpoints
         return Results.Ok(await audit.QueryAsync(actor, action, since?.ToUnixTimeMilliseconds(), until?.ToUnixTimeMilliseconds(), before, limit ?? 100));
     }
 
-    private static async Task<IResult> CreateEnterpriseAsync(CreateEnterprise body, XingeDb db, Database database, TimeProvider time, IConfiguration config, AuditLog audit, HttpContext http)
+    private static async Task<IResult> CreateEnterpriseAsync(CreateEnterprise body, XingeDb db, Database database, TimeProvider time, IConfiguration config, AuditLog audit,
+        IEnterpriseHotlines hotlineBook, HttpContext http)
     {
         var name = body.Name?.Trim();
         if (Input.NameProblem(name, "name", 100) is { } nameProblem) return Problems.Validation(nameProblem);
@@ -574,6 +575,7 @@ public static class AccountsEndpoints
         }
         if (hotlines.Count > (body.MaxHotlines ?? 1000)) return Problems.Validation("more hotlines than maxHotlines");
         if (await db.Enterprises.AnyAsync(e => e.LicenceNumber == licence)) return Problems.Conflict("licence-number-taken", "an enterprise with that licence number exists");
+        if (hotlines.Count > 0 && await hotlineBook.TakenAsync(hotlines) is { } taken) return Problems.Conflict("hotline-taken", $"{taken} is a hotline of another enterprise");
         var enterprise = new Enterprise
         {
             Name = name!,
@@ -589,6 +591,7 @@ public static class AccountsEndpoints
         var extension = enterprise.Id.ToString("D4");
         await db.Enterprises.Where(e => e.Id == enterprise.Id).ExecuteUpdateAsync(s => s.SetProperty(e => e.Extension, extension));
         await audit.RecordAsync(http, "enterprise.created", $"enterprise:{enterprise.Id}", detail: name, enterpriseId: enterprise.Id);
+        if (hotlines.Count > 0 && (await hotlineBook.AddAsync(enterprise.Id, hotlines)).Problem is { } problem) return problem;
         return Results.Created($"/api/v1/admin/enterprises/{enterprise.Id}", new EnterpriseCreated(enterprise.Id, extension));
     }
 

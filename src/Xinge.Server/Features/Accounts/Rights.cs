@@ -46,6 +46,7 @@ public static class Rights
     public const string BalanceRead = "balance.read";
     public const string UsersOwn = "users.own";
     public const string ProfileManage = "profile.manage";
+    public const string OnhookManage = "onhook.manage";
 
     public static readonly RightInfo[] All =
     [
@@ -73,6 +74,7 @@ public static class Rights
         new(BalanceRead, Scope.Enterprise, "see the enterprise's balance and ledger"),
         new(UsersOwn, Scope.Enterprise, "create, disable and reset the password of the enterprise's own users"),
         new(ProfileManage, Scope.Enterprise, "upload the enterprise's licence document"),
+        new(OnhookManage, Scope.Enterprise, "add hotlines and set on-hook SMS policies, and see their statistics"),
     ];
 
     public static readonly Dictionary<string, RightInfo> ByName = All.ToDictionary(r => r.Name);

@@ -37,6 +37,8 @@ public static class ComplianceEndpoints
         services.AddHostedService(sp => sp.GetRequiredService<TemplateBook>());
         services.AddSingleton<IAdmissionRule, ContentReviewRule>();
         services.AddSingleton<IAdmissionRule, MarketingHoursRule>();
+        services.AddSingleton<OptOutList>();
+        services.AddSingleton<SignatureBook>();
         services.AddSingleton<IAdmissionRule, OptOutRule>();
         services.AddSingleton<IMessagingObserver, OptOutKeywords>();
         services.AddFlowControl();

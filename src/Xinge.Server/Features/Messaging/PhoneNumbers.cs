@@ -54,6 +54,13 @@ public static class PhoneNumbers
         }
     }
 
+    /// <summary>The digits a person dials at home for an E.164 number (a Chinese landline with its 0): <c>02088886666</c>, <c>4008001234</c>.</summary>
+    public static string National(string e164, string region = "CN")
+    {
+        var number = Util.Parse(e164, region);
+        return new string(Util.Format(number, PhoneNumberFormat.NATIONAL).Where(char.IsAsciiDigit).ToArray());
+    }
+
     /// <summary>A number as the SMSC wants it: international digits without the plus (TON 1, NPI 1).</summary>
     public static string ToSmpp(string e164) => e164.StartsWith('+') ? e164[1..] : e164;
 

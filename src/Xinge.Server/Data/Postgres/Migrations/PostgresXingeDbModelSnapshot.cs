@@ -16,7 +16,7 @@ namespace Xinge.Server.Data.Postgres.Migrations
         {
 #pragma warning disable 612, 618
             modelBuilder
-                .HasAnnotation("ProductVersion", "10.0.0")
+                .HasAnnotation("ProductVersion", "10.0.15")
                 .HasAnnotation("Relational:MaxIdentifierLength", 63);
 
             NpgsqlModelBuilderExtensions.UseIdentityByDefaultColumns(modelBuilder);
@@ -460,6 +460,62 @@ namespace Xinge.Server.Data.Postgres.Migrations
                     b.HasIndex("EnterpriseId", "Id");
 
                     b.ToTable("ledger", (string)null);
+                });
+
+            modelBuilder.Entity("Xinge.Server.Features.Calls.CallEventRow", b =>
+                {
+                    b.Property<string>("CallId")
+                        .HasColumnType("text")
+                        .HasColumnName("call_id");
+
+                    b.Property<string>("Called")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("called");
+
+                    b.Property<string>("Caller")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("caller");
+
+                    b.Property<bool>("Diverted")
+                        .HasColumnType("boolean")
+                        .HasColumnName("diverted");
+
+                    b.Property<long>("EndedAt")
+                        .HasColumnType("bigint")
+                        .HasColumnName("ended_at");
+
+                    b.Property<string>("IvrChoice")
+                        .HasColumnType("text")
+                        .HasColumnName("ivr_choice");
+
+                    b.Property<string>("IvrNumber")
+                        .HasColumnType("text")
+                        .HasColumnName("ivr_number");
+
+                    b.Property<string>("Outcome")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("outcome");
+
+                    b.Property<long>("ReceivedAt")
+                        .HasColumnType("bigint")
+                        .HasColumnName("received_at");
+
+                    b.Property<string>("RecordingUrl")
+                        .HasColumnType("text")
+                        .HasColumnName("recording_url");
+
+                    b.Property<long>("StartedAt")
+                        .HasColumnType("bigint")
+                        .HasColumnName("started_at");
+
+                    b.HasKey("CallId");
+
+                    b.HasIndex("ReceivedAt");
+
+                    b.ToTable("call_events", (string)null);
                 });
 
             modelBuilder.Entity("Xinge.Server.Features.Compliance.BlacklistEntry", b =>
@@ -1237,6 +1293,267 @@ namespace Xinge.Server.Data.Postgres.Migrations
                         .HasFilter("done = false");
 
                     b.ToTable("webhook_deliveries", (string)null);
+                });
+
+            modelBuilder.Entity("Xinge.Server.Features.Onhook.Hotline", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint")
+                        .HasColumnName("id");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("bigint")
+                        .HasColumnName("created_at");
+
+                    b.Property<long>("EnterpriseId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("enterprise_id");
+
+                    b.Property<string>("Number")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("number");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("EnterpriseId");
+
+                    b.HasIndex("Number")
+                        .IsUnique();
+
+                    b.ToTable("hotlines", (string)null);
+                });
+
+            modelBuilder.Entity("Xinge.Server.Features.Onhook.OnhookCaller", b =>
+                {
+                    b.Property<long>("PolicyId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("policy_id");
+
+                    b.Property<string>("Caller")
+                        .HasColumnType("text")
+                        .HasColumnName("caller");
+
+                    b.Property<long>("LastSentAt")
+                        .HasColumnType("bigint")
+                        .HasColumnName("last_sent_at");
+
+                    b.HasKey("PolicyId", "Caller");
+
+                    b.ToTable("onhook_callers", (string)null);
+                });
+
+            modelBuilder.Entity("Xinge.Server.Features.Onhook.OnhookDaily", b =>
+                {
+                    b.Property<long>("PolicyId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("policy_id");
+
+                    b.Property<int>("Day")
+                        .HasColumnType("integer")
+                        .HasColumnName("day");
+
+                    b.Property<int>("Sent")
+                        .HasColumnType("integer")
+                        .HasColumnName("sent");
+
+                    b.HasKey("PolicyId", "Day");
+
+                    b.ToTable("onhook_daily", (string)null);
+                });
+
+            modelBuilder.Entity("Xinge.Server.Features.Onhook.OnhookDecision", b =>
+                {
+                    b.Property<string>("CallId")
+                        .HasColumnType("text")
+                        .HasColumnName("call_id");
+
+                    b.Property<string>("Caller")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("caller");
+
+                    b.Property<int>("Day")
+                        .HasColumnType("integer")
+                        .HasColumnName("day");
+
+                    b.Property<string>("Decision")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("decision");
+
+                    b.Property<long>("EndedAt")
+                        .HasColumnType("bigint")
+                        .HasColumnName("ended_at");
+
+                    b.Property<long>("EnterpriseId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("enterprise_id");
+
+                    b.Property<string>("Error")
+                        .HasColumnType("text")
+                        .HasColumnName("error");
+
+                    b.Property<long>("HotlineId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("hotline_id");
+
+                    b.Property<long?>("LeaseUntil")
+                        .HasColumnType("bigint")
+                        .HasColumnName("lease_until");
+
+                    b.Property<long?>("MessageId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("message_id");
+
+                    b.Property<string>("Outcome")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("outcome");
+
+                    b.Property<long?>("PolicyId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("policy_id");
+
+                    b.Property<long?>("SendAt")
+                        .HasColumnType("bigint")
+                        .HasColumnName("send_at");
+
+                    b.Property<string>("SendState")
+                        .HasColumnType("text")
+                        .HasColumnName("send_state");
+
+                    b.HasKey("CallId");
+
+                    b.HasIndex("SendAt")
+                        .HasFilter("send_state = 'pending'");
+
+                    b.HasIndex("EnterpriseId", "Day");
+
+                    b.ToTable("onhook_decisions", (string)null);
+                });
+
+            modelBuilder.Entity("Xinge.Server.Features.Onhook.OnhookPolicy", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint")
+                        .HasColumnName("id");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
+                    b.Property<string>("Category")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("category");
+
+                    b.Property<string>("ContentAnswered")
+                        .HasColumnType("text")
+                        .HasColumnName("content_answered");
+
+                    b.Property<string>("ContentBusy")
+                        .HasColumnType("text")
+                        .HasColumnName("content_busy");
+
+                    b.Property<string>("ContentNoAnswer")
+                        .HasColumnType("text")
+                        .HasColumnName("content_no_answer");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("bigint")
+                        .HasColumnName("created_at");
+
+                    b.Property<int?>("DailyLimit")
+                        .HasColumnType("integer")
+                        .HasColumnName("daily_limit");
+
+                    b.Property<int>("DelayMinutes")
+                        .HasColumnType("integer")
+                        .HasColumnName("delay_minutes");
+
+                    b.Property<bool>("Enabled")
+                        .HasColumnType("boolean")
+                        .HasColumnName("enabled");
+
+                    b.Property<long>("EnterpriseId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("enterprise_id");
+
+                    b.Property<long>("HotlineId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("hotline_id");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("name");
+
+                    b.Property<bool>("NoRepeat")
+                        .HasColumnType("boolean")
+                        .HasColumnName("no_repeat");
+
+                    b.Property<int?>("PeriodDays")
+                        .HasColumnType("integer")
+                        .HasColumnName("period_days");
+
+                    b.Property<int>("Priority")
+                        .HasColumnType("integer")
+                        .HasColumnName("priority");
+
+                    b.Property<string>("Signature")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("signature");
+
+                    b.Property<long>("UpdatedAt")
+                        .HasColumnType("bigint")
+                        .HasColumnName("updated_at");
+
+                    b.Property<int?>("WindowFrom")
+                        .HasColumnType("integer")
+                        .HasColumnName("window_from");
+
+                    b.Property<int?>("WindowTo")
+                        .HasColumnType("integer")
+                        .HasColumnName("window_to");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("EnterpriseId");
+
+                    b.HasIndex("HotlineId", "Priority");
+
+                    b.ToTable("onhook_policies", (string)null);
+                });
+
+            modelBuilder.Entity("Xinge.Server.Features.Onhook.OnhookService", b =>
+                {
+                    b.Property<long>("EnterpriseId")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint")
+                        .HasColumnName("enterprise_id");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("EnterpriseId"));
+
+                    b.Property<long>("ChangedAt")
+                        .HasColumnType("bigint")
+                        .HasColumnName("changed_at");
+
+                    b.Property<bool>("Open")
+                        .HasColumnType("boolean")
+                        .HasColumnName("open");
+
+                    b.Property<string>("TimeZone")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("time_zone");
+
+                    b.HasKey("EnterpriseId");
+
+                    b.ToTable("onhook_services", (string)null);
                 });
 
             modelBuilder.Entity("Xinge.Server.Features.Reports.ReportHour", b =>

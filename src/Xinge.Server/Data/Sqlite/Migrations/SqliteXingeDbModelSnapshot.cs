@@ -14,7 +14,7 @@ namespace Xinge.Server.Data.Sqlite.Migrations
         protected override void BuildModel(ModelBuilder modelBuilder)
         {
 #pragma warning disable 612, 618
-            modelBuilder.HasAnnotation("ProductVersion", "10.0.0");
+            modelBuilder.HasAnnotation("ProductVersion", "10.0.15");
 
             modelBuilder.Entity("Microsoft.AspNetCore.DataProtection.EntityFrameworkCore.DataProtectionKey", b =>
                 {
@@ -437,6 +437,62 @@ namespace Xinge.Server.Data.Sqlite.Migrations
                     b.HasIndex("EnterpriseId", "Id");
 
                     b.ToTable("ledger", (string)null);
+                });
+
+            modelBuilder.Entity("Xinge.Server.Features.Calls.CallEventRow", b =>
+                {
+                    b.Property<string>("CallId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("call_id");
+
+                    b.Property<string>("Called")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("called");
+
+                    b.Property<string>("Caller")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("caller");
+
+                    b.Property<bool>("Diverted")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("diverted");
+
+                    b.Property<long>("EndedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("ended_at");
+
+                    b.Property<string>("IvrChoice")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("ivr_choice");
+
+                    b.Property<string>("IvrNumber")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("ivr_number");
+
+                    b.Property<string>("Outcome")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("outcome");
+
+                    b.Property<long>("ReceivedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("received_at");
+
+                    b.Property<string>("RecordingUrl")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("recording_url");
+
+                    b.Property<long>("StartedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("started_at");
+
+                    b.HasKey("CallId");
+
+                    b.HasIndex("ReceivedAt");
+
+                    b.ToTable("call_events", (string)null);
                 });
 
             modelBuilder.Entity("Xinge.Server.Features.Compliance.BlacklistEntry", b =>
@@ -1194,6 +1250,261 @@ namespace Xinge.Server.Data.Sqlite.Migrations
                         .HasFilter("done = false");
 
                     b.ToTable("webhook_deliveries", (string)null);
+                });
+
+            modelBuilder.Entity("Xinge.Server.Features.Onhook.Hotline", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("id");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("created_at");
+
+                    b.Property<long>("EnterpriseId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("enterprise_id");
+
+                    b.Property<string>("Number")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("number");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("EnterpriseId");
+
+                    b.HasIndex("Number")
+                        .IsUnique();
+
+                    b.ToTable("hotlines", (string)null);
+                });
+
+            modelBuilder.Entity("Xinge.Server.Features.Onhook.OnhookCaller", b =>
+                {
+                    b.Property<long>("PolicyId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("policy_id");
+
+                    b.Property<string>("Caller")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("caller");
+
+                    b.Property<long>("LastSentAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("last_sent_at");
+
+                    b.HasKey("PolicyId", "Caller");
+
+                    b.ToTable("onhook_callers", (string)null);
+                });
+
+            modelBuilder.Entity("Xinge.Server.Features.Onhook.OnhookDaily", b =>
+                {
+                    b.Property<long>("PolicyId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("policy_id");
+
+                    b.Property<int>("Day")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("day");
+
+                    b.Property<int>("Sent")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("sent");
+
+                    b.HasKey("PolicyId", "Day");
+
+                    b.ToTable("onhook_daily", (string)null);
+                });
+
+            modelBuilder.Entity("Xinge.Server.Features.Onhook.OnhookDecision", b =>
+                {
+                    b.Property<string>("CallId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("call_id");
+
+                    b.Property<string>("Caller")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("caller");
+
+                    b.Property<int>("Day")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("day");
+
+                    b.Property<string>("Decision")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("decision");
+
+                    b.Property<long>("EndedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("ended_at");
+
+                    b.Property<long>("EnterpriseId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("enterprise_id");
+
+                    b.Property<string>("Error")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("error");
+
+                    b.Property<long>("HotlineId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("hotline_id");
+
+                    b.Property<long?>("LeaseUntil")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("lease_until");
+
+                    b.Property<long?>("MessageId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("message_id");
+
+                    b.Property<string>("Outcome")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("outcome");
+
+                    b.Property<long?>("PolicyId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("policy_id");
+
+                    b.Property<long?>("SendAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("send_at");
+
+                    b.Property<string>("SendState")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("send_state");
+
+                    b.HasKey("CallId");
+
+                    b.HasIndex("SendAt")
+                        .HasFilter("send_state = 'pending'");
+
+                    b.HasIndex("EnterpriseId", "Day");
+
+                    b.ToTable("onhook_decisions", (string)null);
+                });
+
+            modelBuilder.Entity("Xinge.Server.Features.Onhook.OnhookPolicy", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("id");
+
+                    b.Property<string>("Category")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("category");
+
+                    b.Property<string>("ContentAnswered")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("content_answered");
+
+                    b.Property<string>("ContentBusy")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("content_busy");
+
+                    b.Property<string>("ContentNoAnswer")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("content_no_answer");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("created_at");
+
+                    b.Property<int?>("DailyLimit")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("daily_limit");
+
+                    b.Property<int>("DelayMinutes")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("delay_minutes");
+
+                    b.Property<bool>("Enabled")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("enabled");
+
+                    b.Property<long>("EnterpriseId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("enterprise_id");
+
+                    b.Property<long>("HotlineId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("hotline_id");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("name");
+
+                    b.Property<bool>("NoRepeat")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("no_repeat");
+
+                    b.Property<int?>("PeriodDays")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("period_days");
+
+                    b.Property<int>("Priority")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("priority");
+
+                    b.Property<string>("Signature")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("signature");
+
+                    b.Property<long>("UpdatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("updated_at");
+
+                    b.Property<int?>("WindowFrom")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("window_from");
+
+                    b.Property<int?>("WindowTo")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("window_to");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("EnterpriseId");
+
+                    b.HasIndex("HotlineId", "Priority");
+
+                    b.ToTable("onhook_policies", (string)null);
+                });
+
+            modelBuilder.Entity("Xinge.Server.Features.Onhook.OnhookService", b =>
+                {
+                    b.Property<long>("EnterpriseId")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("enterprise_id");
+
+                    b.Property<long>("ChangedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("changed_at");
+
+                    b.Property<bool>("Open")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("open");
+
+                    b.Property<string>("TimeZone")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("time_zone");
+
+                    b.HasKey("EnterpriseId");
+
+                    b.ToTable("onhook_services", (string)null);
                 });
 
             modelBuilder.Entity("Xinge.Server.Features.Reports.ReportHour", b =>

@@ -2,7 +2,7 @@ using System.Data.Common;
 using System.Text;
 using Dapper;
 
-namespace Xinge.Server.Features.Compliance;
+namespace Xinge.Server.Data;
 
 /// <summary>Rows of an imported list go in 500 to a statement, not one by one: a million-row import is two thousand statements.</summary>
 public static class ManyRows

@@ -1,0 +1,136 @@
+using System.Data.Common;
+using Dapper;
+using Xinge.Server.Data;
+using Xinge.Server.Features.Calls;
+using Xinge.Server.Features.Compliance;
+using Xinge.Server.Features.Messaging;
+
+namespace Xinge.Server.Features.Onhook;
+
+/// <summary>
+/// Decides, for each new call to a hotline, whether its caller gets the enterprise's SMS (R-S2-2, R-S2-3): the policy,
+/// its window, the caller's opt-out, no repeat within the period, the daily peak. The whole batch is decided at once, in
+/// the transaction that records the calls, under a lock that makes each decision see every earlier one of every node
+/// (PostgreSQL: a lock on the counters' table; SQLite: its write lock): so the counters are exact, and a call decided
+/// is decided once.
+/// </summary>
+public sealed class OnhookDecider(Database database, OptOutList optOuts, PlatformTimeZone platformZone, WakeSignalFor<OnhookDecision> sender,
+    TimeProvider time) : ICallEventHandler
+{
+    private sealed class HotlineRow
+    {
+        public long Id { get; set; }
+        public long EnterpriseId { get; set; }
+        public string Number { get; set; } = "";
+        public bool Open { get; set; }
+        public string? TimeZone { get; set; }
+    }
+
+    public async Task<int> HandleAsync(DbConnection c, DbTransaction tx, IReadOnlyList<CallEvent> calls, CancellationToken ct)
+    {
+        var called = calls.Select(x => x.Called).Distinct().ToArray();
+        var hotlines = (await c.QueryAsync<HotlineRow>(
+            "SELECT h.id AS Id, h.enterprise_id AS EnterpriseId, h.number AS Number, COALESCE(s.open, " + (database.IsPostgres ? "false" : "0") + ") AS Open, s.time_zone AS TimeZone " +
+            "FROM hotlines h LEFT JOIN onhook_services s ON s.enterprise_id = h.enterprise_id WHERE h.number " + Database.InList(c, "called"),
+            new { called }, tx)).Where(h => h.Open).ToDictionary(h => h.Number);
+        var mine = calls.Where(x => hotlines.ContainsKey(x.Called)).OrderBy(x => x.EndedAt).ThenBy(x => x.CallId, StringComparer.Ordinal).ToList();
+        if (mine.Count == 0) return 0;
+        // Every node's decisions on these counters take turns from here to the commit.
+        if (database.IsPostgres) await c.ExecuteAsync("LOCK TABLE onhook_daily IN EXCLUSIVE MODE", transaction: tx);
+
+        var hotlineIds = hotlines.Values.Select(h => h.Id).ToArray();
+        var policies = (await c.QueryAsync<OnhookPolicy>(OnhookQueries.SelectPolicies + " WHERE hotline_id " + Database.InList(c, "hotlineIds") + " AND enabled = @yes",
+            new { hotlineIds, yes = true }, tx)).OrderBy(p => p.Priority).ThenBy(p => p.Id).ToLookup(p => p.HotlineId);
+
+        // First what needs no counter: the policy, its window, the caller's opt-out.
+        var decisions = new List<OnhookDecision>(mine.Count);
+        var counted = new List<(OnhookDecision Decision, OnhookPolicy Policy)>();
+        foreach (var call in mine)
+        {
+            var hotline = hotlines[call.Called];
+            var zone = Zone(hotline.TimeZone);
+            var local = TimeZoneInfo.ConvertTime(DateTimeOffset.FromUnixTimeMilliseconds(call.EndedAt), zone);
+            var outcome = OnhookQueries.OutcomeOf(call.Outcome);
+            var policy = policies[hotline.Id].FirstOrDefault(p => !string.IsNullOrEmpty(OnhookQueries.ContentOf(p, outcome)));
+            var d = new OnhookDecision
+            {
+                CallId = call.CallId,
+                EnterpriseId = hotline.EnterpriseId,
+                HotlineId = hotline.Id,
+                PolicyId = policy?.Id,
+                Caller = call.Caller,
+                Outcome = outcome,
+                EndedAt = call.EndedAt,
+                Day = local.Year * 10000 + local.Month * 100 + local.Day,
+                Decision = Decisions.NoPolicy,
+            };
+            decisions.Add(d);
+            if (policy is null) continue;
+            if (policy.WindowFrom is { } from && policy.WindowTo is { } to && !Within(local.Hour * 60 + local.Minute, from, to)) d.Decision = Decisions.Window;
+            else counted.Add((d, policy));
+        }
+        foreach (var group in counted.Where(x => x.Policy.Category == Category.Marketing).GroupBy(x => x.Decision.EnterpriseId))
+        {
+            var opted = await optOuts.OptedOutAsync(c, tx, group.Key, group.Select(x => x.Decision.Caller).Distinct().ToArray(), ct);
+            foreach (var (d, _) in group.Where(x => opted.Contains(x.Decision.Caller))) d.Decision = Decisions.OptedOut;
+        }
+        counted.RemoveAll(x => x.Decision.Decision == Decisions.OptedOut);
+
+        // Then the counters, read once for the batch and decided call by call in the order the calls ended.
+        var policyIds = counted.Select(x => x.Policy.Id).Distinct().ToArray();
+        var callers = counted.Where(x => x.Policy.NoRepeat).Select(x => x.Decision.Caller).Distinct().ToArray();
+        var days = counted.Select(x => x.Decision.Day).Distinct().ToArray();
+        var last = callers.Length == 0 ? [] : (await c.QueryAsync<(long PolicyId, string Caller, long LastSentAt)>(
+                "SELECT policy_id, caller, last_sent_at FROM onhook_callers WHERE policy_id " + Database.InList(c, "policyIds") + " AND caller " + Database.InList(c, "callers"),
+                new { policyIds, callers }, tx)).ToDictionary(r => (r.PolicyId, r.Caller), r => r.LastSentAt);
+        var sentOn = policyIds.Length == 0 ? [] : (await c.QueryAsync<(long PolicyId, int Day, int Sent)>(
+                "SELECT policy_id, day, sent FROM onhook_daily WHERE policy_id " + Database.InList(c, "policyIds") + " AND day " + Database.InList(c, "days"),
+                new { policyIds, days }, tx)).ToDictionary(r => (r.PolicyId, r.Day), r => r.Sent);
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        var changedLast = new Dictionary<(long, string), long>();
+        var changedDays = new HashSet<(long, int)>();
+        foreach (var (d, p) in counted)
+        {
+            if (p.NoRepeat && last.TryGetValue((p.Id, d.Caller), out var previous)
+                && (p.PeriodDays is not { } period || Math.Abs(d.EndedAt - previous) < period * 86_400_000L))
+            {
+                d.Decision = Decisions.Repeat;
+                continue;
+            }
+            var today = sentOn.GetValueOrDefault((p.Id, d.Day));
+            if (p.DailyLimit is { } limit && today >= limit)
+            {
+                d.Decision = Decisions.Peak;
+                continue;
+            }
+            d.Decision = Decisions.Sent;
+            d.SendState = SendStates.Pending;
+            d.SendAt = Math.Max(now, d.EndedAt + p.DelayMinutes * 60_000L);
+            sentOn[(p.Id, d.Day)] = today + 1;
+            changedDays.Add((p.Id, d.Day));
+            if (p.NoRepeat)
+            {
+                var at = Math.Max(d.EndedAt, last.GetValueOrDefault((p.Id, d.Caller)));
+                last[(p.Id, d.Caller)] = at;
+                changedLast[(p.Id, d.Caller)] = at;
+            }
+        }
+
+        await ManyRows.InsertAsync(c, tx, "INSERT INTO onhook_decisions (call_id, enterprise_id, hotline_id, policy_id, caller, outcome, ended_at, day, decision, send_at, send_state) VALUES",
+            "ON CONFLICT (call_id) DO NOTHING", decisions, d => [d.CallId, d.EnterpriseId, d.HotlineId, d.PolicyId, d.Caller, d.Outcome, d.EndedAt, d.Day, d.Decision, d.SendAt, d.SendState]);
+        await ManyRows.InsertAsync(c, tx, "INSERT INTO onhook_callers (policy_id, caller, last_sent_at) VALUES",
+            "ON CONFLICT (policy_id, caller) DO UPDATE SET last_sent_at = CASE WHEN excluded.last_sent_at > onhook_callers.last_sent_at THEN excluded.last_sent_at ELSE onhook_callers.last_sent_at END",
+            changedLast, x => [x.Key.Item1, x.Key.Item2, x.Value]);
+        await ManyRows.InsertAsync(c, tx, "INSERT INTO onhook_daily (policy_id, day, sent) VALUES", "ON CONFLICT (policy_id, day) DO UPDATE SET sent = excluded.sent",
+            changedDays, x => [x.Item1, x.Item2, sentOn[x]]);
+        return decisions.Count;
+    }
+
+    /// <summary>The SMS decided go now, from this node, not at the sender's next look.</summary>
+    public void Committed() => sender.Set();
+
+    private TimeZoneInfo Zone(string? id) => id is { Length: > 0 } && TimeZoneInfo.TryFindSystemTimeZoneById(id, out var zone) ? zone : platformZone.Zone;
+
+    /// <summary>In the window [from, to) in minutes of the day; a window whose end is before its start runs over midnight.</summary>
+    public static bool Within(int minute, int from, int to) => from <= to ? minute >= from && minute < to : minute >= from || minute < to;
+}
