@@ -78,11 +78,8 @@ public sealed class OnhookDecider(Database database, OptOutList optOuts, Platfor
 
         // Then the counters, read once for the batch and decided call by call in the order the calls ended.
         var policyIds = counted.Select(x => x.Policy.Id).Distinct().ToArray();
-        var callers = counted.Where(x => x.Policy.NoRepeat).Select(x => x.Decision.Caller).Distinct().ToArray();
         var days = counted.Select(x => x.Decision.Day).Distinct().ToArray();
-        var last = callers.Length == 0 ? [] : (await c.QueryAsync<(long PolicyId, string Caller, long LastSentAt)>(
-                "SELECT policy_id, caller, last_sent_at FROM onhook_callers WHERE policy_id " + Database.InList(c, "policyIds") + " AND caller " + Database.InList(c, "callers"),
-                new { policyIds, callers }, tx)).ToDictionary(r => (r.PolicyId, r.Caller), r => r.LastSentAt);
+        var last = await LastSentAsync(c, tx, counted.Where(x => x.Policy.NoRepeat).Select(x => (x.Policy.Id, x.Decision.Caller)).Distinct().ToList());
         var sentOn = policyIds.Length == 0 ? [] : (await c.QueryAsync<(long PolicyId, int Day, int Sent)>(
                 "SELECT policy_id, day, sent FROM onhook_daily WHERE policy_id " + Database.InList(c, "policyIds") + " AND day " + Database.InList(c, "days"),
                 new { policyIds, days }, tx)).ToDictionary(r => (r.PolicyId, r.Day), r => r.Sent);
@@ -116,14 +113,79 @@ public sealed class OnhookDecider(Database database, OptOutList optOuts, Platfor
             }
         }
 
-        await ManyRows.InsertAsync(c, tx, "INSERT INTO onhook_decisions (call_id, enterprise_id, hotline_id, policy_id, caller, outcome, ended_at, day, decision, send_at, send_state) VALUES",
-            "ON CONFLICT (call_id) DO NOTHING", decisions, d => [d.CallId, d.EnterpriseId, d.HotlineId, d.PolicyId, d.Caller, d.Outcome, d.EndedAt, d.Day, d.Decision, d.SendAt, d.SendState]);
-        await ManyRows.InsertAsync(c, tx, "INSERT INTO onhook_callers (policy_id, caller, last_sent_at) VALUES",
-            "ON CONFLICT (policy_id, caller) DO UPDATE SET last_sent_at = CASE WHEN excluded.last_sent_at > onhook_callers.last_sent_at THEN excluded.last_sent_at ELSE onhook_callers.last_sent_at END",
-            changedLast, x => [x.Key.Item1, x.Key.Item2, x.Value]);
-        await ManyRows.InsertAsync(c, tx, "INSERT INTO onhook_daily (policy_id, day, sent) VALUES", "ON CONFLICT (policy_id, day) DO UPDATE SET sent = excluded.sent",
-            changedDays, x => [x.Item1, x.Item2, sentOn[x]]);
+        await WriteAsync(c, tx, decisions, changedLast, changedDays.Select(x => (x.Item1, x.Item2, sentOn[x])).ToList());
         return decisions.Count;
+    }
+
+    /// <summary>When each (policy, caller) last got an SMS: SQLite looks each up by its key; PostgreSQL takes them in one statement.</summary>
+    private static async Task<Dictionary<(long, string), long>> LastSentAsync(DbConnection c, DbTransaction tx, List<(long Policy, string Caller)> keys)
+    {
+        var last = new Dictionary<(long, string), long>();
+        if (keys.Count == 0) return last;
+        if (c is Npgsql.NpgsqlConnection)
+        {
+            var rows = await c.QueryAsync<(long PolicyId, string Caller, long LastSentAt)>(
+                "SELECT o.policy_id, o.caller, o.last_sent_at FROM onhook_callers o JOIN unnest(@policies::bigint[], @callers::text[]) AS k(policy_id, caller) " +
+                "ON o.policy_id = k.policy_id AND o.caller = k.caller",
+                new { policies = keys.Select(k => k.Policy).ToArray(), callers = keys.Select(k => k.Caller).ToArray() }, tx);
+            foreach (var r in rows) last[(r.PolicyId, r.Caller)] = r.LastSentAt;
+            return last;
+        }
+        using var select = Prepared.For(c, tx, "SELECT last_sent_at FROM onhook_callers WHERE policy_id = @policy AND caller = @caller", "policy", "caller");
+        foreach (var (policy, caller) in keys)
+        {
+            if (select.Scalar(policy, caller) is long at) last[(policy, caller)] = at;
+        }
+        return last;
+    }
+
+    private const string InsertDecision = "INSERT INTO onhook_decisions (call_id, enterprise_id, hotline_id, policy_id, caller, outcome, ended_at, day, decision, send_at, send_state)";
+    private const string UpsertCaller = " ON CONFLICT (policy_id, caller) DO UPDATE SET last_sent_at = " +
+        "CASE WHEN excluded.last_sent_at > onhook_callers.last_sent_at THEN excluded.last_sent_at ELSE onhook_callers.last_sent_at END";
+    private const string UpsertDay = " ON CONFLICT (policy_id, day) DO UPDATE SET sent = excluded.sent";
+
+    /// <summary>The decisions and the counters they changed: SQLite row by row through prepared statements, PostgreSQL a statement for each table.</summary>
+    private static async Task WriteAsync(DbConnection c, DbTransaction tx, List<OnhookDecision> decisions, Dictionary<(long, string), long> callers, List<(long Policy, int Day, int Sent)> days)
+    {
+        if (c is Npgsql.NpgsqlConnection)
+        {
+            await c.ExecuteAsync(InsertDecision + " SELECT * FROM unnest(@ids::text[], @enterprises::bigint[], @hotlines::bigint[], @policies::bigint[], @callers::text[], " +
+                "@outcomes::text[], @ended::bigint[], @days::int[], @decisions::text[], @sendAt::bigint[], @states::text[]) ON CONFLICT (call_id) DO NOTHING",
+                new
+                {
+                    ids = decisions.Select(d => d.CallId).ToArray(),
+                    enterprises = decisions.Select(d => d.EnterpriseId).ToArray(),
+                    hotlines = decisions.Select(d => d.HotlineId).ToArray(),
+                    policies = decisions.Select(d => d.PolicyId).ToArray(),
+                    callers = decisions.Select(d => d.Caller).ToArray(),
+                    outcomes = decisions.Select(d => d.Outcome).ToArray(),
+                    ended = decisions.Select(d => d.EndedAt).ToArray(),
+                    days = decisions.Select(d => d.Day).ToArray(),
+                    decisions = decisions.Select(d => d.Decision).ToArray(),
+                    sendAt = decisions.Select(d => d.SendAt).ToArray(),
+                    states = decisions.Select(d => d.SendState).ToArray(),
+                }, tx);
+            if (callers.Count > 0)
+                await c.ExecuteAsync("INSERT INTO onhook_callers (policy_id, caller, last_sent_at) SELECT * FROM unnest(@policies::bigint[], @callers::text[], @at::bigint[])" + UpsertCaller,
+                    new { policies = callers.Keys.Select(k => k.Item1).ToArray(), callers = callers.Keys.Select(k => k.Item2).ToArray(), at = callers.Values.ToArray() }, tx);
+            if (days.Count > 0)
+                await c.ExecuteAsync("INSERT INTO onhook_daily (policy_id, day, sent) SELECT * FROM unnest(@policies::bigint[], @days::int[], @sent::int[])" + UpsertDay,
+                    new { policies = days.Select(d => d.Policy).ToArray(), days = days.Select(d => d.Day).ToArray(), sent = days.Select(d => d.Sent).ToArray() }, tx);
+            return;
+        }
+        using (var insert = Prepared.For(c, tx, InsertDecision + " VALUES (@id, @enterprise, @hotline, @policy, @caller, @outcome, @ended, @day, @decision, @sendAt, @state) ON CONFLICT (call_id) DO NOTHING",
+                   "id", "enterprise", "hotline", "policy", "caller", "outcome", "ended", "day", "decision", "sendAt", "state"))
+        {
+            foreach (var d in decisions) insert.Execute(d.CallId, d.EnterpriseId, d.HotlineId, d.PolicyId, d.Caller, d.Outcome, d.EndedAt, d.Day, d.Decision, d.SendAt, d.SendState);
+        }
+        using (var upsert = Prepared.For(c, tx, "INSERT INTO onhook_callers (policy_id, caller, last_sent_at) VALUES (@policy, @caller, @at)" + UpsertCaller, "policy", "caller", "at"))
+        {
+            foreach (var ((policy, caller), at) in callers) upsert.Execute(policy, caller, at);
+        }
+        using (var upsert = Prepared.For(c, tx, "INSERT INTO onhook_daily (policy_id, day, sent) VALUES (@policy, @day, @sent)" + UpsertDay, "policy", "day", "sent"))
+        {
+            foreach (var (policy, day, sent) in days) upsert.Execute(policy, day, sent);
+        }
     }
 
     /// <summary>The SMS decided go now, from this node, not at the sender's next look.</summary>
