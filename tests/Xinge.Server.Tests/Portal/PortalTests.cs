@@ -147,7 +147,7 @@ public sealed class PortalTests(BrowserFixture browser) : IClassFixture<BrowserF
         ["/", "/admin/enterprises", "/admin/users", "/admin/integration-keys", "/admin/blacklist", "/admin/sensitive-words", "/admin/reviews", "/admin/connectors", "/admin/routing", "/admin/roles", "/admin/audit", "/admin/reports", "/simulator"];
 
     private static readonly string[] EnterprisePages =
-        ["/", "/send", "/jobs", "/messages", "/inbox", "/signatures", "/templates", "/opt-outs", "/test-numbers", "/profile", "/balance", "/api-keys", "/webhook", "/users", "/reports"];
+        ["/", "/send", "/jobs", "/messages", "/inbox", "/signatures", "/templates", "/opt-outs", "/test-numbers", "/onhook", "/profile", "/balance", "/api-keys", "/webhook", "/users", "/reports"];
 
     /// <summary>A new person of the enterprise with that role, signed in on a page of their own.</summary>
     private async Task<IPage> SignedInAsync(XingeServer server, Tenant tenant, string role = "enterprise_admin")
