@@ -67,7 +67,13 @@ public sealed class OnhookPortalTests(BrowserFixture browser) : IClassFixture<Br
         var ended = DateTimeOffset.UtcNow.AddSeconds(-5);
         var call = await @switch.PostAsJsonAsync("/api/v1/call-events", new
         {
-            callId = "browser-1", caller = "13900139077", called = hotline, outcome = "answered", diverted = false, startedAt = ended.AddSeconds(-60), endedAt = ended,
+            callId = "browser-1",
+            caller = "13900139077",
+            called = hotline,
+            outcome = "answered",
+            diverted = false,
+            startedAt = ended.AddSeconds(-60),
+            endedAt = ended,
         });
         Assert.Equal(HttpStatusCode.Accepted, call.StatusCode);
         await op.GotoAsync("/simulator");
