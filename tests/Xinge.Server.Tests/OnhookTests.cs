@@ -101,6 +101,19 @@ public sealed class OnhookTests
         Assert.Equal(1, N(stats, "sent"));
         Assert.Equal(1, N(stats, "suppressedRepeat"));
 
+        // Editing the policy keeps its counters: the caller still had this week's SMS, even for a call that reached us late
+        // (it ended before the first one).
+        var edited = await tenant.Client.PutAsJsonAsync($"/api/v1/onhook/policies/{policy}", new
+        {
+            name = "status", hotline, signature = tenant.Signature, mode = "immediate", contents = new { answered = content + "欢迎再来。" },
+            noRepeat = true, periodDays = 7, dailyLimit = 100,
+        });
+        Assert.Equal(HttpStatusCode.OK, edited.StatusCode);
+        await PostCallsAsync(@switch, Call("seed-3-" + caller, caller, hotline, earlier.AddDays(-1)));
+        stats = await StatsAsync(tenant, policy);
+        Assert.Equal(1, N(stats, "sent"));
+        Assert.Equal(2, N(stats, "suppressedRepeat"));
+
         // Of 150 distinct callers in one day, exactly 100 get one: the first hundred to hang up.
         var today = noon.AddDays(-1);
         var callers = Enumerable.Range(0, 150).Select(_ => NewCaller()).ToList();
@@ -299,5 +312,26 @@ public sealed class OnhookTests
         var preview = (await (await person.PostAsJsonAsync("/api/v1/onhook/preview", new { signature = tenant.Signature, text = "谢谢来电" })).Content.ReadFromJsonAsync<JsonObject>())!;
         Assert.Equal($"【{tenant.Signature}】谢谢来电", preview.Str("text"));
         Assert.Equal(1, preview["segments"]!.GetValue<int>());
+    }
+
+    [Theory]
+    [InlineData(Store.Sqlite)]
+    [InlineData(Store.Postgres)]
+    public async Task A_reviewed_enterprises_policy_needs_approved_templates_for_its_SMS(Store store)
+    {
+        await using var server = await XingeServer.StartAsync(store);
+        var tenant = await server.CreateTenantAsync(reviewed: true);
+        var hotline = NewHotline();
+        (await tenant.Admin.PutAsJsonAsync($"/api/v1/admin/enterprises/{tenant.Id}/onhook", new { hotlines = new[] { hotline } })).EnsureSuccessStatusCode();
+        var body = new { name = "thanks", hotline, signature = tenant.Signature, mode = "immediate", contents = new { answered = "感谢您的来电，祝您生活愉快。" } };
+        var refused = await tenant.Client.PostAsJsonAsync("/api/v1/onhook/policies", body);
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, refused.StatusCode);
+        Assert.Equal("template-needed", (await refused.Content.ReadFromJsonAsync<JsonObject>())!.Str("type").Split('/').Last());
+
+        var template = await tenant.Client.PostAsJsonAsync("/api/v1/templates", new { name = "来电感谢", category = "notification", text = "感谢您的来电，祝您生活愉快。" });
+        var templateId = (await template.Content.ReadFromJsonAsync<JsonObject>())!["id"]!.GetValue<long>();
+        var review = (await tenant.Admin.GetFromJsonAsync<JsonArray>("/api/v1/admin/reviews"))!.Single(r => r!.Str("kind") == "template" && r!["subjectId"]!.GetValue<long>() == templateId)!;
+        (await tenant.Admin.PostAsync($"/api/v1/admin/reviews/{review["id"]}/approve", null)).EnsureSuccessStatusCode();
+        await PolicyAsync(tenant, body);
     }
 }

@@ -127,7 +127,7 @@ public static class OnhookEndpoints
 
     /// <summary>A policy as asked, checked; or what is wrong with it.</summary>
     private static async Task<(OnhookPolicy?, IResult?)> ReadAsync(PolicyBody body, long enterpriseId, DbConnection c, Composer composer, SensitiveWords words,
-        SignatureBook signatures)
+        SignatureBook signatures, TemplateBook templates)
     {
         var name = body.Name?.Trim();
         if (Input.NameProblem(name, "name", 50) is { } nameProblem) return (null, Problems.Validation(nameProblem));
@@ -165,6 +165,16 @@ public static class OnhookEndpoints
             if (words.Matcher.Find(text) is { Action: WordAction.Refuse } hit) return (null, Problems.Unprocessable("content-rejected", $"contents.{outcome} contains the word “{hit.Word}”, which is not allowed"));
         }
         if (contents is { Answered: null, Busy: null, No_answer: null }) return (null, Problems.Validation("contents has the SMS of at least one outcome: answered, busy or no_answer"));
+        // R-S1-7: content goes without review when it matches an approved template, or when the operator trusts the enterprise;
+        // a policy whose SMS would each wait in the review queue is refused now instead.
+        if (!await c.ExecuteScalarAsync<bool>("SELECT review_exempt FROM enterprises WHERE id = @enterpriseId", new { enterpriseId }))
+        {
+            foreach (var (outcome, text) in new[] { ("answered", contents.Answered), ("busy", contents.Busy), ("no_answer", contents.No_answer) })
+            {
+                if (text is not null && await templates.MatchAsync(enterpriseId, category, text, CancellationToken.None) is null)
+                    return (null, Problems.Unprocessable("template-needed", $"contents.{outcome} matches no approved {category} template of this enterprise: apply for one (POST /templates) and use it once approved"));
+            }
+        }
         var noRepeat = body.NoRepeat ?? false;
         if (body.PeriodDays is { } days && (!noRepeat || days is < 1 or > 365)) return (null, Problems.Validation("periodDays (1 to 365) goes with noRepeat: a caller gets one SMS in that many days"));
         int? from = null, to = null;
@@ -202,11 +212,11 @@ public static class OnhookEndpoints
             ? h * 60 + m : null;
 
     private static async Task<IResult> CreatePolicyAsync(PolicyBody body, ClaimsPrincipal user, Database database, Composer composer, SensitiveWords words,
-        SignatureBook signatures, TimeProvider time, AuditLog audit, HttpContext http)
+        SignatureBook signatures, TemplateBook templates, TimeProvider time, AuditLog audit, HttpContext http)
     {
         var e = EnterpriseOf(user);
         await using var c = await database.OpenAsync();
-        var (policy, problem) = await ReadAsync(body, e, c, composer, words, signatures);
+        var (policy, problem) = await ReadAsync(body, e, c, composer, words, signatures, templates);
         if (problem is not null) return problem;
         if (await c.ExecuteScalarAsync<int>("SELECT COUNT(*) FROM onhook_policies WHERE enterprise_id = @e", new { e }) >= MaxPolicies)
             return Problems.Unprocessable("too-many-policies", $"an enterprise has at most {MaxPolicies} policies");
@@ -241,11 +251,11 @@ public static class OnhookEndpoints
 
     /// <summary>Everything a policy says is replaced; its counters (who got one, how many today) stay with it.</summary>
     private static async Task<IResult> UpdatePolicyAsync(long id, PolicyBody body, ClaimsPrincipal user, Database database, Composer composer, SensitiveWords words,
-        SignatureBook signatures, TimeProvider time, AuditLog audit, HttpContext http)
+        SignatureBook signatures, TemplateBook templates, TimeProvider time, AuditLog audit, HttpContext http)
     {
         var e = EnterpriseOf(user);
         await using var c = await database.OpenAsync();
-        var (policy, problem) = await ReadAsync(body, e, c, composer, words, signatures);
+        var (policy, problem) = await ReadAsync(body, e, c, composer, words, signatures, templates);
         if (problem is not null) return problem;
         var changed = await c.ExecuteAsync(
             "UPDATE onhook_policies SET hotline_id = @HotlineId, name = @Name, signature = @Signature, category = @Category, delay_minutes = @DelayMinutes, " +
