@@ -105,8 +105,14 @@ public sealed class OnhookTests
         // (it ended before the first one).
         var edited = await tenant.Client.PutAsJsonAsync($"/api/v1/onhook/policies/{policy}", new
         {
-            name = "status", hotline, signature = tenant.Signature, mode = "immediate", contents = new { answered = content + "欢迎再来。" },
-            noRepeat = true, periodDays = 7, dailyLimit = 100,
+            name = "status",
+            hotline,
+            signature = tenant.Signature,
+            mode = "immediate",
+            contents = new { answered = content + "欢迎再来。" },
+            noRepeat = true,
+            periodDays = 7,
+            dailyLimit = 100,
         });
         Assert.Equal(HttpStatusCode.OK, edited.StatusCode);
         await PostCallsAsync(@switch, Call("seed-3-" + caller, caller, hotline, earlier.AddDays(-1)));
