@@ -234,6 +234,14 @@ public sealed class OnhookTests
         Assert.Contains("callId", await RefusedAsync(new { caller = fresh, called = hotline, outcome = "busy", startedAt = at, endedAt = at }));
         Assert.Contains("10000", await RefusedAsync(Enumerable.Range(0, 10_001).Select(i => Call($"many-{i}", fresh, hotline, at)).ToArray()));
         Assert.Contains("body", await RefusedAsync("just text"));
+        // A lone surrogate, escaped as JSON allows but no text (a serializer would not write it; a hostile client does).
+        var lone = await @switch.PostAsync("/api/v1/call-events", new StringContent(
+            $"{{\"callId\":\"\\ud800\",\"caller\":\"{fresh}\",\"called\":\"{hotline}\",\"outcome\":\"busy\",\"startedAt\":\"{at:O}\",\"endedAt\":\"{at:O}\"}}",
+            System.Text.Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.BadRequest, lone.StatusCode);
+        Assert.Contains("callId", (await lone.Content.ReadFromJsonAsync<JsonObject>())!.Str("detail"));
+        Assert.Contains("endedAt", await RefusedAsync(Call("future", fresh, hotline, new DateTimeOffset(9999, 12, 31, 0, 0, 0, TimeSpan.Zero))));
+        Assert.Contains("endedAt", await RefusedAsync(Call("ancient", fresh, hotline, at.AddDays(-31))));
         await Task.Delay(500);
         Assert.Empty(await HandsetAsync(server, fresh));
 
@@ -272,11 +280,17 @@ public sealed class OnhookTests
         var other = await OpenAsync(server);
         var admin = tenant.Admin;
 
-        // The package's quota: one hotline, so a second is refused; the operator raises it.
-        Assert.Equal(HttpStatusCode.UnprocessableEntity, (await tenant.Client.PostAsJsonAsync("/api/v1/onhook/hotlines", new { number = NewHotline() })).StatusCode);
-        Assert.Equal(HttpStatusCode.Conflict, (await tenant.Client.PostAsJsonAsync("/api/v1/onhook/hotlines", new { number = other.Hotline })).StatusCode);
+        // The package's quota: one hotline, so a second is refused until the operator raises it; a number is one enterprise's.
+        async Task<HttpStatusCode> AddAsync(string number) =>
+            (await admin.PutAsJsonAsync($"/api/v1/admin/enterprises/{tenant.Id}/onhook", new { hotlines = new[] { number } })).StatusCode;
+        var second = NewHotline();
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, await AddAsync(second));
+        Assert.Equal(HttpStatusCode.Conflict, await AddAsync(other.Hotline));
         (await admin.PatchAsJsonAsync($"/api/v1/admin/enterprises/{tenant.Id}", new { maxHotlines = 2 })).EnsureSuccessStatusCode();
-        Assert.Equal(HttpStatusCode.Created, (await tenant.Client.PostAsJsonAsync("/api/v1/onhook/hotlines", new { number = NewHotline() })).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, await AddAsync(second));
+        Assert.Equal(HttpStatusCode.Conflict, await AddAsync(second));
+        // Only the operator adds hotlines: an enterprise could otherwise take another's number and its callers.
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, (await tenant.Client.PostAsJsonAsync("/api/v1/onhook/hotlines", new { number = NewHotline() })).StatusCode);
 
         // The hotline number is a login name; its first password is the operator's, changed at the first sign-in.
         Assert.Equal(HttpStatusCode.Created, (await admin.PostAsJsonAsync($"/api/v1/admin/enterprises/{tenant.Id}/users", new { username = hotline, password = "first-pass-1", role = "enterprise_admin" })).StatusCode);
@@ -339,5 +353,49 @@ public sealed class OnhookTests
         var review = (await tenant.Admin.GetFromJsonAsync<JsonArray>("/api/v1/admin/reviews"))!.Single(r => r!.Str("kind") == "template" && r!["subjectId"]!.GetValue<long>() == templateId)!;
         (await tenant.Admin.PostAsync($"/api/v1/admin/reviews/{review["id"]}/approve", null)).EnsureSuccessStatusCode();
         await PolicyAsync(tenant, body);
+    }
+
+    [Theory]
+    [InlineData(Store.Sqlite)]
+    [InlineData(Store.Postgres)]
+    public async Task The_first_policy_by_priority_decides_and_a_failed_SMS_gives_back_its_place(Store store)
+    {
+        await using var server = await XingeServer.StartAsync(store);
+        var (tenant, hotline, @switch) = await OpenAsync(server);
+        // Two policies for answered calls: priority 1 decides while enabled; then the other; a policy without busy content leaves busy calls to the next.
+        var first = await PolicyAsync(tenant, new { name = "first", hotline, signature = tenant.Signature, mode = "immediate", contents = new { answered = "第一条策略" }, priority = 1, dailyLimit = 1 });
+        var second = await PolicyAsync(tenant, new { name = "second", hotline, signature = tenant.Signature, mode = "immediate", contents = new { answered = "第二条策略", busy = "占线了" }, priority = 2 });
+        var a = NewCaller();
+        var b = NewCaller();
+        var at = DateTimeOffset.UtcNow.AddMinutes(-20);
+        await PostCallsAsync(@switch, new[] { Call("p-a-" + a, a, hotline, at), Call("p-b-" + b, b, hotline, at.AddSeconds(1), "busy") });
+        await Wait.Until(async () => (await HandsetAsync(server, a)).Count == 1 && (await HandsetAsync(server, b)).Count == 1, "both callers get an SMS");
+        Assert.EndsWith("第一条策略", (await HandsetAsync(server, a))[0].Str("text"));
+        Assert.EndsWith("占线了", (await HandsetAsync(server, b))[0].Str("text"));
+        // The first policy's day is full: it suppresses, it does not fall through to the second.
+        var c = NewCaller();
+        await PostCallsAsync(@switch, Call("p-c-" + c, c, hotline, at.AddSeconds(2)));
+        Assert.Equal(1, N(await StatsAsync(tenant, first), "suppressedPeak"));
+        // Disabled, it no longer decides.
+        var disabled = await tenant.Client.PutAsJsonAsync($"/api/v1/onhook/policies/{first}", new { name = "first", hotline, signature = tenant.Signature, mode = "immediate", contents = new { answered = "第一条策略" }, priority = 1, dailyLimit = 1, enabled = false });
+        Assert.Equal(HttpStatusCode.OK, disabled.StatusCode);
+        await PostCallsAsync(@switch, Call("p-c2-" + c, c, hotline, at.AddSeconds(3)));
+        await Wait.Until(async () => (await HandsetAsync(server, c)).Count == 1, "the second policy sends");
+        Assert.EndsWith("第二条策略", (await HandsetAsync(server, c))[0].Str("text"));
+
+        // An SMS the engine refuses (no balance) fails, and gives back the caller's turn and the day's place.
+        var poor = await server.CreateTenantAsync("穷企业", credit: 0);
+        var poorLine = NewHotline();
+        (await poor.Admin.PutAsJsonAsync($"/api/v1/admin/enterprises/{poor.Id}/onhook", new { hotlines = new[] { poorLine } })).EnsureSuccessStatusCode();
+        var once = await PolicyAsync(poor, new { name = "once", hotline = poorLine, signature = poor.Signature, mode = "immediate", contents = new { answered = "只发一次" }, noRepeat = true, dailyLimit = 1 });
+        var caller = NewCaller();
+        await PostCallsAsync(@switch, Call("poor-1-" + caller, caller, poorLine, at));
+        var row = await StatsAsync(poor, once);
+        Assert.Equal((0, 1), (N(row, "sent"), N(row, "failed")));
+        (await poor.Admin.PostAsJsonAsync($"/api/v1/admin/enterprises/{poor.Id}/credit", new { amount = 1000 })).EnsureSuccessStatusCode();
+        await PostCallsAsync(@switch, Call("poor-2-" + caller, caller, poorLine, at.AddMinutes(1)));
+        row = await StatsAsync(poor, once);
+        Assert.Equal((1, 1, 0, 0), (N(row, "sent"), N(row, "failed"), N(row, "suppressedRepeat"), N(row, "suppressedPeak")));
+        await Wait.Until(async () => (await HandsetAsync(server, caller)).Count == 1, "the SMS goes once there is balance");
     }
 }

@@ -465,5 +465,6 @@ public static class PortalText
         ["answered"] = "接通",
         ["busy"] = "占线",
         ["no_answer"] = "无人接听",
+        ["The operator adds your hotlines, as your package allows."] = "热线号码由运营商按您的套餐添加。",
     };
 }

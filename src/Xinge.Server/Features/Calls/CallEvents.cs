@@ -56,8 +56,11 @@ public sealed class CallEventIngest(Database database, IEnumerable<ICallEventHan
     private const int MaxCallId = 64;
 
     /// <summary>The body: one event or an array of up to 10,000. Any bad event refuses the whole body, naming it.</summary>
-    public static (List<CallEvent>? Calls, string? Problem) Parse(JsonElement body)
+    private static readonly TimeSpan MaxAhead = TimeSpan.FromMinutes(10), MaxLate = TimeSpan.FromDays(30);
+
+    public static (List<CallEvent>? Calls, string? Problem) Parse(JsonElement body, DateTimeOffset now)
     {
+        if (body.ValueKind == JsonValueKind.Array && body.GetArrayLength() > MaxBatch) return (null, $"at most {MaxBatch} call events a request");
         var items = body.ValueKind switch
         {
             JsonValueKind.Array => body.EnumerateArray().ToList(),
@@ -66,21 +69,33 @@ public sealed class CallEventIngest(Database database, IEnumerable<ICallEventHan
         };
         if (items is null) return (null, "the body is a call event or an array of them");
         if (items.Count == 0) return (null, "the array has no call events");
-        if (items.Count > MaxBatch) return (null, $"at most {MaxBatch} call events a request");
         var calls = new List<CallEvent>(items.Count);
         for (var i = 0; i < items.Count; i++)
         {
-            var (call, problem) = ParseOne(items[i]);
+            var (call, problem) = ParseOne(items[i], now);
             if (problem is not null) return (null, items.Count == 1 ? problem : $"event {i}: {problem}");
             calls.Add(call!);
         }
         return (calls, null);
     }
 
-    private static (CallEvent?, string?) ParseOne(JsonElement e)
+    /// <summary>A JSON string's text; null for a string that is no text (a lone surrogate escaped as \ud800).</summary>
+    private static string? StringOf(JsonElement v)
+    {
+        try
+        {
+            return v.GetString();
+        }
+        catch (InvalidOperationException)
+        {
+            return null;
+        }
+    }
+
+    private static (CallEvent?, string?) ParseOne(JsonElement e, DateTimeOffset now)
     {
         if (e.ValueKind != JsonValueKind.Object) return (null, "a call event is an object");
-        string? Text(string name) => e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+        string? Text(string name) => e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? StringOf(v) : null;
         bool Present(string name) => e.TryGetProperty(name, out var v) && v.ValueKind != JsonValueKind.Null;
         var callId = Text("callId");
         if (string.IsNullOrEmpty(callId) || callId.Length > MaxCallId || Input.HasHiddenCharacters(callId)) return (null, $"callId is 1 to {MaxCallId} visible characters");
@@ -101,21 +116,23 @@ public sealed class CallEventIngest(Database database, IEnumerable<ICallEventHan
         if (!TryTime(Text("endedAt"), out var ended)) return (null, "endedAt is a date and time with its offset, e.g. 2026-12-02T09:31:10+08:00");
         if (ended < started) return (null, "endedAt is before startedAt");
         if (ended - started > TimeSpan.FromDays(1)) return (null, "a call lasts at most a day");
+        // A switch's clock may be a little ahead; a call reported a month late is no longer news to its caller.
+        if (ended > now + MaxAhead || ended < now - MaxLate) return (null, $"endedAt is at most {MaxAhead.TotalMinutes:F0} minutes ahead of the platform's clock and at most {MaxLate.TotalDays:F0} days behind");
         string? choice = null, number = null, recording = null;
         if (e.TryGetProperty("ivr", out var ivr) && ivr.ValueKind != JsonValueKind.Null)
         {
             if (ivr.ValueKind != JsonValueKind.Object) return (null, "ivr is an object");
-            choice = ivr.TryGetProperty("choice", out var c) && c.ValueKind == JsonValueKind.String ? c.GetString() : null;
+            choice = ivr.TryGetProperty("choice", out var c) && c.ValueKind == JsonValueKind.String ? StringOf(c) : null;
             if (choice is not ("voice_message" or "own_number" or "other_number" or "notify_when_reachable" or "hung_up"))
                 return (null, "ivr.choice is voice_message, own_number, other_number, notify_when_reachable or hung_up");
             if (ivr.TryGetProperty("number", out var n) && n.ValueKind != JsonValueKind.Null)
             {
-                number = n.ValueKind == JsonValueKind.String ? Messaging.PhoneNumbers.ToE164(n.GetString()) : null;
+                number = n.ValueKind == JsonValueKind.String ? Messaging.PhoneNumbers.ToE164(StringOf(n)) : null;
                 if (number is null) return (null, "ivr.number is not a phone number");
             }
             if (ivr.TryGetProperty("recordingUrl", out var r) && r.ValueKind != JsonValueKind.Null)
             {
-                recording = r.ValueKind == JsonValueKind.String ? r.GetString() : null;
+                recording = r.ValueKind == JsonValueKind.String ? StringOf(r) : null;
                 if (recording is not { Length: <= 2000 } || !Uri.TryCreate(recording, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
                     return (null, "ivr.recordingUrl is an http(s) URL of at most 2000 characters");
             }
@@ -134,8 +151,9 @@ public sealed class CallEventIngest(Database database, IEnumerable<ICallEventHan
     /// <summary>Records the new calls of this batch and lets every service decide on them, in one transaction.</summary>
     public async Task<CallEventsAccepted> IngestAsync(IReadOnlyList<CallEvent> calls, CancellationToken ct)
     {
-        // One callId twice in one batch: the first counts, as if the second came later.
-        var distinct = calls.DistinctBy(c => c.CallId).ToList();
+        // One callId twice in one batch: the first counts, as if the second came later. Recorded in the order of their
+        // ids, so two nodes recording overlapping batches lock the ids in one order and never wait on each other in a ring.
+        var distinct = calls.DistinctBy(c => c.CallId).OrderBy(c => c.CallId, StringComparer.Ordinal).ToList();
         var received = time.GetUtcNow().ToUnixTimeMilliseconds();
         int fresh, served = 0;
         using (await database.WriteTurnAsync(ct))
@@ -203,9 +221,9 @@ public static class CallEndpoints
 
     public static IEndpointRouteBuilder MapCalls(this IEndpointRouteBuilder app)
     {
-        app.MapPost("/api/v1/call-events", async (JsonElement body, CallEventIngest ingest, CancellationToken ct) =>
+        app.MapPost("/api/v1/call-events", async (JsonElement body, CallEventIngest ingest, TimeProvider time, CancellationToken ct) =>
         {
-            var (calls, problem) = CallEventIngest.Parse(body);
+            var (calls, problem) = CallEventIngest.Parse(body, time.GetUtcNow());
             if (problem is not null) return Problems.Validation(problem);
             return Results.Accepted(null, await ingest.IngestAsync(calls!, ct));
         }).RequireAuthorization("integration").WithTags("Switch integration");

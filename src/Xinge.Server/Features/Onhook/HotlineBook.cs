@@ -32,6 +32,7 @@ public sealed class HotlineBook(Database database, TimeProvider time, PlatformTi
         if (taken.FirstOrDefault(t => t.EnterpriseId != enterpriseId) is { Number: not null } other)
             return ([], Problems.Conflict("hotline-taken", $"{other.Number} is a hotline of another enterprise"));
         added.RemoveAll(n => taken.Any(t => t.Number == n));
+        if (added.Count == 0) return ([], Problems.Conflict("hotline-exists", "the enterprise has these hotlines already"));
         var count = await c.ExecuteScalarAsync<int>("SELECT COUNT(*) FROM hotlines WHERE enterprise_id = @enterpriseId", new { enterpriseId }, tx);
         if (count + added.Count > max) return ([], Problems.Unprocessable("hotline-quota", $"the enterprise's package allows {max} hotlines; it has {count}"));
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();

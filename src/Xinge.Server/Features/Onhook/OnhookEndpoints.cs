@@ -17,7 +17,6 @@ public sealed record PolicyView(long Id, string Name, string Hotline, string Sig
     bool NoRepeat, int? PeriodDays, PolicyWindow? Window, int? DailyLimit, int Priority, bool Enabled, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt);
 public sealed record PolicyCreated(long Id);
 public sealed record HotlineView(long Id, string Number, string Login);
-public sealed record HotlineAdd(string? Number);
 public sealed record OnhookView(bool Open, string TimeZone, int MaxHotlines, IReadOnlyList<HotlineView> Hotlines);
 public sealed record OnhookAdminView(bool Open, string TimeZone, int MaxHotlines, IReadOnlyList<HotlineView> Hotlines, IReadOnlyList<PolicyView> Policies);
 public sealed record OnhookOpen(bool? Open, string? TimeZone, List<string>? Hotlines);
@@ -49,7 +48,6 @@ public static class OnhookEndpoints
     {
         var enterprise = app.MapGroup("/api/v1/onhook").RequireAuthorization("enterprise").WithTags("On-hook SMS");
         enterprise.MapGet("", ServiceAsync).RequireAuthorization(Rights.OnhookManage);
-        enterprise.MapPost("/hotlines", AddHotlineAsync).RequireAuthorization(Rights.OnhookManage);
         enterprise.MapGet("/policies", ListPoliciesAsync).RequireAuthorization(Rights.OnhookManage);
         enterprise.MapPost("/policies", CreatePolicyAsync).RequireAuthorization(Rights.OnhookManage);
         enterprise.MapGet("/policies/{id:long}", GetPolicyAsync).RequireAuthorization(Rights.OnhookManage);
@@ -85,15 +83,6 @@ public static class OnhookEndpoints
         var service = await ServiceRowAsync(c, e);
         if (service is null) return Problems.NotFound("enterprise");
         return Results.Ok(new OnhookView(service.Value.Open, service.Value.Zone ?? zone.Zone.Id, service.Value.Max, await HotlinesAsync(c, e)));
-    }
-
-    private static async Task<IResult> AddHotlineAsync(HotlineAdd body, ClaimsPrincipal user, IEnterpriseHotlines hotlines, AuditLog audit, HttpContext http)
-    {
-        var e = EnterpriseOf(user);
-        var (added, problem) = await hotlines.AddAsync(e, [body.Number]);
-        if (problem is not null) return problem;
-        await audit.RecordAsync(http, "hotline.added", "hotline:" + added[0], enterpriseId: e);
-        return Results.Created("/api/v1/onhook", new HotlineView(0, added[0], Messaging.PhoneNumbers.National(added[0])));
     }
 
     // ---- policies ----
@@ -314,11 +303,11 @@ public static class OnhookEndpoints
                 g.Where(r => r.Decision == Decisions.Sent && r.State != SendStates.Failed).Sum(r => r.N), g.Where(r => r.State == SendStates.Pending).Sum(r => r.N),
                 Of(Decisions.Repeat), Of(Decisions.Window), Of(Decisions.Peak), Of(Decisions.OptedOut), g.Where(r => r.State == SendStates.Failed).Sum(r => r.N));
         }).ToList();
-        var days = (await c.QueryAsync<(int Day, string Decision, int N)>(
-            "SELECT day, decision, COUNT(*) FROM onhook_decisions WHERE enterprise_id = @e AND policy_id IS NOT NULL AND day BETWEEN @first AND @last GROUP BY day, decision",
+        var days = (await c.QueryAsync<(int Day, string Decision, string? State, int N)>(
+            "SELECT day, decision, send_state, COUNT(*) FROM onhook_decisions WHERE enterprise_id = @e AND policy_id IS NOT NULL AND day BETWEEN @first AND @last GROUP BY day, decision, send_state",
             new { e, first, last })).GroupBy(r => r.Day).OrderBy(g => g.Key)
-            .Select(g => new DayStat($"{g.Key / 10000:D4}-{g.Key / 100 % 100:D2}-{g.Key % 100:D2}", g.Where(r => r.Decision == Decisions.Sent).Sum(r => r.N),
-                g.Where(r => r.Decision != Decisions.Sent).Sum(r => r.N))).ToList();
+            .Select(g => new DayStat($"{g.Key / 10000:D4}-{g.Key / 100 % 100:D2}-{g.Key % 100:D2}", g.Where(r => r.Decision == Decisions.Sent && r.State != SendStates.Failed).Sum(r => r.N),
+                g.Where(r => r.Decision != Decisions.Sent || r.State == SendStates.Failed).Sum(r => r.N))).ToList();
         return Results.Ok(new OnhookStats(items, days));
     }
 
@@ -375,11 +364,12 @@ public static class OnhookEndpoints
         await using (var c = await database.OpenAsync())
         {
             var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+            // Open unless said otherwise when the service is new; as it was when open is not given.
             await c.ExecuteAsync("INSERT INTO onhook_services (enterprise_id, open, time_zone, changed_at) VALUES (@id, @open, @zone, @now) " +
-                "ON CONFLICT (enterprise_id) DO UPDATE SET open = excluded.open, time_zone = COALESCE(@givenZone, onhook_services.time_zone), changed_at = excluded.changed_at",
-                new { id, open = body.Open ?? true, zone = body.TimeZone ?? platform.Zone.Id, givenZone = body.TimeZone, now });
+                "ON CONFLICT (enterprise_id) DO UPDATE SET open = COALESCE(@givenOpen, onhook_services.open), time_zone = COALESCE(@givenZone, onhook_services.time_zone), changed_at = excluded.changed_at",
+                new { id, open = body.Open ?? true, givenOpen = body.Open, zone = body.TimeZone ?? platform.Zone.Id, givenZone = body.TimeZone, now });
         }
-        await audit.RecordAsync(http, body.Open == false ? "onhook.closed" : "onhook.opened", $"enterprise:{id}", detail: body.Hotlines is { Count: > 0 } h ? string.Join(",", h) : null, enterpriseId: id);
+        await audit.RecordAsync(http, body.Open switch { false => "onhook.closed", true => "onhook.opened", null => "onhook.changed" }, $"enterprise:{id}", detail: body.Hotlines is { Count: > 0 } h ? string.Join(",", h) : null, enterpriseId: id);
         return await AdminViewAsync(id, database, platform);
     }
 }
