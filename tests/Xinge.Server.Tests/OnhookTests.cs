@@ -208,11 +208,12 @@ public sealed class OnhookTests
         var at = DateTimeOffset.UtcNow.AddMinutes(-1);
         // Twice in one batch, again in the next, and a call to a number that is no hotline.
         var once = Call("dup-" + caller, caller, hotline, at);
-        var first = await PostCallsAsync(@switch, new[] { once, once, Call("stranger-" + caller, caller, "02088886666", at) });
-        Assert.Equal(3, first["received"]!.GetValue<int>());
-        Assert.Equal(2, first["new"]!.GetValue<int>());
+        // A caller who withheld the number is recorded and gets nothing.
+        var first = await PostCallsAsync(@switch, new[] { once, once, Call("stranger-" + caller, caller, "02088886666", at), Call("withheld-" + caller, "", hotline, at) });
+        Assert.Equal(4, first["received"]!.GetValue<int>());
+        Assert.Equal(3, first["new"]!.GetValue<int>());
         Assert.Equal(1, first["served"]!.GetValue<int>());
-        Assert.Equal(1, first["ignored"]!.GetValue<int>());
+        Assert.Equal(2, first["ignored"]!.GetValue<int>());
         var again = await PostCallsAsync(@switch, once);
         Assert.Equal(1, again["duplicates"]!.GetValue<int>());
         await Wait.Until(async () => (await HandsetAsync(server, caller)).Count == 1, "one SMS arrives");

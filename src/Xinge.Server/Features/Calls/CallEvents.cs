@@ -100,8 +100,9 @@ public sealed class CallEventIngest(Database database, IEnumerable<ICallEventHan
         var callId = Text("callId");
         if (string.IsNullOrEmpty(callId) || callId.Length > MaxCallId || Input.HasHiddenCharacters(callId)) return (null, $"callId is 1 to {MaxCallId} visible characters");
         if (Present("caller") && Text("caller") is null || Present("called") && Text("called") is null) return (null, "caller and called are strings");
-        var caller = Messaging.PhoneNumbers.ToE164(Text("caller"));
-        if (caller is null) return (null, "caller is not a phone number");
+        // A caller who withheld the number comes without one (null or ""): recorded, and no service can answer it.
+        var caller = string.IsNullOrEmpty(Text("caller")) ? "" : Messaging.PhoneNumbers.ToE164(Text("caller"));
+        if (caller is null) return (null, "caller is not a phone number (leave it empty when the caller withheld it)");
         var called = Messaging.PhoneNumbers.ToE164(Text("called"));
         if (called is null) return (null, "called is not a phone number");
         var outcome = Text("outcome");
@@ -169,6 +170,9 @@ public sealed class CallEventIngest(Database database, IEnumerable<ICallEventHan
             await tx.CommitAsync(ct);
         }
         foreach (var handler in handlers) handler.Committed();
+        CallMetrics.Events.WithLabels("new").Inc(fresh);
+        CallMetrics.Events.WithLabels("duplicate").Inc(calls.Count - fresh);
+        CallMetrics.Events.WithLabels("ignored").Inc(fresh - served);
         return new CallEventsAccepted(calls.Count, fresh, calls.Count - fresh, served, fresh - served);
     }
 
@@ -208,6 +212,12 @@ public sealed class CallEventIngest(Database database, IEnumerable<ICallEventHan
         }
         return added;
     }
+}
+
+public static class CallMetrics
+{
+    public static readonly Prometheus.Counter Events = Prometheus.Metrics.CreateCounter("xinge_call_events_total",
+        "Call events from the switch: new, duplicate (a callId seen before), ignored (new, but no service's: no open hotline, no caller number)", "result");
 }
 
 /// <summary>The switch's way in (CONTRACT.md, "Switch integration"): call events with an integration key.</summary>

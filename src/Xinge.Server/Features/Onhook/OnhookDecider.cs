@@ -33,7 +33,7 @@ public sealed class OnhookDecider(Database database, OptOutList optOuts, Platfor
             "SELECT h.id AS Id, h.enterprise_id AS EnterpriseId, h.number AS Number, COALESCE(s.open, " + (database.IsPostgres ? "false" : "0") + ") AS Open, s.time_zone AS TimeZone " +
             "FROM hotlines h LEFT JOIN onhook_services s ON s.enterprise_id = h.enterprise_id WHERE h.number " + Database.InList(c, "called"),
             new { called }, tx)).Where(h => h.Open).ToDictionary(h => h.Number);
-        var mine = calls.Where(x => hotlines.ContainsKey(x.Called)).OrderBy(x => x.EndedAt).ThenBy(x => x.CallId, StringComparer.Ordinal).ToList();
+        var mine = calls.Where(x => x.Caller.Length > 0 && hotlines.ContainsKey(x.Called)).OrderBy(x => x.EndedAt).ThenBy(x => x.CallId, StringComparer.Ordinal).ToList();
         if (mine.Count == 0) return 0;
         // Every node's decisions on these counters take turns from here to the commit.
         if (database.IsPostgres) await c.ExecuteAsync("LOCK TABLE onhook_daily IN EXCLUSIVE MODE", transaction: tx);
