@@ -209,31 +209,12 @@ public static class OnhookEndpoints
         if (problem is not null) return problem;
         if (await c.ExecuteScalarAsync<int>("SELECT COUNT(*) FROM onhook_policies WHERE enterprise_id = @e", new { e }) >= MaxPolicies)
             return Problems.Unprocessable("too-many-policies", $"an enterprise has at most {MaxPolicies} policies");
-        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        policy!.CreatedAt = policy.UpdatedAt = time.GetUtcNow().ToUnixTimeMilliseconds();
         var id = await c.ExecuteScalarAsync<long>(
             "INSERT INTO onhook_policies (enterprise_id, hotline_id, name, signature, category, delay_minutes, content_answered, content_busy, content_no_answer, " +
             "no_repeat, period_days, window_from, window_to, daily_limit, priority, enabled, created_at, updated_at) VALUES (@EnterpriseId, @HotlineId, @Name, @Signature, @Category, " +
-            "@DelayMinutes, @ContentAnswered, @ContentBusy, @ContentNoAnswer, @NoRepeat, @PeriodDays, @WindowFrom, @WindowTo, @DailyLimit, @Priority, @Enabled, @now, @now) RETURNING id",
-            new
-            {
-                policy!.EnterpriseId,
-                policy.HotlineId,
-                policy.Name,
-                policy.Signature,
-                policy.Category,
-                policy.DelayMinutes,
-                policy.ContentAnswered,
-                policy.ContentBusy,
-                policy.ContentNoAnswer,
-                policy.NoRepeat,
-                policy.PeriodDays,
-                policy.WindowFrom,
-                policy.WindowTo,
-                policy.DailyLimit,
-                policy.Priority,
-                policy.Enabled,
-                now
-            });
+            "@DelayMinutes, @ContentAnswered, @ContentBusy, @ContentNoAnswer, @NoRepeat, @PeriodDays, @WindowFrom, @WindowTo, @DailyLimit, @Priority, @Enabled, @CreatedAt, @UpdatedAt) RETURNING id",
+            policy);
         await audit.RecordAsync(http, "onhook_policy.created", $"policy:{id}", detail: policy.Name, enterpriseId: e);
         return Results.Created($"/api/v1/onhook/policies/{id}", new PolicyCreated(id));
     }
@@ -246,31 +227,13 @@ public static class OnhookEndpoints
         await using var c = await database.OpenAsync();
         var (policy, problem) = await ReadAsync(body, e, c, composer, words, signatures, templates);
         if (problem is not null) return problem;
+        policy!.Id = id;
+        policy.UpdatedAt = time.GetUtcNow().ToUnixTimeMilliseconds();
         var changed = await c.ExecuteAsync(
             "UPDATE onhook_policies SET hotline_id = @HotlineId, name = @Name, signature = @Signature, category = @Category, delay_minutes = @DelayMinutes, " +
             "content_answered = @ContentAnswered, content_busy = @ContentBusy, content_no_answer = @ContentNoAnswer, no_repeat = @NoRepeat, period_days = @PeriodDays, " +
-            "window_from = @WindowFrom, window_to = @WindowTo, daily_limit = @DailyLimit, priority = @Priority, enabled = @Enabled, updated_at = @now WHERE id = @id AND enterprise_id = @EnterpriseId",
-            new
-            {
-                id,
-                policy!.EnterpriseId,
-                policy.HotlineId,
-                policy.Name,
-                policy.Signature,
-                policy.Category,
-                policy.DelayMinutes,
-                policy.ContentAnswered,
-                policy.ContentBusy,
-                policy.ContentNoAnswer,
-                policy.NoRepeat,
-                policy.PeriodDays,
-                policy.WindowFrom,
-                policy.WindowTo,
-                policy.DailyLimit,
-                policy.Priority,
-                policy.Enabled,
-                now = time.GetUtcNow().ToUnixTimeMilliseconds()
-            });
+            "window_from = @WindowFrom, window_to = @WindowTo, daily_limit = @DailyLimit, priority = @Priority, enabled = @Enabled, updated_at = @UpdatedAt WHERE id = @Id AND enterprise_id = @EnterpriseId",
+            policy);
         if (changed == 0) return Problems.NotFound("policy");
         await audit.RecordAsync(http, "onhook_policy.updated", $"policy:{id}", detail: policy.Name, enterpriseId: e);
         return (await PoliciesAsync(c, e, id)) is [{ } view] ? Results.Ok(view) : Problems.NotFound("policy");
