@@ -194,6 +194,13 @@ public sealed class OnhookTests
         time.Advance(TimeSpan.FromMinutes(1));
         await Wait.Until(async () => (await HandsetAsync(server, inTime)).Count == 1, "the delayed SMS arrives when it is due");
         Assert.Empty(await HandsetAsync(server, late));
+
+        // 35 days on, the calls have done their work and go; a call that old is refused anyway, so none can come twice.
+        time.Advance(TimeSpan.FromDays(36));
+        var retention = server.Services.GetServices<Microsoft.Extensions.Hosting.IHostedService>().OfType<Xinge.Server.Features.Calls.CallRetention>().Single();
+        Assert.Equal(2, await retention.PurgeAsync(CancellationToken.None));
+        var again = await @switch.PostAsJsonAsync("/api/v1/call-events", Call("in-" + inTime, inTime, hotline, new DateTimeOffset(2026, 12, 2, 9, 57, 0, TimeSpan.FromHours(8)), "no_answer"));
+        Assert.Equal(HttpStatusCode.BadRequest, again.StatusCode);
     }
 
     [Theory]
@@ -288,14 +295,15 @@ public sealed class OnhookTests
         Assert.Equal(HttpStatusCode.UnprocessableEntity, await AddAsync(second));
         Assert.Equal(HttpStatusCode.Conflict, await AddAsync(other.Hotline));
         (await admin.PatchAsJsonAsync($"/api/v1/admin/enterprises/{tenant.Id}", new { maxHotlines = 2 })).EnsureSuccessStatusCode();
-        Assert.Equal(HttpStatusCode.OK, await AddAsync(second));
+        // With a first password, the hotline added is a login of the enterprise.
+        var withLogin = await admin.PutAsJsonAsync($"/api/v1/admin/enterprises/{tenant.Id}/onhook", new { hotlines = new[] { second }, password = "first-pass-1" });
+        Assert.Equal(HttpStatusCode.OK, withLogin.StatusCode);
         Assert.Equal(HttpStatusCode.Conflict, await AddAsync(second));
         // Only the operator adds hotlines: an enterprise could otherwise take another's number and its callers.
         Assert.Equal(HttpStatusCode.MethodNotAllowed, (await tenant.Client.PostAsJsonAsync("/api/v1/onhook/hotlines", new { number = NewHotline() })).StatusCode);
 
         // The hotline number is a login name; its first password is the operator's, changed at the first sign-in.
-        Assert.Equal(HttpStatusCode.Created, (await admin.PostAsJsonAsync($"/api/v1/admin/enterprises/{tenant.Id}/users", new { username = hotline, password = "first-pass-1", role = "enterprise_admin" })).StatusCode);
-        var signIn = await server.Http.PostAsJsonAsync("/api/v1/auth/token", new { username = hotline, password = "first-pass-1" });
+        var signIn = await server.Http.PostAsJsonAsync("/api/v1/auth/token", new { username = second, password = "first-pass-1" });
         var token = (await signIn.Content.ReadFromJsonAsync<JsonObject>())!;
         Assert.True(token["mustChangePassword"]!.GetValue<bool>());
         var person = server.Client(token.Str("token"));
@@ -328,6 +336,14 @@ public sealed class OnhookTests
         Assert.True(service["open"]!.GetValue<bool>());
         Assert.Equal(2, service["hotlines"]!.AsArray().Count);
         Assert.Equal("status", service["policies"]![0].Str("name"));
+
+        // The operator removes a hotline, with its policies; another enterprise's hotline is not this one's to remove.
+        Assert.Equal(HttpStatusCode.NotFound, (await admin.DeleteAsync($"/api/v1/admin/enterprises/{tenant.Id}/onhook/hotlines/{other.Hotline}")).StatusCode);
+        Assert.Equal(HttpStatusCode.NoContent, (await admin.DeleteAsync($"/api/v1/admin/enterprises/{tenant.Id}/onhook/hotlines/{hotline}")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await admin.DeleteAsync($"/api/v1/admin/enterprises/{tenant.Id}/onhook/hotlines/{hotline}")).StatusCode);
+        service = (await admin.GetFromJsonAsync<JsonObject>($"/api/v1/admin/enterprises/{tenant.Id}/onhook"))!;
+        Assert.Single(service["hotlines"]!.AsArray());
+        Assert.Empty(service["policies"]!.AsArray());
 
         // The preview: the SMS as the caller will see it, its segments and its price.
         var preview = (await (await person.PostAsJsonAsync("/api/v1/onhook/preview", new { signature = tenant.Signature, text = "谢谢来电" })).Content.ReadFromJsonAsync<JsonObject>())!;

@@ -466,5 +466,6 @@ public static class PortalText
         ["busy"] = "占线",
         ["no_answer"] = "无人接听",
         ["The operator adds your hotlines, as your package allows."] = "热线号码由运营商按您的套餐添加。",
+        ["Its login's first password (optional)"] = "其登录的初始密码（可选）",
     };
 }

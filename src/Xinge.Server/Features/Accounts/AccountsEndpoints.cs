@@ -641,22 +641,35 @@ public static class AccountsEndpoints
         };
         if (role is null) return Problems.Validation("role is enterprise_admin or enterprise_user");
         if (!MayActOn(http, role)) return Problems.Forbidden("only an enterprise administrator creates another");
-        if (!await db.Enterprises.AnyAsync(e => e.Id == id)) return Problems.NotFound("enterprise");
-        if (await db.Users.AnyAsync(u => u.Username == username)) return Problems.Conflict("username-taken", "that username is taken");
-        // The operator chose this password: the user changes it at the first sign-in.
+        var (userId, refused) = await IssueLoginAsync(db, id, username!, body.Password!, role, time);
+        if (refused is not null) return refused;
+        await audit.RecordAsync(http, "user.created", "user:" + username, detail: role, enterpriseId: id);
+        return Results.Created($"/api/v1/admin/enterprises/{id}/users/{userId}", new UserCreated(userId));
+    }
+
+    /// <summary>What is wrong with a new login's name and first password, if anything.</summary>
+    public static string? LoginProblem(string? username, string? password) => PersonProblem(username, password);
+
+    /// <summary>
+    /// A person of an enterprise with a password someone else chose (the operator, an administrator, the opening of a
+    /// service): they change it at the first sign-in.
+    /// </summary>
+    public static async Task<(long Id, IResult? Problem)> IssueLoginAsync(XingeDb db, long enterpriseId, string username, string password, string role, TimeProvider time)
+    {
+        if (!await db.Enterprises.AnyAsync(e => e.Id == enterpriseId)) return (0, Problems.NotFound("enterprise"));
+        if (await db.Users.AnyAsync(u => u.Username == username)) return (0, Problems.Conflict("username-taken", $"the username {username} is taken"));
         var user = new User
         {
-            EnterpriseId = id,
-            Username = username!,
-            PasswordHash = await Secrets.HashPasswordAsync(body.Password!),
+            EnterpriseId = enterpriseId,
+            Username = username,
+            PasswordHash = await Secrets.HashPasswordAsync(password),
             Role = role,
             CreatedAt = time.GetUtcNow().ToUnixTimeMilliseconds(),
             MustChangePassword = true,
         };
         db.Users.Add(user);
-        if (!await SavedUniqueAsync(db)) return Problems.Conflict("username-taken", "that username is taken");
-        await audit.RecordAsync(http, "user.created", "user:" + username, detail: role, enterpriseId: id);
-        return Results.Created($"/api/v1/admin/enterprises/{id}/users/{user.Id}", new UserCreated(user.Id));
+        if (!await SavedUniqueAsync(db)) return (0, Problems.Conflict("username-taken", $"the username {username} is taken"));
+        return (user.Id, null);
     }
 
     private static async Task<IResult> CreateSmppAccountAsync(long id, CreateSmppAccount body, XingeDb db, TimeProvider time, AuditLog audit, HttpContext http)

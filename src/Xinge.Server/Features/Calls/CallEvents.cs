@@ -226,6 +226,7 @@ public static class CallEndpoints
     public static IServiceCollection AddCalls(this IServiceCollection services)
     {
         services.AddSingleton<CallEventIngest>();
+        services.AddHostedService<CallRetention>();
         return services;
     }
 
@@ -240,3 +241,51 @@ public static class CallEndpoints
         return app;
     }
 }
+
+/// <summary>
+/// Call events are kept for a repeated callId to have no second effect: a call ends at most 30 days before it is
+/// reported, so a row older than 35 days has done its work and goes (hourly, a thousand rows a statement).
+/// </summary>
+public sealed class CallRetention(Database database, TimeProvider time, ILogger<CallRetention> logger) : BackgroundService
+{
+    public static readonly TimeSpan Keep = TimeSpan.FromDays(35);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await PurgeAsync(stoppingToken);
+                await Task.Delay(TimeSpan.FromHours(1), stoppingToken);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                logger.LogError(e, "Purging old call events failed; retrying in a minute");
+                await Task.Delay(TimeSpan.FromMinutes(1), stoppingToken);
+            }
+        }
+    }
+
+    public async Task<int> PurgeAsync(CancellationToken ct)
+    {
+        var before = (time.GetUtcNow() - Keep).ToUnixTimeMilliseconds();
+        var total = 0;
+        while (true)
+        {
+            int n;
+            using (await database.WriteTurnAsync(ct))
+            {
+                await using var c = await database.OpenAsync(ct);
+                n = await c.ExecuteAsync("DELETE FROM call_events WHERE call_id IN (SELECT call_id FROM call_events WHERE received_at < @before LIMIT 1000)", new { before });
+            }
+            total += n;
+            if (n < 1000) return total;
+        }
+    }
+}
+

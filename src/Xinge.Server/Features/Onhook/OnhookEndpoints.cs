@@ -1,6 +1,7 @@
 using System.Data.Common;
 using System.Security.Claims;
 using Dapper;
+using Microsoft.EntityFrameworkCore;
 using Xinge.Server.Data;
 using Xinge.Server.Features.Accounts;
 using Xinge.Server.Features.Calls;
@@ -19,7 +20,7 @@ public sealed record PolicyCreated(long Id);
 public sealed record HotlineView(long Id, string Number, string Login);
 public sealed record OnhookView(bool Open, string TimeZone, int MaxHotlines, IReadOnlyList<HotlineView> Hotlines);
 public sealed record OnhookAdminView(bool Open, string TimeZone, int MaxHotlines, IReadOnlyList<HotlineView> Hotlines, IReadOnlyList<PolicyView> Policies);
-public sealed record OnhookOpen(bool? Open, string? TimeZone, List<string>? Hotlines);
+public sealed record OnhookOpen(bool? Open, string? TimeZone, List<string>? Hotlines, string? Password);
 /// <param name="Sent">SMS the policy decided to send (<paramref name="Pending"/> of them not yet handed to the engine), less those that failed.</param>
 public sealed record PolicyStat(long PolicyId, string Policy, string Outcome, int Sent, int Pending, int SuppressedRepeat, int SuppressedWindow, int SuppressedPeak, int SuppressedOptOut, int Failed);
 public sealed record DayStat(string Day, int Sent, int Suppressed);
@@ -59,6 +60,7 @@ public static class OnhookEndpoints
         var admin = app.MapGroup("/api/v1/admin/enterprises/{id:long}/onhook").WithTags("Operator");
         admin.MapGet("", AdminViewAsync).RequireAuthorization(Rights.EnterprisesRead);
         admin.MapPut("", OpenAsync).RequireAuthorization(Rights.EnterprisesManage);
+        admin.MapDelete("/hotlines/{number}", RemoveHotlineAsync).RequireAuthorization(Rights.EnterprisesManage);
         return app;
     }
 
@@ -306,13 +308,43 @@ public static class OnhookEndpoints
         return Results.Ok(new OnhookAdminView(service.Value.Open, service.Value.Zone ?? zone.Zone.Id, service.Value.Max, await HotlinesAsync(c, id), await PoliciesAsync(c, id, null)));
     }
 
+    /// <summary>A hotline leaves the enterprise, with its policies (their statistics stay); its number may then be another's.</summary>
+    private static async Task<IResult> RemoveHotlineAsync(long id, string number, Database database, AuditLog audit, HttpContext http)
+    {
+        if (Messaging.PhoneNumbers.ToE164(number) is not { } e164) return Problems.NotFound("hotline");
+        using (await database.WriteTurnAsync())
+        {
+            await using var c = await database.OpenAsync();
+            await using var tx = await c.BeginTransactionAsync();
+            var hotline = await c.QuerySingleOrDefaultAsync<long?>("SELECT id FROM hotlines WHERE enterprise_id = @id AND number = @e164", new { id, e164 }, tx);
+            if (hotline is null) return Problems.NotFound("hotline");
+            await c.ExecuteAsync("DELETE FROM onhook_policies WHERE hotline_id = @hotline", new { hotline }, tx);
+            await c.ExecuteAsync("DELETE FROM hotlines WHERE id = @hotline", new { hotline }, tx);
+            await tx.CommitAsync();
+        }
+        await audit.RecordAsync(http, "hotline.removed", "hotline:" + e164, enterpriseId: id);
+        return Results.NoContent();
+    }
+
     /// <summary>
-    /// Opens (or closes) the service, with hotlines added within the enterprise's quota. Each hotline number is a login of
-    /// the enterprise (R-S2-1) once the operator creates it with its first password (<c>POST /admin/enterprises/{id}/users</c>).
+    /// Opens (or closes) the service, with hotlines added within the enterprise's quota. With a password, each hotline
+    /// added is a login of the enterprise (R-S2-1): its number as written at home (4008001234), that first password, to be
+    /// changed at the first sign-in.
     /// </summary>
     private static async Task<IResult> OpenAsync(long id, OnhookOpen body, Database database, IEnterpriseHotlines hotlines, PlatformTimeZone platform, TimeProvider time,
-        AuditLog audit, HttpContext http)
+        AuditLog audit, XingeDb db, HttpContext http)
     {
+        if (body.Password is not null)
+        {
+            if (body.Hotlines is not { Count: > 0 }) return Problems.Validation("password goes with hotlines: it is their logins' first password");
+            foreach (var number in body.Hotlines)
+            {
+                if (Messaging.PhoneNumbers.ToE164(number) is { } e164 && AccountsEndpoints.LoginProblem(Messaging.PhoneNumbers.National(e164), body.Password) is { } problem)
+                    return Problems.Validation(problem);
+                if (Messaging.PhoneNumbers.ToE164(number) is { } taken && await db.Users.AnyAsync(u => u.Username == Messaging.PhoneNumbers.National(taken)))
+                    return Problems.Conflict("username-taken", $"the username {Messaging.PhoneNumbers.National(taken)} is taken");
+            }
+        }
         if (body.TimeZone is { } tz && (tz.Length > 64 || !TimeZoneInfo.TryFindSystemTimeZoneById(tz, out _))) return Problems.Validation($"timeZone: '{tz[..Math.Min(tz.Length, 64)]}' is not a time zone (e.g. Asia/Shanghai)");
         if (body.Hotlines is { Count: > 1000 }) return Problems.Validation("at most 1000 hotlines");
         await using (var c = await database.OpenAsync())
@@ -321,8 +353,15 @@ public static class OnhookEndpoints
         }
         if (body.Hotlines is { Count: > 0 })
         {
-            var (_, problem) = await hotlines.AddAsync(id, body.Hotlines);
+            var (added, problem) = await hotlines.AddAsync(id, body.Hotlines);
             if (problem is not null) return problem;
+            foreach (var number in body.Password is null ? [] : added)
+            {
+                var login = Messaging.PhoneNumbers.National(number);
+                var (_, refused) = await AccountsEndpoints.IssueLoginAsync(db, id, login, body.Password!, Roles.EnterpriseAdmin, time);
+                if (refused is not null) return refused;
+                await audit.RecordAsync(http, "user.created", "user:" + login, detail: "hotline login", enterpriseId: id);
+            }
         }
         await using (var c = await database.OpenAsync())
         {

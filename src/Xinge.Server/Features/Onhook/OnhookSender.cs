@@ -62,6 +62,7 @@ public sealed class OnhookSender(Database database, MessagingService messaging, 
         {
             try
             {
+                if (time.GetUtcNow() - _purged > TimeSpan.FromHours(1)) await PurgeAsync(stoppingToken);
                 if (await SendSomeAsync(stoppingToken) < Claim) await signal.WaitAsync(TimeSpan.FromSeconds(1), stoppingToken);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -73,6 +74,28 @@ public sealed class OnhookSender(Database database, MessagingService messaging, 
                 logger.LogError(e, "Sending on-hook SMS failed; retrying");
                 await Task.Delay(1000, stoppingToken);
             }
+        }
+    }
+
+    private DateTimeOffset _purged = DateTimeOffset.MinValue;
+
+    /// <summary>
+    /// What is kept: decisions for <see cref="KeepDecisions"/> (the statistics' year and more); the no-repeat memory for a
+    /// year and a day (the longest period), except a policy's that sends once ever.
+    /// </summary>
+    public static readonly TimeSpan KeepDecisions = TimeSpan.FromDays(400), KeepCallers = TimeSpan.FromDays(366);
+
+    public async Task PurgeAsync(CancellationToken ct)
+    {
+        _purged = time.GetUtcNow();
+        var decisionsBefore = (_purged - KeepDecisions).ToUnixTimeMilliseconds();
+        var callersBefore = (_purged - KeepCallers).ToUnixTimeMilliseconds();
+        using (await database.WriteTurnAsync(ct))
+        {
+            await using var c = await database.OpenAsync(ct);
+            await c.ExecuteAsync("DELETE FROM onhook_decisions WHERE ended_at < @decisionsBefore AND (send_state IS NULL OR send_state <> 'pending')", new { decisionsBefore });
+            await c.ExecuteAsync("DELETE FROM onhook_callers WHERE last_sent_at < @callersBefore AND policy_id NOT IN (SELECT id FROM onhook_policies WHERE period_days IS NULL)",
+                new { callersBefore });
         }
     }
 
