@@ -78,13 +78,14 @@ public static class OnhookBench
             using var @switch = new HttpClient { BaseAddress = new Uri(url), Timeout = TimeSpan.FromMinutes(5) };
             @switch.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", integrationKey);
 
-            // The switch's batches: calls from a pool of callers (most call again within the week), answered, ending a millisecond apart.
+            // The switch's batches: calls from a pool of callers (most call again within the week), answered, ending a millisecond
+            // apart; half of them to the hotline, half to numbers of anyone (the switch reports every call it diverts or ends).
             var ended = DateTimeOffset.UtcNow.AddHours(-1);
             var bodies = Enumerable.Range(0, events / batch).Select(b => JsonContent.Create(Enumerable.Range(b * batch, batch).Select(i => new
             {
                 callId = $"bench-{i}",
                 caller = "+86139" + (i % callers).ToString("D8"),
-                called = Hotline,
+                called = i % 2 == 0 ? Hotline : "+86138" + i.ToString("D8"),
                 outcome = "answered",
                 diverted = false,
                 startedAt = ended.AddMilliseconds(i - 30_000),
@@ -104,7 +105,7 @@ public static class OnhookBench
             }));
             var rate = bodies.Count * batch / Stopwatch.GetElapsedTime(start).TotalSeconds;
             // The batches' SMS (one a caller) leave before the single calls are timed.
-            var sent = Math.Min(callers, events);
+            var sent = Enumerable.Range(0, events).Where(i => i % 2 == 0).Select(i => i % callers).Distinct().Count();
             await Tools.UntilAsync(() => Task.FromResult(acker.Submits >= sent), $"{sent} on-hook SMS reach the acker", () => $"{acker.Submits} so far", seconds: 600);
             await acker.SettleAsync(TimeSpan.FromSeconds(1));
 

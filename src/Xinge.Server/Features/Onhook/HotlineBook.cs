@@ -25,7 +25,8 @@ public sealed class HotlineBook(Database database, TimeProvider time, PlatformTi
         using var turn = await database.WriteTurnAsync();
         await using var c = await database.OpenAsync();
         await using var tx = await c.BeginTransactionAsync();
-        var max = await c.QuerySingleOrDefaultAsync<int?>("SELECT max_hotlines FROM enterprises WHERE id = @enterpriseId", new { enterpriseId }, tx);
+        // PostgreSQL: the enterprise's row locked, so two additions at once take turns over its quota (SQLite's write turn does that).
+        var max = await c.QuerySingleOrDefaultAsync<int?>("SELECT max_hotlines FROM enterprises WHERE id = @enterpriseId" + (database.IsPostgres ? " FOR UPDATE" : ""), new { enterpriseId }, tx);
         if (max is null) return ([], Problems.NotFound("enterprise"));
         var taken = (await c.QueryAsync<(string Number, long EnterpriseId)>("SELECT number, enterprise_id FROM hotlines WHERE number " + Database.InList(c, "added"),
             new { added = added.ToArray() }, tx)).ToList();

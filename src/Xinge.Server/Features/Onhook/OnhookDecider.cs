@@ -28,11 +28,7 @@ public sealed class OnhookDecider(Database database, OptOutList optOuts, Platfor
 
     public async Task<int> HandleAsync(DbConnection c, DbTransaction tx, IReadOnlyList<CallEvent> calls, CancellationToken ct)
     {
-        var called = calls.Select(x => x.Called).Distinct().ToArray();
-        var hotlines = (await c.QueryAsync<HotlineRow>(
-            "SELECT h.id AS Id, h.enterprise_id AS EnterpriseId, h.number AS Number, COALESCE(s.open, " + (database.IsPostgres ? "false" : "0") + ") AS Open, s.time_zone AS TimeZone " +
-            "FROM hotlines h LEFT JOIN onhook_services s ON s.enterprise_id = h.enterprise_id WHERE h.number " + Database.InList(c, "called"),
-            new { called }, tx)).Where(h => h.Open).ToDictionary(h => h.Number);
+        var hotlines = (await HotlinesAsync(c, tx, calls.Select(x => x.Called).Distinct().ToArray())).Where(h => h.Open).ToDictionary(h => h.Number);
         var mine = calls.Where(x => x.Caller.Length > 0 && hotlines.ContainsKey(x.Called)).OrderBy(x => x.EndedAt).ThenBy(x => x.CallId, StringComparer.Ordinal).ToList();
         if (mine.Count == 0) return 0;
         // Every node's decisions on these counters take turns from here to the commit.
@@ -115,6 +111,27 @@ public sealed class OnhookDecider(Database database, OptOutList optOuts, Platfor
 
         await WriteAsync(c, tx, decisions, changedLast, changedDays.Select(x => (x.Item1, x.Item2, sentOn[x])).ToList());
         return decisions.Count;
+    }
+
+    private const string SelectHotlines = "SELECT h.id AS Id, h.enterprise_id AS EnterpriseId, h.number AS Number, s.open AS Open, s.time_zone AS TimeZone " +
+        "FROM hotlines h JOIN onhook_services s ON s.enterprise_id = h.enterprise_id WHERE h.number ";
+
+    /// <summary>
+    /// The hotlines among the numbers called: most calls the switch reports are to other numbers (the missed-call
+    /// service's, anyone's), so a batch may name thousands. PostgreSQL takes them as one array; SQLite looks each up.
+    /// </summary>
+    private static async Task<List<HotlineRow>> HotlinesAsync(DbConnection c, DbTransaction tx, string[] called)
+    {
+        if (c is Npgsql.NpgsqlConnection) return (await c.QueryAsync<HotlineRow>(SelectHotlines + "= ANY(@called)", new { called }, tx)).ToList();
+        var found = new List<HotlineRow>();
+        using var select = Prepared.For(c, tx, SelectHotlines + "= @number", "number");
+        foreach (var number in called)
+        {
+            using var rows = select.Reader(number);
+            if (rows.Read())
+                found.Add(new HotlineRow { Id = rows.GetInt64(0), EnterpriseId = rows.GetInt64(1), Number = rows.GetString(2), Open = rows.GetBoolean(3), TimeZone = rows.IsDBNull(4) ? null : rows.GetString(4) });
+        }
+        return found;
     }
 
     /// <summary>When each (policy, caller) last got an SMS: SQLite looks each up by its key; PostgreSQL takes them in one statement.</summary>
