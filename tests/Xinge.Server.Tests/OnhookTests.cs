@@ -120,13 +120,35 @@ public sealed class OnhookTests
         Assert.Equal(1, N(stats, "sent"));
         Assert.Equal(2, N(stats, "suppressedRepeat"));
 
+        // Weighed against every SMS of the week around it: after a second SMS ten days after the first, a call reported
+        // late from between them (three days after the first, a full week before the second) gets none.
+        // (The two SMS go out seconds apart: their texts differ, or flow control would refuse the same content twice in 30 s.)
+        var later = NewCaller();
+        await PostCallsAsync(@switch, Call("w-1-" + later, later, hotline, earlier.AddDays(-10)));
+        (await tenant.Client.PutAsJsonAsync($"/api/v1/onhook/policies/{policy}", new
+        {
+            name = "status",
+            hotline,
+            signature = tenant.Signature,
+            mode = "immediate",
+            contents = new { answered = content + "期待您的下次来电。" },
+            noRepeat = true,
+            periodDays = 7,
+            dailyLimit = 100,
+        })).EnsureSuccessStatusCode();
+        await PostCallsAsync(@switch, Call("w-2-" + later, later, hotline, earlier));
+        await PostCallsAsync(@switch, Call("w-3-" + later, later, hotline, earlier.AddDays(-7)));
+        stats = await StatsAsync(tenant, policy);
+        Assert.Equal(3, N(stats, "sent"));
+        Assert.Equal(3, N(stats, "suppressedRepeat"));
+
         // Of 150 distinct callers in one day, exactly 100 get one: the first hundred to hang up.
         var today = noon.AddDays(-1);
         var callers = Enumerable.Range(0, 150).Select(_ => NewCaller()).ToList();
         var batch = await PostCallsAsync(@switch, callers.Select((c, i) => Call($"seed-day-{c}", c, hotline, today.AddSeconds(i))).ToArray());
         Assert.Equal(150, batch["new"]!.GetValue<int>());
         stats = await StatsAsync(tenant, policy);
-        Assert.Equal(101, N(stats, "sent"));
+        Assert.Equal(103, N(stats, "sent"));
         Assert.Equal(50, N(stats, "suppressedPeak"));
         Assert.Equal(0, N(stats, "failed"));
         await Wait.Until(async () => (await HandsetAsync(server, callers[99])).Count == 1, "the hundredth caller's SMS arrives");

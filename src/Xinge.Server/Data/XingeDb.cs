@@ -151,6 +151,8 @@ public abstract class XingeDb(DbContextOptions options) : DbContext(options), ID
             e.ToTable("onhook_decisions");
             e.HasKey(x => x.CallId);
             e.HasIndex(x => new { x.EnterpriseId, x.Day });
+            // No repeat within a period: a caller's earlier SMS of a policy.
+            e.HasIndex(x => new { x.PolicyId, x.Caller });
             // The sender's queue: only the decisions whose SMS has not gone yet.
             e.HasIndex(x => x.SendAt).HasFilter("send_state = 'pending'");
         });

@@ -75,7 +75,11 @@ public sealed class OnhookDecider(Database database, OptOutList optOuts, Platfor
         // Then the counters, read once for the batch and decided call by call in the order the calls ended.
         var policyIds = counted.Select(x => x.Policy.Id).Distinct().ToArray();
         var days = counted.Select(x => x.Decision.Day).Distinct().ToArray();
-        var last = await LastSentAsync(c, tx, counted.Where(x => x.Policy.NoRepeat).Select(x => (x.Policy.Id, x.Decision.Caller)).Distinct().ToList());
+        var repeatKeys = counted.Where(x => x.Policy.NoRepeat).Select(x => (x.Policy.Id, x.Decision.Caller)).Distinct().ToList();
+        // Once ever: the memory of who got one (it outlives the decisions); within a period: every SMS sent to the caller,
+        // so a call reported late is weighed against the sends on both sides of it.
+        var last = await LastSentAsync(c, tx, repeatKeys);
+        var sentTimes = await SentTimesAsync(c, tx, repeatKeys);
         var sentOn = policyIds.Length == 0 ? [] : (await c.QueryAsync<(long PolicyId, int Day, int Sent)>(
                 "SELECT policy_id, day, sent FROM onhook_daily WHERE policy_id " + Database.InList(c, "policyIds") + " AND day " + Database.InList(c, "days"),
                 new { policyIds, days }, tx)).ToDictionary(r => (r.PolicyId, r.Day), r => r.Sent);
@@ -84,8 +88,10 @@ public sealed class OnhookDecider(Database database, OptOutList optOuts, Platfor
         var changedDays = new HashSet<(long, int)>();
         foreach (var (d, p) in counted)
         {
-            if (p.NoRepeat && last.TryGetValue((p.Id, d.Caller), out var previous)
-                && (p.PeriodDays is not { } period || Math.Abs(d.EndedAt - previous) < period * 86_400_000L))
+            var times = p.NoRepeat ? sentTimes.TryGetValue((p.Id, d.Caller), out var known) ? known : sentTimes[(p.Id, d.Caller)] = [] : null;
+            if (p.NoRepeat && (p.PeriodDays is { } period
+                    ? times!.Any(t => Math.Abs(d.EndedAt - t) < period * 86_400_000L)
+                    : last.ContainsKey((p.Id, d.Caller)) || times!.Count > 0))
             {
                 d.Decision = Decisions.Repeat;
                 continue;
@@ -103,6 +109,7 @@ public sealed class OnhookDecider(Database database, OptOutList optOuts, Platfor
             changedDays.Add((p.Id, d.Day));
             if (p.NoRepeat)
             {
+                times!.Add(d.EndedAt);
                 var at = Math.Max(d.EndedAt, last.GetValueOrDefault((p.Id, d.Caller)));
                 last[(p.Id, d.Caller)] = at;
                 changedLast[(p.Id, d.Caller)] = at;
@@ -154,6 +161,32 @@ public sealed class OnhookDecider(Database database, OptOutList optOuts, Platfor
             if (select.Scalar(policy, caller) is long at) last[(policy, caller)] = at;
         }
         return last;
+    }
+
+    private const string SentTimesSql = "SELECT d.ended_at FROM onhook_decisions d WHERE d.policy_id = @policy AND d.caller = @caller AND d.decision = 'sent' " +
+        "AND (d.send_state IS NULL OR d.send_state <> 'failed')";
+
+    /// <summary>When each (policy, caller) got an SMS that did not fail, from the decisions (kept longer than the longest period).</summary>
+    private static async Task<Dictionary<(long, string), List<long>>> SentTimesAsync(DbConnection c, DbTransaction tx, List<(long Policy, string Caller)> keys)
+    {
+        var times = new Dictionary<(long, string), List<long>>();
+        if (keys.Count == 0) return times;
+        if (c is Npgsql.NpgsqlConnection)
+        {
+            var rows = await c.QueryAsync<(long PolicyId, string Caller, long EndedAt)>(
+                "SELECT d.policy_id, d.caller, d.ended_at FROM onhook_decisions d JOIN unnest(@policies::bigint[], @callers::text[]) AS k(policy_id, caller) " +
+                "ON d.policy_id = k.policy_id AND d.caller = k.caller WHERE d.decision = 'sent' AND (d.send_state IS NULL OR d.send_state <> 'failed')",
+                new { policies = keys.Select(k => k.Policy).ToArray(), callers = keys.Select(k => k.Caller).ToArray() }, tx);
+            foreach (var r in rows) (times.TryGetValue((r.PolicyId, r.Caller), out var list) ? list : times[(r.PolicyId, r.Caller)] = []).Add(r.EndedAt);
+            return times;
+        }
+        using var select = Prepared.For(c, tx, SentTimesSql, "policy", "caller");
+        foreach (var (policy, caller) in keys)
+        {
+            using var rows = select.Reader(policy, caller);
+            while (rows.Read()) (times.TryGetValue((policy, caller), out var list) ? list : times[(policy, caller)] = []).Add(rows.GetInt64(0));
+        }
+        return times;
     }
 
     private const string InsertDecision = "INSERT INTO onhook_decisions (call_id, enterprise_id, hotline_id, policy_id, caller, outcome, ended_at, day, decision, send_at, send_state)";

@@ -1433,6 +1433,8 @@ namespace Xinge.Server.Data.Postgres.Migrations
 
                     b.HasIndex("EnterpriseId", "Day");
 
+                    b.HasIndex("PolicyId", "Caller");
+
                     b.ToTable("onhook_decisions", (string)null);
                 });
 

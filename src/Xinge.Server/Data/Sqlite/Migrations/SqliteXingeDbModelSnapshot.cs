@@ -1388,6 +1388,8 @@ namespace Xinge.Server.Data.Sqlite.Migrations
 
                     b.HasIndex("EnterpriseId", "Day");
 
+                    b.HasIndex("PolicyId", "Caller");
+
                     b.ToTable("onhook_decisions", (string)null);
                 });
 
