@@ -10,8 +10,8 @@ using Xinge.Server.Data;
 namespace Xinge.Server.Data.Sqlite.Migrations
 {
     [DbContext(typeof(SqliteXingeDb))]
-    [Migration("20261202092737_OnhookRepeatIndex")]
-    partial class OnhookRepeatIndex
+    [Migration("20261202094327_OnhookSms")]
+    partial class OnhookSms
     {
         /// <inheritdoc />
         protected override void BuildTargetModel(ModelBuilder modelBuilder)

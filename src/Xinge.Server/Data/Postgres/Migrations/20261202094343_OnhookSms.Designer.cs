@@ -11,7 +11,7 @@ using Xinge.Server.Data;
 namespace Xinge.Server.Data.Postgres.Migrations
 {
     [DbContext(typeof(PostgresXingeDb))]
-    [Migration("20261202083708_OnhookSms")]
+    [Migration("20261202094343_OnhookSms")]
     partial class OnhookSms
     {
         /// <inheritdoc />
@@ -1435,6 +1435,8 @@ namespace Xinge.Server.Data.Postgres.Migrations
                         .HasFilter("send_state = 'pending'");
 
                     b.HasIndex("EnterpriseId", "Day");
+
+                    b.HasIndex("PolicyId", "Caller");
 
                     b.ToTable("onhook_decisions", (string)null);
                 });

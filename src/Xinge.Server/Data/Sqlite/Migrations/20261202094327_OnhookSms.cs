@@ -163,6 +163,11 @@ namespace Xinge.Server.Data.Sqlite.Migrations
                 columns: new[] { "enterprise_id", "day" });
 
             migrationBuilder.CreateIndex(
+                name: "IX_onhook_decisions_policy_id_caller",
+                table: "onhook_decisions",
+                columns: new[] { "policy_id", "caller" });
+
+            migrationBuilder.CreateIndex(
                 name: "IX_onhook_decisions_send_at",
                 table: "onhook_decisions",
                 column: "send_at",
