@@ -181,4 +181,35 @@ public sealed class FlowLedgerTests
         Assert.Equal((10, 3000), (ledger.Keys, ledger.Events));
         Assert.Equal(300, ledger.Count(3, 12_500, 100_000, null));
     }
+
+    /// <summary>
+    /// A batch that failed is stored again request by request, and the store's guard decides again from the request as it
+    /// came: its own rejections of the first pass go, the request's own stay (the guard's were sorted in among them).
+    /// </summary>
+    [Fact]
+    public void A_request_retried_after_a_failed_batch_keeps_its_own_rejections_and_loses_the_guards()
+    {
+        var request = new Xinge.Server.Features.Messaging.StoreRequest
+        {
+            EnterpriseId = 1,
+            JobId = 1,
+            Category = "notification",
+            Sender = "106",
+            Status = "queued",
+            Total = 3,
+            Messages = [new(11, "+8613800000001", "t", 0, 1, 5, null, 1), new(12, "+8613800000003", "t", 0, 1, 5, null, 3)],
+            Rejections = [(2, "+8613800000002", "duplicate"), (4, "bad", "invalid_number")],
+        };
+        request.BeforeGuard();
+        request.RefuseByGuard(0, "rate_limited:same_content");
+        Assert.Single(request.ApplyGuard());
+        Assert.Equal([1, 2, 4], request.Rejections.Select(r => r.Line));
+
+        // The batch failed; the retry starts again from the request as it came, and this time the guard lets all go.
+        request.BeforeGuard();
+        request.ApplyGuard();
+        Assert.Equal([(2, "+8613800000002", "duplicate"), (4, "bad", "invalid_number")], request.Rejections);
+        Assert.Equal(2, request.Messages.Count);
+    }
 }
+

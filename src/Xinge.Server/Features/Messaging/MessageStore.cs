@@ -68,7 +68,7 @@ public sealed class StoreRequest
     private List<(int Index, string Reason)>? _refused;
     // The messages as the request came, which the guard's indexes name (a retry after a failed batch sees fewer).
     private NewMessage[]? _asCame;
-    private int _rejectionsAsCame;
+    private (int Line, string Recipient, string Reason)[] _rejectionsAsCame = [];
 
     /// <summary>The guard refuses the message at <paramref name="index"/> of <see cref="Messages"/> as the request came.</summary>
     public void RefuseByGuard(int index, string reason) => (_refused ??= []).Add((index, reason));
@@ -83,13 +83,14 @@ public sealed class StoreRequest
         if (_asCame is null)
         {
             _asCame = Messages.ToArray();
-            _rejectionsAsCame = Rejections.Count;
+            _rejectionsAsCame = Rejections.ToArray();
             return;
         }
+        // As they came: the guard's rejections were sorted in among them, so the last ones are not the guard's.
         Messages.Clear();
         Messages.AddRange(_asCame);
-        Rejections.RemoveRange(_rejectionsAsCame, Rejections.Count - _rejectionsAsCame);
-        Rejections.Sort((a, b) => a.Line.CompareTo(b.Line));
+        Rejections.Clear();
+        Rejections.AddRange(_rejectionsAsCame);
     }
 
     /// <summary>Takes the guard's refusals out of the messages into the rejections, and makes the answer; the messages taken out.</summary>
