@@ -175,12 +175,7 @@ public static class KannelComparison
         var dir = Directory.CreateTempSubdirectory("xinge-bench-server-").FullName;
         var port = Tools.FreePort();
         var url = $"http://127.0.0.1:{port}";
-        using var server = Tools.Start("dotnet", [serverDll,
-            $"--Urls={url}", $"--ConnectionStrings:Xinge={postgres ?? $"Data Source={dir}/xinge.db"}", "--Xinge:Bootstrap:AdminPassword=bench-password",
-            "--Xinge:Smpp:Port=0", "--Xinge:Simulator:Enabled=false",
-            "--Xinge:Connectors:0:Name=acker", "--Xinge:Connectors:0:Host=127.0.0.1", $"--Xinge:Connectors:0:Port={acker.Port}",
-            "--Xinge:Connectors:0:SystemId=bench", "--Xinge:Connectors:0:Password=bench", "--Xinge:Connectors:0:WindowSize=256",
-            "--Logging:LogLevel:Default=Warning"], Path.Combine(dir, "server.out"), dir);
+        using var server = Tools.StartXinge(serverDll, url, postgres, acker, dir);
         try
         {
             using var http = new HttpClient { BaseAddress = new Uri(url), Timeout = TimeSpan.FromMinutes(5) };
@@ -248,9 +243,7 @@ public static class KannelComparison
         }
         catch (Exception) when (File.Exists(Path.Combine(dir, "server.out")))
         {
-            // The server's own words about what went wrong, before its folder goes.
-            Console.Error.WriteLine($"server (exited: {server.HasExited}) said last:");
-            foreach (var line in File.ReadLines(Path.Combine(dir, "server.out")).TakeLast(60)) Console.Error.WriteLine("  " + line);
+            Tools.PrintLastWords(server, dir);
             throw;
         }
         finally
@@ -434,6 +427,21 @@ public static class Tools
         var stderr = p.StandardError.ReadToEndAsync();
         await p.WaitForExitAsync();
         if (p.ExitCode != 0) throw new InvalidOperationException($"{file} {string.Join(" ", args)} failed: {await stdout} {await stderr}");
+    }
+
+    /// <summary>Xinge as in production, on its own SQLite file in <paramref name="dir"/> (or the PostgreSQL database given), bound to the acker.</summary>
+    public static Process StartXinge(string serverDll, string url, string? postgres, SmppAcker acker, string dir) => Start("dotnet", [serverDll,
+        $"--Urls={url}", $"--ConnectionStrings:Xinge={postgres ?? $"Data Source={dir}/xinge.db"}", "--Xinge:Bootstrap:AdminPassword=bench-password",
+        "--Xinge:Smpp:Port=0", "--Xinge:Simulator:Enabled=false",
+        "--Xinge:Connectors:0:Name=acker", "--Xinge:Connectors:0:Host=127.0.0.1", $"--Xinge:Connectors:0:Port={acker.Port}",
+        "--Xinge:Connectors:0:SystemId=bench", "--Xinge:Connectors:0:Password=bench", "--Xinge:Connectors:0:WindowSize=256",
+        "--Logging:LogLevel:Default=Warning"], Path.Combine(dir, "server.out"), dir);
+
+    /// <summary>The server's own words about what went wrong, before its folder goes.</summary>
+    public static void PrintLastWords(Process server, string dir)
+    {
+        Console.Error.WriteLine($"server (exited: {server.HasExited}) said last:");
+        foreach (var line in File.ReadLines(Path.Combine(dir, "server.out")).TakeLast(60)) Console.Error.WriteLine("  " + line);
     }
 
     public static Process Start(string file, string[] args, string log, string? workingDirectory = null)

@@ -64,12 +64,7 @@ public static class OnhookBench
         var dir = Directory.CreateTempSubdirectory("xinge-bench-onhook-").FullName;
         var port = Tools.FreePort();
         var url = $"http://127.0.0.1:{port}";
-        using var server = Tools.Start("dotnet", [serverDll,
-            $"--Urls={url}", $"--ConnectionStrings:Xinge={postgres ?? $"Data Source={dir}/xinge.db"}", "--Xinge:Bootstrap:AdminPassword=bench-password",
-            "--Xinge:Smpp:Port=0", "--Xinge:Simulator:Enabled=false",
-            "--Xinge:Connectors:0:Name=acker", "--Xinge:Connectors:0:Host=127.0.0.1", $"--Xinge:Connectors:0:Port={acker.Port}",
-            "--Xinge:Connectors:0:SystemId=bench", "--Xinge:Connectors:0:Password=bench", "--Xinge:Connectors:0:WindowSize=256",
-            "--Logging:LogLevel:Default=Warning"], Path.Combine(dir, "server.out"), dir);
+        using var server = Tools.StartXinge(serverDll, url, postgres, acker, dir);
         try
         {
             using var http = new HttpClient { BaseAddress = new Uri(url), Timeout = TimeSpan.FromMinutes(5) };
@@ -130,8 +125,7 @@ public static class OnhookBench
         }
         catch (Exception) when (File.Exists(Path.Combine(dir, "server.out")))
         {
-            Console.Error.WriteLine($"server (exited: {server.HasExited}) said last:");
-            foreach (var line in File.ReadLines(Path.Combine(dir, "server.out")).TakeLast(40)) Console.Error.WriteLine("  " + line);
+            Tools.PrintLastWords(server, dir);
             throw;
         }
         finally

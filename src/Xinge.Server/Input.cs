@@ -9,6 +9,27 @@ namespace Xinge.Server;
 /// </summary>
 public static class Input
 {
+    /// <summary>A JSON string's text; null for a string that is no text (invalid UTF-8, a lone surrogate escaped as \ud800).</summary>
+    public static string? TextOf(System.Text.Json.JsonElement e)
+    {
+        try
+        {
+            return e.GetString();
+        }
+        catch (InvalidOperationException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>An ISO 8601 time with its offset (Z or ±hh:mm): one without would be read in the server's zone.</summary>
+    public static bool TryParseTimeWithOffset(string text, out DateTimeOffset at)
+    {
+        at = default;
+        return System.Text.RegularExpressions.Regex.IsMatch(text, @"(Z|[+-]\d{2}:?\d{2})$")
+            && DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.None, out at);
+    }
+
     /// <summary>True when the text holds a control character (other than CR and LF when <paramref name="lineBreaks"/>) or a bidi control.</summary>
     public static bool HasHiddenCharacters(string text, bool lineBreaks = false)
     {

@@ -1,5 +1,4 @@
 using System.Data.Common;
-using System.Globalization;
 using System.Text.Json;
 using Dapper;
 using Xinge.Server.Data;
@@ -79,23 +78,10 @@ public sealed class CallEventIngest(Database database, IEnumerable<ICallEventHan
         return (calls, null);
     }
 
-    /// <summary>A JSON string's text; null for a string that is no text (a lone surrogate escaped as \ud800).</summary>
-    private static string? StringOf(JsonElement v)
-    {
-        try
-        {
-            return v.GetString();
-        }
-        catch (InvalidOperationException)
-        {
-            return null;
-        }
-    }
-
     private static (CallEvent?, string?) ParseOne(JsonElement e, DateTimeOffset now)
     {
         if (e.ValueKind != JsonValueKind.Object) return (null, "a call event is an object");
-        string? Text(string name) => e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? StringOf(v) : null;
+        string? Text(string name) => e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? Input.TextOf(v) : null;
         bool Present(string name) => e.TryGetProperty(name, out var v) && v.ValueKind != JsonValueKind.Null;
         var callId = Text("callId");
         if (string.IsNullOrEmpty(callId) || callId.Length > MaxCallId || Input.HasHiddenCharacters(callId)) return (null, $"callId is 1 to {MaxCallId} visible characters");
@@ -123,17 +109,17 @@ public sealed class CallEventIngest(Database database, IEnumerable<ICallEventHan
         if (e.TryGetProperty("ivr", out var ivr) && ivr.ValueKind != JsonValueKind.Null)
         {
             if (ivr.ValueKind != JsonValueKind.Object) return (null, "ivr is an object");
-            choice = ivr.TryGetProperty("choice", out var c) && c.ValueKind == JsonValueKind.String ? StringOf(c) : null;
+            choice = ivr.TryGetProperty("choice", out var c) && c.ValueKind == JsonValueKind.String ? Input.TextOf(c) : null;
             if (choice is not ("voice_message" or "own_number" or "other_number" or "notify_when_reachable" or "hung_up"))
                 return (null, "ivr.choice is voice_message, own_number, other_number, notify_when_reachable or hung_up");
             if (ivr.TryGetProperty("number", out var n) && n.ValueKind != JsonValueKind.Null)
             {
-                number = n.ValueKind == JsonValueKind.String ? Messaging.PhoneNumbers.ToE164(StringOf(n)) : null;
+                number = n.ValueKind == JsonValueKind.String ? Messaging.PhoneNumbers.ToE164(Input.TextOf(n)) : null;
                 if (number is null) return (null, "ivr.number is not a phone number");
             }
             if (ivr.TryGetProperty("recordingUrl", out var r) && r.ValueKind != JsonValueKind.Null)
             {
-                recording = r.ValueKind == JsonValueKind.String ? StringOf(r) : null;
+                recording = r.ValueKind == JsonValueKind.String ? Input.TextOf(r) : null;
                 if (recording is not { Length: <= 2000 } || !Uri.TryCreate(recording, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
                     return (null, "ivr.recordingUrl is an http(s) URL of at most 2000 characters");
             }
@@ -141,12 +127,10 @@ public sealed class CallEventIngest(Database database, IEnumerable<ICallEventHan
         return (new CallEvent(callId, caller, called, outcome, diverted, started.ToUnixTimeMilliseconds(), ended.ToUnixTimeMilliseconds(), choice, number, recording), null);
     }
 
-    /// <summary>An ISO 8601 time with its offset (Z or ±hh:mm): one without would be read in the server's zone.</summary>
     private static bool TryTime(string? text, out DateTimeOffset at)
     {
         at = default;
-        return text is { Length: <= 40 } && System.Text.RegularExpressions.Regex.IsMatch(text, @"(Z|[+-]\d{2}:?\d{2})$")
-            && DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.None, out at);
+        return text is { Length: <= 40 } && Input.TryParseTimeWithOffset(text, out at);
     }
 
     /// <summary>Records the new calls of this batch and lets every service decide on them, in one transaction.</summary>

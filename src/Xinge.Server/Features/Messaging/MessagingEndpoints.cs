@@ -100,19 +100,6 @@ public static class MessagingEndpoints
         _ => throw new ArgumentOutOfRangeException(nameof(refusal), refusal.Error, null),
     };
 
-    /// <summary>A JSON string kept as raw JSON (<c>to</c>) is only decoded here: invalid UTF-8 in it is the caller's error.</summary>
-    private static string? StringOf(JsonElement e)
-    {
-        try
-        {
-            return e.GetString();
-        }
-        catch (InvalidOperationException)
-        {
-            return null;
-        }
-    }
-
     /// <summary>A template id as JSON carries it: a number, or a string of one (ids are strings elsewhere in the API).</summary>
     private static bool TryTemplateId(JsonElement? value, out long? id)
     {
@@ -124,7 +111,7 @@ public static class MessagingEndpoints
             case { ValueKind: JsonValueKind.Number } n when n.TryGetInt64(out var number) && number > 0:
                 id = number;
                 return true;
-            case { ValueKind: JsonValueKind.String } s when long.TryParse(StringOf(s), out var parsed) && parsed > 0:
+            case { ValueKind: JsonValueKind.String } s when long.TryParse(Input.TextOf(s), out var parsed) && parsed > 0:
                 id = parsed;
                 return true;
             default:
@@ -153,14 +140,14 @@ public static class MessagingEndpoints
         switch (body.To)
         {
             case { ValueKind: JsonValueKind.String } s:
-                if (StringOf(s) is not { } one) return Problems.Validation("to is not valid UTF-8 text");
+                if (Input.TextOf(s) is not { } one) return Problems.Validation("to is not valid UTF-8 text");
                 recipients.Add(new Recipient(one, body.Params));
                 break;
             case { ValueKind: JsonValueKind.Array } a:
                 foreach (var e in a.EnumerateArray())
                 {
                     if (e.ValueKind != JsonValueKind.String) return Problems.Validation("to is a number or an array of numbers (strings)");
-                    if (StringOf(e) is not { } number) return Problems.Validation("to is not valid UTF-8 text");
+                    if (Input.TextOf(e) is not { } number) return Problems.Validation("to is not valid UTF-8 text");
                     recipients.Add(new Recipient(number, body.Params));
                 }
                 break;
@@ -221,8 +208,7 @@ public static class MessagingEndpoints
         if (Field("sendAt") is { } at)
         {
             // With its offset (Z or ±hh:mm), as in JSON: a time without one would be read in the server's zone.
-            if (!System.Text.RegularExpressions.Regex.IsMatch(at, @"(Z|[+-]\d{2}:?\d{2})$")
-                || !DateTimeOffset.TryParse(at, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.None, out var when))
+            if (!Input.TryParseTimeWithOffset(at, out var when))
                 return Problems.Validation("sendAt is a date and time with its offset, e.g. 2026-12-24T09:00:00+08:00");
             sendAt = when;
         }

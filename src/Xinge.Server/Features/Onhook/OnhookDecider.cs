@@ -78,7 +78,7 @@ public sealed class OnhookDecider(Database database, OptOutList optOuts, Platfor
         var repeatKeys = counted.Where(x => x.Policy.NoRepeat).Select(x => (x.Policy.Id, x.Decision.Caller)).Distinct().ToList();
         // Once ever: the memory of who got one (it outlives the decisions); within a period: every SMS sent to the caller,
         // so a call reported late is weighed against the sends on both sides of it.
-        var last = await LastSentAsync(c, tx, repeatKeys);
+        var last = await LastSentAsync(c, tx, counted.Where(x => x.Policy is { NoRepeat: true, PeriodDays: null }).Select(x => (x.Policy.Id, x.Decision.Caller)).Distinct().ToList());
         var sentTimes = await SentTimesAsync(c, tx, repeatKeys);
         var sentOn = policyIds.Length == 0 ? [] : (await c.QueryAsync<(long PolicyId, int Day, int Sent)>(
                 "SELECT policy_id, day, sent FROM onhook_daily WHERE policy_id " + Database.InList(c, "policyIds") + " AND day " + Database.InList(c, "days"),

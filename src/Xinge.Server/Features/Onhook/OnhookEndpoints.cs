@@ -146,7 +146,8 @@ public static class OnhookEndpoints
                 return (null, Problems.Validation("mode is immediate or delayed"));
         }
         var contents = body.Contents ?? new PolicyContents(null, null, null);
-        foreach (var (outcome, text) in new[] { ("answered", contents.Answered), ("busy", contents.Busy), ("no_answer", contents.No_answer) })
+        var texts = new[] { ("answered", contents.Answered), ("busy", contents.Busy), ("no_answer", contents.No_answer) };
+        foreach (var (outcome, text) in texts)
         {
             if (text is null) continue;
             if (string.IsNullOrWhiteSpace(text)) return (null, Problems.Validation($"contents.{outcome} is left out for no SMS, or has text"));
@@ -160,7 +161,7 @@ public static class OnhookEndpoints
         // a policy whose SMS would each wait in the review queue is refused now instead.
         if (!await c.ExecuteScalarAsync<bool>("SELECT review_exempt FROM enterprises WHERE id = @enterpriseId", new { enterpriseId }))
         {
-            foreach (var (outcome, text) in new[] { ("answered", contents.Answered), ("busy", contents.Busy), ("no_answer", contents.No_answer) })
+            foreach (var (outcome, text) in texts)
             {
                 if (text is not null && await templates.MatchAsync(enterpriseId, category, text, CancellationToken.None) is null)
                     return (null, Problems.Unprocessable("template-needed", $"contents.{outcome} matches no approved {category} template of this enterprise: apply for one (POST /templates) and use it once approved"));
@@ -337,12 +338,11 @@ public static class OnhookEndpoints
         if (body.Password is not null)
         {
             if (body.Hotlines is not { Count: > 0 }) return Problems.Validation("password goes with hotlines: it is their logins' first password");
-            foreach (var number in body.Hotlines)
+            // Each hotline's login as it will be (a number that is none is refused with the hotlines below).
+            foreach (var login in body.Hotlines.Select(n => Messaging.PhoneNumbers.ToE164(n)).OfType<string>().Select(e164 => Messaging.PhoneNumbers.National(e164)))
             {
-                if (Messaging.PhoneNumbers.ToE164(number) is { } e164 && AccountsEndpoints.LoginProblem(Messaging.PhoneNumbers.National(e164), body.Password) is { } problem)
-                    return Problems.Validation(problem);
-                if (Messaging.PhoneNumbers.ToE164(number) is { } taken && await db.Users.AnyAsync(u => u.Username == Messaging.PhoneNumbers.National(taken)))
-                    return Problems.Conflict("username-taken", $"the username {Messaging.PhoneNumbers.National(taken)} is taken");
+                if (AccountsEndpoints.LoginProblem(login, body.Password) is { } problem) return Problems.Validation(problem);
+                if (await db.Users.AnyAsync(u => u.Username == login)) return Problems.Conflict("username-taken", $"the username {login} is taken");
             }
         }
         if (body.TimeZone is { } tz && (tz.Length > 64 || !TimeZoneInfo.TryFindSystemTimeZoneById(tz, out _))) return Problems.Validation($"timeZone: '{tz[..Math.Min(tz.Length, 64)]}' is not a time zone (e.g. Asia/Shanghai)");
